@@ -1,0 +1,36 @@
+# The README's commands. Everything the tests need is installed or started from here.
+
+.PHONY: run test lint fmt clippy buf-lint token pg-stop
+
+## run: the four services on their default ports, on a local PostgreSQL (started if none)
+run:
+	scripts/run.sh
+
+## test: every test, on a local PostgreSQL (a throwaway one is started if none answers)
+test:
+	scripts/test.sh
+
+## lint: rustfmt, clippy with warnings denied, buf lint of the protos
+lint: fmt clippy buf-lint
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+buf-lint: tools/buf/node_modules/.bin/buf
+	tools/buf/node_modules/.bin/buf lint
+
+tools/buf/node_modules/.bin/buf: tools/buf/package.json
+	npm ci --prefix tools/buf --no-audit --no-fund --silent
+
+## token: a development token, e.g. make token ACCOUNT=<uuid> ROLE=admin
+ACCOUNT ?=
+ROLE ?= admin
+token:
+	@cargo run --quiet -p trellis-platform --bin trellis-token -- $(if $(ACCOUNT),--account $(ACCOUNT)) --role $(ROLE)
+
+## pg-stop: stop the throwaway PostgreSQL that run or test started
+pg-stop:
+	scripts/postgres.sh stop

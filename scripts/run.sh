@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make run`: the four services on their default ports, in the foreground, until Ctrl-C.
+#
+# Uses the PostgreSQL at TRELLIS_POSTGRES_URL (default 127.0.0.1:5432) or starts a throwaway
+# cluster in .pg/ (scripts/postgres.sh), creates one database per service, and runs each
+# service with migrate-at-start and readable logs, each line prefixed with its service.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+admin_url="$(scripts/postgres.sh ensure)"
+base_url="${admin_url%/*}"
+services=(library imports tokens refresh)
+
+cargo build --bins --quiet
+
+for service in "${services[@]}"; do
+  db="trellis_${service}"
+  if [ -z "$(psql "$admin_url" -qAtc "SELECT 1 FROM pg_database WHERE datname = '${db}'")" ]; then
+    psql "$admin_url" -qc "CREATE DATABASE ${db}" >/dev/null
+    echo "created database ${db}" >&2
+  fi
+done
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+for service in "${services[@]}"; do
+  (
+    export DATABASE_URL="${base_url}/trellis_${service}"
+    export TRELLIS_MIGRATE_AT_START=true
+    export TRELLIS_LOG_FORMAT="${TRELLIS_LOG_FORMAT:-text}"
+    exec "target/debug/trellis-${service}" 2>&1
+  ) | sed -u "s/^/[${service}] /" &
+  pids+=("$!")
+done
+
+echo "Trellis is running: library :50051, imports :50052, tokens :50053, refresh :50054 (Ctrl-C stops)" >&2
+wait

@@ -1,0 +1,150 @@
+//! Configuration from environment variables, each also settable as a flag.
+//!
+//! Defaults follow DESIGN.md section 9: gRPC ports library 50051, imports 50052, tokens 50053,
+//! refresh 50054; readable logs; migrations only through `migrate` unless
+//! `TRELLIS_MIGRATE_AT_START=true`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The four services and their default ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceKind {
+    Library,
+    Imports,
+    Tokens,
+    Refresh,
+}
+
+impl ServiceKind {
+    pub const ALL: [ServiceKind; 4] = [
+        ServiceKind::Library,
+        ServiceKind::Imports,
+        ServiceKind::Tokens,
+        ServiceKind::Refresh,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceKind::Library => "library",
+            ServiceKind::Imports => "imports",
+            ServiceKind::Tokens => "tokens",
+            ServiceKind::Refresh => "refresh",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            ServiceKind::Library => 50051,
+            ServiceKind::Imports => 50052,
+            ServiceKind::Tokens => 50053,
+            ServiceKind::Refresh => 50054,
+        }
+    }
+
+    /// The database a service uses when `DATABASE_URL` is not set.
+    pub fn default_database_url(self) -> String {
+        format!("postgres://postgres@127.0.0.1:5432/trellis_{}", self.name())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Settings every service shares. Service-specific settings are flattened beside these.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonConfig {
+    /// Address to serve gRPC on; defaults to 0.0.0.0 and the service's default port.
+    #[arg(long, env = "TRELLIS_LISTEN_ADDR")]
+    pub listen_addr: Option<SocketAddr>,
+
+    /// PostgreSQL URL of this service's own database.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Largest number of pooled database connections.
+    #[arg(long, env = "TRELLIS_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: usize,
+
+    /// Apply pending migrations when the server starts (otherwise run `migrate`).
+    #[arg(long, env = "TRELLIS_MIGRATE_AT_START", default_value_t = false, action = clap::ArgAction::Set)]
+    pub migrate_at_start: bool,
+
+    #[arg(long, env = "TRELLIS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// A tracing filter such as `info` or `trellis_library=debug,info`.
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// HS256 secret that signs and verifies JWTs. Without one, a development secret is used
+    /// and the service says so at start.
+    #[arg(long, env = "TRELLIS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file of an RS256 public key; when set, tokens are verified with it instead.
+    #[arg(long, env = "TRELLIS_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<std::path::PathBuf>,
+
+    /// Longest time one RPC may run, in seconds.
+    #[arg(long, env = "TRELLIS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Seconds between database checks that drive the health service's readiness.
+    #[arg(long, env = "TRELLIS_READINESS_INTERVAL_SECS", default_value_t = 5)]
+    pub readiness_interval_secs: u64,
+
+    #[arg(
+        long,
+        env = "TRELLIS_LIBRARY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub library_url: String,
+
+    #[arg(
+        long,
+        env = "TRELLIS_IMPORTS_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub imports_url: String,
+
+    #[arg(
+        long,
+        env = "TRELLIS_TOKENS_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub tokens_url: String,
+
+    #[arg(
+        long,
+        env = "TRELLIS_REFRESH_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub refresh_url: String,
+}
+
+impl CommonConfig {
+    pub fn listen_addr(&self, service: ServiceKind) -> SocketAddr {
+        self.listen_addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], service.default_port())))
+    }
+
+    pub fn database_url(&self, service: ServiceKind) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| service.default_database_url())
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn readiness_interval(&self) -> Duration {
+        Duration::from_secs(self.readiness_interval_secs.max(1))
+    }
+}

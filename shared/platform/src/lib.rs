@@ -1,0 +1,23 @@
+//! What every Trellis service shares.
+//!
+//! - [`config`]: configuration from environment variables and flags (DESIGN.md section 9).
+//! - [`telemetry`]: logs (readable or JSON), OTLP export, W3C trace context across calls.
+//! - [`db`]: the diesel-async connection pool and embedded migrations.
+//! - [`server`]: a tonic server with health, reflection, a tower stack and graceful shutdown.
+//! - [`auth`]: JWT claims (DESIGN.md section 3), verification and minting.
+//! - [`client`]: channels to other Trellis services that carry trace context and credentials.
+//! - [`error`]: the one error type handlers return, mapped to gRPC codes with details.
+//! - [`service`]: the `serve` / `migrate` command line every service binary shares.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod pagination;
+pub mod server;
+pub mod service;
+pub mod telemetry;
+
+pub use error::{ApiError, ApiResult};

@@ -1,0 +1,213 @@
+//! A tonic server as every Trellis service runs it.
+//!
+//! [`GrpcServer`] always serves `grpc.health.v1.Health` (readiness follows the database) and
+//! server reflection, v1 and v1alpha, describing every Trellis contract and the health
+//! service, so grpcurl works without proto files. Around the routes sits one tower stack:
+//! a per-call timeout, the `authorization` header marked sensitive so it never reaches logs,
+//! and a request span per call that continues the caller's W3C trace context. The server
+//! drains in-flight calls and stops on SIGTERM or Ctrl-C.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::time::Duration;
+
+use http::header::AUTHORIZATION;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::body::Body;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::trace::TraceLayer;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::db::{self, DbPool};
+use crate::telemetry::extract_context;
+
+pub struct GrpcServer {
+    name: &'static str,
+    routes: RoutesBuilder,
+    service_names: Vec<&'static str>,
+    health: HealthReporter,
+    timeout: Duration,
+    readiness: Option<(DbPool, Duration)>,
+}
+
+impl GrpcServer {
+    pub fn new(name: &'static str) -> Self {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        let mut routes = RoutesBuilder::default();
+        routes.add_service(health_service);
+        Self {
+            name,
+            routes,
+            service_names: Vec::new(),
+            health,
+            timeout: Duration::from_secs(30),
+            readiness: None,
+        }
+    }
+
+    /// Adds a gRPC service; its health status follows the server's readiness.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        self.service_names.push(S::NAME);
+        self.routes.add_service(service);
+        self
+    }
+
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Reports SERVING only while the database answers, checked every `interval`.
+    pub fn readiness(mut self, pool: DbPool, interval: Duration) -> Self {
+        self.readiness = Some((pool, interval));
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight calls.
+    pub async fn serve(
+        mut self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let address = listener.local_addr()?;
+        let names = self.service_names.clone();
+        self.routes
+            .add_service(reflection(&names).build_v1()?)
+            .add_service(reflection(&names).build_v1alpha()?);
+        let readiness = match self.readiness {
+            Some((pool, interval)) => tokio::spawn(follow_database(
+                self.health.clone(),
+                self.service_names.clone(),
+                pool,
+                interval,
+            )),
+            None => {
+                set_status(&self.health, &self.service_names, ServingStatus::Serving).await;
+                tokio::spawn(async {})
+            }
+        };
+
+        let layers = ServiceBuilder::new()
+            .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
+            .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
+            .into_inner();
+
+        tracing::info!(service = self.name, %address, "serving gRPC");
+        let result = tonic::transport::Server::builder()
+            .timeout(self.timeout)
+            .layer(layers)
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+            .await;
+        readiness.abort();
+        tracing::info!(service = self.name, "stopped");
+        Ok(result?)
+    }
+}
+
+/// Reflection that lists this server's own services, health and reflection itself, and
+/// describes every type they use.
+fn reflection(services: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
+    let builder = tonic_reflection::server::Builder::configure()
+        .include_reflection_service(false)
+        .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
+    services
+        .iter()
+        .copied()
+        .chain([
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ])
+        .fold(builder, |builder, name| builder.with_service_name(name))
+}
+
+async fn set_status(health: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for name in names {
+        health.set_service_status(*name, status).await;
+    }
+}
+
+async fn follow_database(
+    health: HealthReporter,
+    names: Vec<&'static str>,
+    pool: DbPool,
+    interval: Duration,
+) {
+    let mut last = None;
+    loop {
+        let status = match db::ping(&pool).await {
+            Ok(()) => ServingStatus::Serving,
+            Err(error) => {
+                if last != Some(ServingStatus::NotServing) {
+                    tracing::warn!(%error, "database check failed; not serving");
+                }
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            set_status(&health, &names, status).await;
+            last = Some(status);
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// One span per call, named after the RPC, continuing the caller's trace.
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let path = request.uri().path().trim_start_matches('/');
+    let (service, method) = path.split_once('/').unwrap_or((path, ""));
+    let span = tracing::info_span!(
+        "grpc.request",
+        otel.name = %path,
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    let _ = span.set_parent(extract_context(request.headers()));
+    span
+}
+
+/// Completes on SIGTERM (how Kubernetes stops a pod) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; draining in-flight calls");
+}

@@ -1,0 +1,23 @@
+//! Test support for Trellis: real PostgreSQL, real gRPC over loopback, real tokens.
+//!
+//! - [`TestDatabase`]: an isolated database per test, created from a template database that
+//!   is migrated once per migration set, and dropped when the test ends.
+//! - [`TestServer`]: a service's [`GrpcServer`] on `127.0.0.1:0`, with a channel to it.
+//! - [`tokens`]: tokens minted for any account and role with the test secret.
+//! - [`otlp`]: an OTLP/gRPC receiver that collects the spans services export.
+//! - [`eventually`]: waiting on a condition with a deadline, instead of sleeping.
+//!
+//! The server to use comes from `TRELLIS_TEST_DATABASE_URL` (a URL of any database on it,
+//! used for administration), defaulting to `postgres://postgres@127.0.0.1:5432/postgres`.
+//! `make test` sets it when it starts a throwaway cluster.
+
+pub mod database;
+pub mod otlp;
+pub mod process;
+pub mod server;
+pub mod tokens;
+pub mod wait;
+
+pub use database::TestDatabase;
+pub use server::{RunningService, TestServer, test_config};
+pub use wait::eventually;
