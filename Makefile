@@ -1,6 +1,6 @@
 # The README's commands. Everything the tests need is installed or started from here.
 
-.PHONY: run test lint fmt clippy buf-lint token pg-stop
+.PHONY: run test lint fmt clippy buf-lint k8s-check token pg-stop
 
 ## run: the four services on their default ports, on a local PostgreSQL (started if none)
 run:
@@ -24,6 +24,10 @@ buf-lint: tools/buf/node_modules/.bin/buf
 
 tools/buf/node_modules/.bin/buf: tools/buf/package.json
 	npm ci --prefix tools/buf --no-audit --no-fund --silent
+
+## k8s-check: render the kustomize base and overlays and validate them offline
+k8s-check:
+	scripts/k8s-check.sh
 
 ## token: a development token, e.g. make token ACCOUNT=<uuid> ROLE=admin
 ACCOUNT ?=
