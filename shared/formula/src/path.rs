@@ -1,0 +1,160 @@
+//! Following a path's steps through data.
+//!
+//! A path works on a flat list of nodes. JSON arrays are always flattened into the list, so a
+//! key step maps over every element: `@0.items.amount` is every item's amount. A key that an
+//! object lacks, or a key step on something that is not an object, gives one null, which keeps
+//! lists read from the same array aligned. An index step picks one node from the list. CSV
+//! data is a list of rows, and a row answers key steps by column header.
+//!
+//! Nodes borrow the cached data, so only the values a path ends on are copied.
+
+use serde_json::{Map, Value as Json};
+
+use crate::ast::Step;
+use crate::data::Data;
+use crate::value::{Scalar, Value};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Node<'a> {
+    /// Never an array: arrays are flattened on the way in.
+    Json(&'a Json),
+    Row {
+        headers: &'a [String],
+        cells: &'a [String],
+    },
+    /// A non-empty CSV cell.
+    Cell(&'a str),
+    /// A value computed by the formula rather than read from a binding.
+    Computed(&'a Scalar),
+    Null,
+}
+
+/// The nodes a binding's whole data stands for.
+pub(crate) fn data_nodes(data: &Data) -> Vec<Node<'_>> {
+    match data {
+        Data::Json(json) => {
+            let mut nodes = Vec::new();
+            push_json(&mut nodes, json);
+            nodes
+        }
+        Data::Csv { headers, rows } => rows
+            .iter()
+            .map(|cells| Node::Row { headers, cells })
+            .collect(),
+    }
+}
+
+/// The nodes for a computed value, so steps can read fields of objects it holds.
+pub(crate) fn value_nodes(value: &Value) -> Vec<Node<'_>> {
+    value.iter().map(Node::Computed).collect()
+}
+
+/// Applies `steps` in order.
+pub(crate) fn follow<'a>(mut nodes: Vec<Node<'a>>, steps: &[Step]) -> Vec<Node<'a>> {
+    for step in steps {
+        nodes = match step {
+            Step::Key(key) => {
+                let mut next = Vec::with_capacity(nodes.len());
+                for node in &nodes {
+                    member(&mut next, node, key);
+                }
+                next
+            }
+            Step::Index(index) => vec![pick(&nodes, *index)],
+        };
+    }
+    nodes
+}
+
+/// Copies the nodes out as the formula's values.
+pub(crate) fn into_value(nodes: Vec<Node<'_>>) -> Value {
+    nodes.into_iter().map(node_scalar).collect()
+}
+
+/// Pushes `json`, flattening nested arrays without recursion.
+fn push_json<'a>(out: &mut Vec<Node<'a>>, json: &'a Json) {
+    let mut pending = vec![json];
+    while let Some(json) = pending.pop() {
+        match json {
+            Json::Array(items) => pending.extend(items.iter().rev()),
+            other => out.push(Node::Json(other)),
+        }
+    }
+}
+
+fn push_member<'a>(out: &mut Vec<Node<'a>>, object: &'a Map<String, Json>, key: &str) {
+    match object.get(key) {
+        Some(json) => push_json(out, json),
+        None => out.push(Node::Null),
+    }
+}
+
+fn member<'a>(out: &mut Vec<Node<'a>>, node: &Node<'a>, key: &str) {
+    match *node {
+        Node::Json(Json::Object(object)) => push_member(out, object, key),
+        Node::Computed(Scalar::Object(object)) => push_member(out, object, key),
+        Node::Row { headers, cells } => {
+            let cell = headers
+                .iter()
+                .position(|header| header == key)
+                .and_then(|column| cells.get(column));
+            out.push(match cell {
+                Some(text) if !text.is_empty() => Node::Cell(text),
+                _ => Node::Null,
+            });
+        }
+        _ => out.push(Node::Null),
+    }
+}
+
+/// The `index`-th node (negative counts from the end), or null past either end.
+fn pick<'a>(nodes: &[Node<'a>], index: i64) -> Node<'a> {
+    let position = if index < 0 {
+        usize::try_from(index.unsigned_abs())
+            .ok()
+            .and_then(|back| nodes.len().checked_sub(back))
+    } else {
+        usize::try_from(index).ok()
+    };
+    position
+        .and_then(|i| nodes.get(i))
+        .copied()
+        .unwrap_or(Node::Null)
+}
+
+fn node_scalar(node: Node<'_>) -> Scalar {
+    match node {
+        Node::Json(json) => json_scalar(json),
+        Node::Row { headers, cells } => Scalar::Object(row_object(headers, cells)),
+        Node::Cell(text) => Scalar::Text(text.to_string()),
+        Node::Computed(scalar) => scalar.clone(),
+        Node::Null => Scalar::Null,
+    }
+}
+
+fn json_scalar(json: &Json) -> Scalar {
+    match json {
+        Json::Null => Scalar::Null,
+        Json::Bool(b) => Scalar::Bool(*b),
+        Json::Number(n) => n.as_f64().map_or(Scalar::Null, Scalar::Number),
+        Json::String(text) => Scalar::Text(text.clone()),
+        Json::Object(object) => Scalar::Object(object.clone()),
+        // Unreachable: arrays are flattened into the node list.
+        Json::Array(_) => Scalar::Null,
+    }
+}
+
+/// A row as an object keyed by header; the first of two equal headers wins, as in lookups.
+fn row_object(headers: &[String], cells: &[String]) -> Map<String, Json> {
+    let mut object = Map::new();
+    for (column, header) in headers.iter().enumerate() {
+        if !object.contains_key(header) {
+            let cell = match cells.get(column) {
+                Some(text) if !text.is_empty() => Json::String(text.clone()),
+                _ => Json::Null,
+            };
+            object.insert(header.clone(), cell);
+        }
+    }
+    object
+}
