@@ -1,8 +1,12 @@
 //! The library service. See DESIGN.md section 2 for what it owns.
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the domain).
+//! - `api`: the gRPC handlers (authorize, validate, call the domain and the store).
+//! - `domain`: the rules as plain Rust (validation, templates, closures, clone plans).
+//! - `store`: Diesel queries, one module per table group, and transactions.
 
 pub mod api;
+pub mod domain;
+pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use trellis_platform::db::Schema;

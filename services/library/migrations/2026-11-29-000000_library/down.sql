@@ -1,0 +1,9 @@
+DROP TABLE dashboard_klips;
+DROP TABLE dashboards;
+DROP TABLE klip_bindings;
+DROP TABLE klips;
+DROP TABLE data_sources;
+DROP TABLE user_variable_values;
+DROP TABLE variables;
+DROP TABLE company_properties;
+DROP TABLE accounts;

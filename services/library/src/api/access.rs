@@ -1,0 +1,114 @@
+//! Who may act on which account (DESIGN.md section 3).
+//!
+//! Members act in the account they are signed into; viewers only read. A partner's admin
+//! also acts on the partner's clients. Service tokens act on any account and must name it.
+//! A member asking for any other account is refused with the same PERMISSION_DENIED
+//! whether that account exists or not, so nothing is learned about other tenants.
+
+use diesel_async::AsyncPgConnection;
+use trellis_platform::auth::{Caller, Role};
+use trellis_platform::error::{ApiError, ApiResult};
+use uuid::Uuid;
+
+use super::convert::parse_id;
+use crate::store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Any role.
+    Read,
+    /// Editors and admins.
+    Write,
+    /// Admins.
+    Admin,
+}
+
+/// Checks the caller's role for `need`, before anything else is looked at.
+pub fn role(caller: &Caller, need: Need) -> ApiResult<()> {
+    match need {
+        Need::Read => Ok(()),
+        Need::Write => caller.require_writer(),
+        Need::Admin => caller.require_admin(),
+    }
+}
+
+/// The account a request acts on (`requested`, empty for the signed-in one), once the
+/// caller is allowed to act on it with `need`. `field` names the request field.
+pub async fn account(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    requested: &str,
+    field: &str,
+    need: Need,
+) -> ApiResult<Uuid> {
+    role(caller, need)?;
+    if caller.is_service() {
+        if requested.is_empty() {
+            return Err(ApiError::invalid(field, "is required with a service token"));
+        }
+        let id = parse_id(field, requested)?;
+        return match store::accounts::get(conn, id).await? {
+            Some(_) => Ok(id),
+            None => Err(ApiError::not_found("account", id)),
+        };
+    }
+    let own = caller.account()?;
+    let target = if requested.is_empty() {
+        own
+    } else {
+        parse_id(field, requested)?
+    };
+    let found = store::accounts::get(conn, target).await?;
+    if target == own {
+        return match found {
+            Some(_) => Ok(own),
+            None => Err(ApiError::not_found("account", own)),
+        };
+    }
+    let is_my_client = found.is_some_and(|account| account.parent_id == Some(own));
+    if caller.role() == Role::Admin && is_my_client {
+        Ok(target)
+    } else {
+        Err(denied(target))
+    }
+}
+
+/// The refusal for an account the caller may not act on, existing or not.
+pub fn denied(account: Uuid) -> ApiError {
+    ApiError::PermissionDenied(format!("no access to account {account}"))
+}
+
+/// Whose request ids these are: a retry from the same caller replays (DESIGN.md section 6).
+pub fn scope(caller: &Caller) -> String {
+    if caller.is_service() {
+        format!("service:{}", caller.user())
+    } else {
+        format!("user:{}:{}", caller.claims.acct, caller.user())
+    }
+}
+
+/// The user whose variable values apply: the caller by default; another user's only for
+/// service tokens, which otherwise act for no user.
+pub fn user<'a>(caller: &'a Caller, requested: &'a str) -> ApiResult<Option<&'a str>> {
+    let user = if requested.is_empty() {
+        caller.user()
+    } else {
+        requested
+    };
+    if user.chars().count() > 256 || user.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "user_id",
+            "must be at most 256 characters without control characters",
+        ));
+    }
+    if requested.is_empty() {
+        return Ok((!caller.is_service()).then(|| caller.user()));
+    }
+    if caller.is_service() || requested == caller.user() {
+        Ok(Some(requested))
+    } else {
+        Err(ApiError::PermissionDenied(
+            "another user's values need a service token".into(),
+        ))
+    }
+}

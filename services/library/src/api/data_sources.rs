@@ -1,0 +1,354 @@
+//! Data sources: CreateDataSource, GetDataSource, ListDataSources, UpdateDataSource,
+//! DeleteDataSource, ResolveDataSource.
+
+use trellis_platform::auth::Caller;
+use trellis_platform::db::DbPool;
+use trellis_platform::error::{ApiError, ApiResult};
+use trellis_proto::library::v1 as pb;
+use uuid::Uuid;
+
+use super::access::{self, Need};
+use super::convert::{duration, page, parse_id};
+use super::data_source_wire::{
+    auth_to_proto, definition, format_to_proto, headers_to_proto, method_to_proto, to_proto,
+};
+use super::mask::Mask;
+use super::replay::RequestKey;
+use super::resolution::{property_to_proto, sources};
+use crate::domain::etag;
+use crate::store::data_sources::DataSourceFilter;
+use crate::store::{self, data_sources, klips};
+
+pub async fn create(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::CreateDataSourceRequest,
+) -> ApiResult<pb::CreateDataSourceResponse> {
+    let key = RequestKey::new(caller, "CreateDataSource", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let wanted = request.data_source.unwrap_or_default();
+    let definition = definition(&wanted, "data_source")?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &wanted.account_id,
+            "data_source.account_id",
+            Need::Write,
+        )
+        .await?;
+        let created = data_sources::insert(&mut conn, Uuid::now_v7(), account, &definition).await?;
+        let response = pb::CreateDataSourceResponse {
+            data_source: Some(to_proto(&created)),
+        };
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn get(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::GetDataSourceRequest,
+) -> ApiResult<pb::GetDataSourceResponse> {
+    let id = parse_id("id", &request.id)?;
+    let mut conn = store::connect(pool).await?;
+    let account = access::account(
+        &mut conn,
+        caller,
+        &request.account_id,
+        "account_id",
+        Need::Read,
+    )
+    .await?;
+    let found = data_sources::get(&mut conn, account, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("data source", id))?;
+    Ok(pb::GetDataSourceResponse {
+        data_source: Some(to_proto(&found)),
+    })
+}
+
+fn optional_id(field: &str, text: &str) -> ApiResult<Option<Uuid>> {
+    match text {
+        "" => Ok(None),
+        text => parse_id(field, text).map(Some),
+    }
+}
+
+pub async fn list(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::ListDataSourcesRequest,
+) -> ApiResult<pb::ListDataSourcesResponse> {
+    let (page, after) = page(request.page_size, &request.page_token)?;
+    let token_id = optional_id("token_id", &request.token_id)?;
+    let credential_id = optional_id("credential_id", &request.credential_id)?;
+    if token_id.is_some() && credential_id.is_some() {
+        return Err(ApiError::invalid(
+            "credential_id",
+            "filter by token_id or by credential_id, not both",
+        ));
+    }
+    let mut conn = store::connect(pool).await?;
+    // "Who uses this token" (T3) looks across every account: service tokens only.
+    let across_accounts = caller.is_service() && request.account_id.is_empty();
+    let account = if across_accounts {
+        if token_id.is_none() && credential_id.is_none() {
+            return Err(ApiError::invalid(
+                "account_id",
+                "is required with a service token unless token_id or credential_id is set",
+            ));
+        }
+        None
+    } else {
+        Some(
+            access::account(
+                &mut conn,
+                caller,
+                &request.account_id,
+                "account_id",
+                Need::Read,
+            )
+            .await?,
+        )
+    };
+    let filter = DataSourceFilter {
+        account,
+        token_id,
+        credential_id,
+    };
+    let mut found = data_sources::list(&mut conn, filter, after, page.fetch_limit()).await?;
+    let next_page_token = page.finish(&mut found, |d| d.id.to_string());
+    Ok(pb::ListDataSourcesResponse {
+        data_sources: found.iter().map(to_proto).collect(),
+        next_page_token,
+    })
+}
+
+const UPDATABLE: [&str; 10] = [
+    "name",
+    "request",
+    "request.method",
+    "request.url",
+    "request.headers",
+    "request.body",
+    "format",
+    "auth",
+    "refresh_interval",
+    "rate_limit_key",
+];
+
+/// `current` with the fields of `wanted` that `mask` names.
+fn merge(mut current: pb::DataSource, wanted: &pb::DataSource, mask: &Mask) -> pb::DataSource {
+    if mask.has("name") {
+        current.name = wanted.name.clone();
+    }
+    let wanted_request = wanted.request.clone().unwrap_or_default();
+    let request = current.request.get_or_insert_default();
+    if mask.has("request") {
+        *request = wanted_request.clone();
+    }
+    if mask.has("request.method") {
+        request.method = wanted_request.method;
+    }
+    if mask.has("request.url") {
+        request.url = wanted_request.url.clone();
+    }
+    if mask.has("request.headers") {
+        request.headers = wanted_request.headers.clone();
+    }
+    if mask.has("request.body") {
+        request.body = wanted_request.body.clone();
+    }
+    if mask.has("format") {
+        current.format = wanted.format;
+    }
+    if mask.has("auth") {
+        current.auth = wanted.auth.clone();
+    }
+    if mask.has("refresh_interval") {
+        current.refresh_interval = wanted.refresh_interval;
+    }
+    if mask.has("rate_limit_key") {
+        current.rate_limit_key = wanted.rate_limit_key.clone();
+    }
+    current
+}
+
+pub async fn update(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::UpdateDataSourceRequest,
+) -> ApiResult<pb::UpdateDataSourceResponse> {
+    let key = RequestKey::new(caller, "UpdateDataSource", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let wanted = request.data_source.unwrap_or_default();
+    let id = parse_id("data_source.id", &wanted.id)?;
+    let mask = Mask::parse(request.update_mask.as_ref(), &UPDATABLE, || {
+        let mut set = vec![];
+        if !wanted.name.is_empty() {
+            set.push("name");
+        }
+        if wanted.request.is_some() {
+            set.push("request");
+        }
+        if wanted.format != 0 {
+            set.push("format");
+        }
+        if wanted.auth.is_some() {
+            set.push("auth");
+        }
+        if wanted.refresh_interval.is_some() {
+            set.push("refresh_interval");
+        }
+        if !wanted.rate_limit_key.is_empty() {
+            set.push("rate_limit_key");
+        }
+        set
+    })?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &wanted.account_id,
+            "data_source.account_id",
+            Need::Write,
+        )
+        .await?;
+        let current = data_sources::get_for_update(&mut conn, account, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("data source", id))?;
+        if !etag::matches(&wanted.etag, &current.etag()) {
+            return Err(ApiError::Aborted(
+                "the data source changed; read it again".into(),
+            ));
+        }
+        let next = definition(&merge(to_proto(&current), &wanted, &mask), "data_source")?;
+        let updated = if next == current.definition {
+            current
+        } else {
+            data_sources::overwrite(&mut conn, account, id, &next).await?
+        };
+        let response = pb::UpdateDataSourceResponse {
+            data_source: Some(to_proto(&updated)),
+        };
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn delete(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::DeleteDataSourceRequest,
+) -> ApiResult<pb::DeleteDataSourceResponse> {
+    let key = RequestKey::new(caller, "DeleteDataSource", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let id = parse_id("id", &request.id)?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &request.account_id,
+            "account_id",
+            Need::Write,
+        )
+        .await?;
+        let current = data_sources::get_for_update(&mut conn, account, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("data source", id))?;
+        if !etag::matches(&request.etag, &current.etag()) {
+            return Err(ApiError::Aborted(
+                "the data source changed; read it again".into(),
+            ));
+        }
+        let binding = klips::binding(&mut conn, id).await?;
+        if !binding.is_empty() && !request.force {
+            let listed: Vec<String> = binding.iter().take(10).map(Uuid::to_string).collect();
+            return Err(ApiError::precondition(
+                "IN_USE",
+                format!("data_sources/{id}"),
+                format!(
+                    "{} Klip(s) bind this data source ({}); unbind them or set force",
+                    binding.len(),
+                    listed.join(", ")
+                ),
+            ));
+        }
+        // Forced: the bindings dangle (set to NULL by the foreign key) and the Klips count
+        // it as a change.
+        klips::touch(&mut conn, &binding).await?;
+        data_sources::delete(&mut conn, account, id).await?;
+        let response = pb::DeleteDataSourceResponse {};
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn resolve(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::ResolveDataSourceRequest,
+) -> ApiResult<pb::ResolveDataSourceResponse> {
+    let id = parse_id("data_source_id", &request.data_source_id)?;
+    let user = access::user(caller, &request.user_id)?;
+    let mut conn = store::connect(pool).await?;
+    let account = access::account(
+        &mut conn,
+        caller,
+        &request.account_id,
+        "account_id",
+        Need::Read,
+    )
+    .await?;
+    let found = data_sources::get(&mut conn, account, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("data source", id))?;
+    let sources = sources(&mut conn, account, user).await?;
+    let definition = &found.definition;
+    let resolved = definition.resolve(&sources.values())?;
+    let (properties, _) = sources.resolve_all(resolved.used.iter().map(String::as_str));
+    Ok(pb::ResolveDataSourceResponse {
+        resolved_request: Some(pb::ResolvedRequest {
+            data_source_id: found.id.to_string(),
+            account_id: found.account_id.to_string(),
+            data_source_version: found.version,
+            method: method_to_proto(resolved.method) as i32,
+            url: resolved.url,
+            headers: headers_to_proto(&resolved.headers),
+            body: resolved.body,
+            format: format_to_proto(definition.format) as i32,
+            auth: Some(auth_to_proto(definition.auth)),
+            rate_limit_key: resolved.rate_limit_key,
+            refresh_interval: duration(definition.refresh_interval_seconds),
+            instance_key: resolved.instance_key,
+            properties: properties.iter().map(property_to_proto).collect(),
+            unresolved_properties: resolved.unresolved,
+        }),
+    })
+}

@@ -1,0 +1,230 @@
+//! Klips: CreateKlip, GetKlip, ListKlips, UpdateKlip, DeleteKlip.
+
+use trellis_platform::auth::Caller;
+use trellis_platform::db::DbPool;
+use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_proto::library::v1 as pb;
+use uuid::Uuid;
+
+use super::access::{self, Need};
+use super::convert::{page, parse_id};
+use super::klip_wire::{bindings, check_bindings, components, to_proto};
+use super::mask::Mask;
+use super::replay::RequestKey;
+use crate::domain::etag;
+use crate::domain::klip::KlipDefinition;
+use crate::store::{self, dashboards, klips};
+
+pub async fn create(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::CreateKlipRequest,
+) -> ApiResult<pb::CreateKlipResponse> {
+    let key = RequestKey::new(caller, "CreateKlip", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let wanted = request.klip.unwrap_or_default();
+    let mut violations = Violations::new();
+    let definition = KlipDefinition {
+        name: wanted.name.clone(),
+        components: components(&wanted.components),
+        bindings: bindings(&mut violations, "klip", &wanted.bindings),
+    };
+    let variables = definition.check(&mut violations, "klip");
+    violations.into_result()?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &wanted.account_id,
+            "klip.account_id",
+            Need::Write,
+        )
+        .await?;
+        let mut violations = Violations::new();
+        check_bindings(&mut conn, &mut violations, account, "klip", &definition).await?;
+        violations.into_result()?;
+        let created =
+            klips::insert(&mut conn, Uuid::now_v7(), account, &definition, &variables).await?;
+        let response = pb::CreateKlipResponse {
+            klip: Some(to_proto(&created)),
+        };
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn get(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::GetKlipRequest,
+) -> ApiResult<pb::GetKlipResponse> {
+    let id = parse_id("id", &request.id)?;
+    let mut conn = store::connect(pool).await?;
+    let account = access::account(
+        &mut conn,
+        caller,
+        &request.account_id,
+        "account_id",
+        Need::Read,
+    )
+    .await?;
+    let found = klips::get(&mut conn, account, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Klip", id))?;
+    Ok(pb::GetKlipResponse {
+        klip: Some(to_proto(&found)),
+    })
+}
+
+pub async fn list(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::ListKlipsRequest,
+) -> ApiResult<pb::ListKlipsResponse> {
+    let (page, after) = page(request.page_size, &request.page_token)?;
+    let data_source = match request.data_source_id.as_str() {
+        "" => None,
+        text => Some(parse_id("data_source_id", text)?),
+    };
+    let mut conn = store::connect(pool).await?;
+    let account = access::account(
+        &mut conn,
+        caller,
+        &request.account_id,
+        "account_id",
+        Need::Read,
+    )
+    .await?;
+    let mut found = klips::list(&mut conn, account, data_source, after, page.fetch_limit()).await?;
+    let next_page_token = page.finish(&mut found, |k| k.id.to_string());
+    Ok(pb::ListKlipsResponse {
+        klips: found.iter().map(to_proto).collect(),
+        next_page_token,
+    })
+}
+
+pub async fn update(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::UpdateKlipRequest,
+) -> ApiResult<pb::UpdateKlipResponse> {
+    let key = RequestKey::new(caller, "UpdateKlip", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let wanted = request.klip.unwrap_or_default();
+    let id = parse_id("klip.id", &wanted.id)?;
+    let mask = Mask::parse(
+        request.update_mask.as_ref(),
+        &["name", "components", "bindings"],
+        || {
+            let mut set = vec![];
+            if !wanted.name.is_empty() {
+                set.push("name");
+            }
+            if !wanted.components.is_empty() {
+                set.push("components");
+            }
+            if !wanted.bindings.is_empty() {
+                set.push("bindings");
+            }
+            set
+        },
+    )?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &wanted.account_id,
+            "klip.account_id",
+            Need::Write,
+        )
+        .await?;
+        let current = klips::get_for_update(&mut conn, account, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Klip", id))?;
+        if !etag::matches(&wanted.etag, &current.etag()) {
+            return Err(ApiError::Aborted("the Klip changed; read it again".into()));
+        }
+        let mut violations = Violations::new();
+        let mut next = current.definition.clone();
+        if mask.has("name") {
+            next.name = wanted.name.clone();
+        }
+        if mask.has("components") {
+            next.components = components(&wanted.components);
+        }
+        if mask.has("bindings") {
+            next.bindings = bindings(&mut violations, "klip", &wanted.bindings);
+        }
+        let variables = next.check(&mut violations, "klip");
+        violations.into_result()?;
+        let mut violations = Violations::new();
+        check_bindings(&mut conn, &mut violations, account, "klip", &next).await?;
+        violations.into_result()?;
+        let updated = if next == current.definition {
+            current
+        } else {
+            klips::overwrite(&mut conn, account, id, &next, &variables).await?
+        };
+        let response = pb::UpdateKlipResponse {
+            klip: Some(to_proto(&updated)),
+        };
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn delete(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::DeleteKlipRequest,
+) -> ApiResult<pb::DeleteKlipResponse> {
+    let key = RequestKey::new(caller, "DeleteKlip", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let id = parse_id("id", &request.id)?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &request.account_id,
+            "account_id",
+            Need::Write,
+        )
+        .await?;
+        let current = klips::get_for_update(&mut conn, account, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Klip", id))?;
+        if !etag::matches(&request.etag, &current.etag()) {
+            return Err(ApiError::Aborted("the Klip changed; read it again".into()));
+        }
+        // The dashboards showing it lose it (the foreign key cascades): a change of theirs.
+        dashboards::touch_showing(&mut conn, id).await?;
+        klips::delete(&mut conn, account, id).await?;
+        let response = pb::DeleteKlipResponse {};
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}

@@ -1,0 +1,281 @@
+//! Variables: CreateVariable, GetVariable, ListVariables, UpdateVariable, DeleteVariable.
+
+use trellis_platform::auth::Caller;
+use trellis_platform::db::DbPool;
+use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
+use trellis_platform::pagination::PageRequest;
+use trellis_proto::library::v1 as pb;
+
+use super::access::{self, Need};
+use super::convert::timestamp;
+use super::mask::Mask;
+use super::replay::RequestKey;
+use crate::domain::etag;
+use crate::domain::names::{check_property_name, check_text, check_value, is_property_name};
+use crate::domain::stored::Variable;
+use crate::store::variables::NewVariable;
+use crate::store::{self, variables};
+
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+fn to_proto(variable: &Variable) -> pb::Variable {
+    pb::Variable {
+        account_id: variable.account_id.to_string(),
+        name: variable.name.clone(),
+        default_value: variable.default_value.clone(),
+        description: variable.description.clone(),
+        etag: variable.etag(),
+        create_time: timestamp(variable.created_at),
+        update_time: timestamp(variable.updated_at),
+    }
+}
+
+fn check_fields(violations: &mut Violations, default_value: &str, description: &str) {
+    check_value(
+        violations,
+        "variable.default_value",
+        default_value,
+        MAX_VALUE_BYTES,
+    );
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        violations.add(
+            "variable.description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        );
+    } else {
+        check_text(violations, "variable.description", description);
+    }
+}
+
+fn check_name(field: &str, name: &str) -> ApiResult<()> {
+    let mut violations = Violations::new();
+    check_property_name(&mut violations, field, name);
+    violations.into_result()
+}
+
+pub async fn create(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::CreateVariableRequest,
+) -> ApiResult<pb::CreateVariableResponse> {
+    let key = RequestKey::new(caller, "CreateVariable", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let wanted = request.variable.unwrap_or_default();
+    let mut violations = Violations::new();
+    check_property_name(&mut violations, "variable.name", &wanted.name);
+    check_fields(&mut violations, &wanted.default_value, &wanted.description);
+    violations.into_result()?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &wanted.account_id,
+            "variable.account_id",
+            Need::Write,
+        )
+        .await?;
+        let new = NewVariable {
+            name: &wanted.name,
+            default_value: &wanted.default_value,
+            description: &wanted.description,
+        };
+        let variable = variables::insert(&mut conn, account, &new)
+            .await
+            .map_err(|error| match error {
+                StoreError::UniqueViolation { .. } => ApiError::AlreadyExists {
+                    resource: "variable",
+                    id: wanted.name.clone(),
+                },
+                other => other.into(),
+            })?;
+        let response = pb::CreateVariableResponse {
+            variable: Some(to_proto(&variable)),
+        };
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn get(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::GetVariableRequest,
+) -> ApiResult<pb::GetVariableResponse> {
+    check_name("name", &request.name)?;
+    let mut conn = store::connect(pool).await?;
+    let account = access::account(
+        &mut conn,
+        caller,
+        &request.account_id,
+        "account_id",
+        Need::Read,
+    )
+    .await?;
+    let variable = variables::get(&mut conn, account, &request.name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
+    Ok(pb::GetVariableResponse {
+        variable: Some(to_proto(&variable)),
+    })
+}
+
+pub async fn list(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::ListVariablesRequest,
+) -> ApiResult<pb::ListVariablesResponse> {
+    let page = PageRequest::parse(request.page_size, &request.page_token)?;
+    if page
+        .after
+        .as_deref()
+        .is_some_and(|name| !is_property_name(name))
+    {
+        return Err(ApiError::invalid(
+            "page_token",
+            "not a token this service issued",
+        ));
+    }
+    let mut conn = store::connect(pool).await?;
+    let account = access::account(
+        &mut conn,
+        caller,
+        &request.account_id,
+        "account_id",
+        Need::Read,
+    )
+    .await?;
+    let mut found = variables::list(
+        &mut conn,
+        account,
+        page.after.as_deref(),
+        page.fetch_limit(),
+    )
+    .await?;
+    let next_page_token = page.finish(&mut found, |v| v.name.clone());
+    Ok(pb::ListVariablesResponse {
+        variables: found.iter().map(to_proto).collect(),
+        next_page_token,
+    })
+}
+
+pub async fn update(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::UpdateVariableRequest,
+) -> ApiResult<pb::UpdateVariableResponse> {
+    let key = RequestKey::new(caller, "UpdateVariable", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    let wanted = request.variable.unwrap_or_default();
+    check_name("variable.name", &wanted.name)?;
+    let mask = Mask::parse(
+        request.update_mask.as_ref(),
+        &["default_value", "description"],
+        || {
+            let mut set = vec![];
+            if !wanted.default_value.is_empty() {
+                set.push("default_value");
+            }
+            if !wanted.description.is_empty() {
+                set.push("description");
+            }
+            set
+        },
+    )?;
+    let mut violations = Violations::new();
+    check_fields(&mut violations, &wanted.default_value, &wanted.description);
+    violations.into_result()?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &wanted.account_id,
+            "variable.account_id",
+            Need::Write,
+        )
+        .await?;
+        let current = variables::get_for_update(&mut conn, account, &wanted.name)
+            .await?
+            .ok_or_else(|| ApiError::not_found("variable", &wanted.name))?;
+        if !etag::matches(&wanted.etag, &current.etag()) {
+            return Err(ApiError::Aborted(
+                "the variable changed; read it again".into(),
+            ));
+        }
+        let mut next = current.clone();
+        if mask.has("default_value") {
+            next.default_value = wanted.default_value.clone();
+        }
+        if mask.has("description") {
+            next.description = wanted.description.clone();
+        }
+        let variable = if (&next.default_value, &next.description)
+            == (&current.default_value, &current.description)
+        {
+            current
+        } else {
+            variables::update(&mut conn, &next).await?
+        };
+        let response = pb::UpdateVariableResponse {
+            variable: Some(to_proto(&variable)),
+        };
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}
+
+pub async fn delete(
+    pool: &DbPool,
+    caller: &Caller,
+    request: pb::DeleteVariableRequest,
+) -> ApiResult<pb::DeleteVariableResponse> {
+    let key = RequestKey::new(caller, "DeleteVariable", &request.request_id)?;
+    access::role(caller, Need::Write)?;
+    check_name("name", &request.name)?;
+
+    let mut conn = store::connect(pool).await?;
+    store::begin(&mut conn).await?;
+    let outcome = async {
+        if let Some(done) = key.replay(&mut conn).await? {
+            return Ok(done);
+        }
+        let account = access::account(
+            &mut conn,
+            caller,
+            &request.account_id,
+            "account_id",
+            Need::Write,
+        )
+        .await?;
+        let current = variables::get_for_update(&mut conn, account, &request.name)
+            .await?
+            .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
+        if !etag::matches(&request.etag, &current.etag()) {
+            return Err(ApiError::Aborted(
+                "the variable changed; read it again".into(),
+            ));
+        }
+        variables::delete(&mut conn, account, &request.name).await?;
+        let response = pb::DeleteVariableResponse {};
+        key.remember(&mut conn, &response).await?;
+        Ok(response)
+    }
+    .await;
+    store::finish(&mut conn, outcome).await
+}

@@ -1,0 +1,20 @@
+//! The library's rules in plain Rust, testable without gRPC or a database: validation of
+//! names and definitions, `{props.NAME}` templates, property resolution (I13), fingerprints
+//! and instance keys, dependency closures (I3, I4) and clone plans (I5, I7).
+
+pub mod account;
+pub mod asset;
+pub mod clone;
+pub mod closure;
+pub mod dashboard;
+pub mod data_source;
+pub mod etag;
+pub mod instance;
+pub mod klip;
+pub mod names;
+pub mod properties;
+pub mod stored;
+pub mod template;
+
+#[cfg(test)]
+pub(crate) mod fixtures;

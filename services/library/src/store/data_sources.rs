@@ -1,0 +1,275 @@
+//! Data sources.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use trellis_platform::error::StoreError;
+use uuid::Uuid;
+
+use super::corrupt;
+use super::schema::data_sources as ds;
+use crate::domain::data_source::{Auth, DataSourceDefinition, Format, Header, Method};
+use crate::domain::stored::DataSource;
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ds, check_for_backend(diesel::pg::Pg))]
+struct DataSourceRow {
+    id: Uuid,
+    account_id: Uuid,
+    name: String,
+    request: serde_json::Value,
+    format: String,
+    auth_kind: String,
+    credential_id: Option<Uuid>,
+    token_id: Option<Uuid>,
+    refresh_interval_seconds: i64,
+    rate_limit_key: String,
+    template_properties: Vec<String>,
+    version: i64,
+    fingerprint: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The `request` column.
+#[derive(Serialize, Deserialize)]
+struct RequestColumn {
+    method: String,
+    url: String,
+    headers: Vec<Header>,
+    body: String,
+}
+
+fn request_column(definition: &DataSourceDefinition) -> serde_json::Value {
+    serde_json::to_value(RequestColumn {
+        method: definition.method.as_str().to_owned(),
+        url: definition.url.clone(),
+        headers: definition.headers.clone(),
+        body: definition.body.clone(),
+    })
+    .expect("a request serializes")
+}
+
+impl TryFrom<DataSourceRow> for DataSource {
+    type Error = StoreError;
+
+    fn try_from(row: DataSourceRow) -> Result<Self, StoreError> {
+        let broken = |what: &str| corrupt(format!("data source {}: {what}", row.id));
+        let request =
+            serde_json::from_value::<RequestColumn>(row.request).map_err(|_| broken("request"))?;
+        let definition = DataSourceDefinition {
+            method: Method::parse(&request.method).ok_or_else(|| broken("method"))?,
+            headers: request.headers,
+            format: Format::parse(&row.format).ok_or_else(|| broken("format"))?,
+            auth: Auth::from_columns(&row.auth_kind, row.credential_id, row.token_id)
+                .ok_or_else(|| broken("auth"))?,
+            name: row.name,
+            url: request.url,
+            body: request.body,
+            refresh_interval_seconds: row.refresh_interval_seconds,
+            rate_limit_key: row.rate_limit_key,
+        };
+        Ok(DataSource {
+            id: row.id,
+            account_id: row.account_id,
+            definition,
+            template_properties: row.template_properties,
+            version: row.version,
+            fingerprint: row.fingerprint,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn rows(rows: Vec<DataSourceRow>) -> Result<Vec<DataSource>, StoreError> {
+    rows.into_iter().map(DataSource::try_from).collect()
+}
+
+/// The columns a definition sets, with what derives from it.
+macro_rules! definition_columns {
+    ($definition:expr) => {{
+        let definition: &DataSourceDefinition = $definition;
+        (
+            ds::name.eq(definition.name.clone()),
+            ds::request.eq(request_column(definition)),
+            ds::format.eq(definition.format.as_str()),
+            ds::auth_kind.eq(definition.auth.kind()),
+            ds::credential_id.eq(definition.auth.credential_id()),
+            ds::token_id.eq(definition.auth.token_id()),
+            ds::refresh_interval_seconds.eq(definition.refresh_interval_seconds),
+            ds::rate_limit_key.eq(definition.rate_limit_key.clone()),
+            ds::template_properties.eq(definition.template_properties()),
+            ds::fingerprint.eq(definition.fingerprint()),
+        )
+    }};
+}
+
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    account: Uuid,
+    definition: &DataSourceDefinition,
+) -> Result<DataSource, StoreError> {
+    diesel::insert_into(ds::table)
+        .values((
+            ds::id.eq(id),
+            ds::account_id.eq(account),
+            definition_columns!(definition),
+        ))
+        .returning(DataSourceRow::as_returning())
+        .get_result(conn)
+        .await?
+        .try_into()
+}
+
+/// Writes a new definition over the data source; its version grows.
+pub async fn overwrite(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    id: Uuid,
+    definition: &DataSourceDefinition,
+) -> Result<DataSource, StoreError> {
+    diesel::update(
+        ds::table
+            .filter(ds::id.eq(id))
+            .filter(ds::account_id.eq(account)),
+    )
+    .set((
+        definition_columns!(definition),
+        ds::version.eq(ds::version + 1),
+        ds::updated_at.eq(diesel::dsl::now),
+    ))
+    .returning(DataSourceRow::as_returning())
+    .get_result(conn)
+    .await?
+    .try_into()
+}
+
+pub async fn get(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    id: Uuid,
+) -> Result<Option<DataSource>, StoreError> {
+    ds::table
+        .filter(ds::id.eq(id))
+        .filter(ds::account_id.eq(account))
+        .select(DataSourceRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .map(DataSource::try_from)
+        .transpose()
+}
+
+pub async fn get_for_update(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    id: Uuid,
+) -> Result<Option<DataSource>, StoreError> {
+    ds::table
+        .filter(ds::id.eq(id))
+        .filter(ds::account_id.eq(account))
+        .select(DataSourceRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .map(DataSource::try_from)
+        .transpose()
+}
+
+/// The account's data sources among `ids`, kept from changing until the transaction ends.
+pub async fn load_for_share(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    ids: &BTreeSet<Uuid>,
+) -> Result<Vec<DataSource>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    rows(
+        ds::table
+            .filter(ds::account_id.eq(account))
+            .filter(ds::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
+            .select(DataSourceRow::as_select())
+            .order(ds::id)
+            .for_share()
+            .load(conn)
+            .await?,
+    )
+}
+
+/// Which of `ids` are data sources of the account, kept from being deleted until the
+/// transaction ends.
+pub async fn existing(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    ids: &BTreeSet<Uuid>,
+) -> Result<BTreeSet<Uuid>, StoreError> {
+    if ids.is_empty() {
+        return Ok(BTreeSet::new());
+    }
+    Ok(ds::table
+        .filter(ds::account_id.eq(account))
+        .filter(ds::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
+        .select(ds::id)
+        .for_share()
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Which data sources a list shows: one account's, or (for "who uses this token", T3)
+/// every account's that use a token or credential.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DataSourceFilter {
+    pub account: Option<Uuid>,
+    pub token_id: Option<Uuid>,
+    pub credential_id: Option<Uuid>,
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: DataSourceFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<DataSource>, StoreError> {
+    let mut query = ds::table
+        .select(DataSourceRow::as_select())
+        .order(ds::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(account) = filter.account {
+        query = query.filter(ds::account_id.eq(account));
+    }
+    if let Some(token) = filter.token_id {
+        query = query.filter(ds::token_id.eq(token));
+    }
+    if let Some(credential) = filter.credential_id {
+        query = query.filter(ds::credential_id.eq(credential));
+    }
+    if let Some(after) = after {
+        query = query.filter(ds::id.gt(after));
+    }
+    rows(query.load(conn).await?)
+}
+
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    id: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(diesel::delete(
+        ds::table
+            .filter(ds::id.eq(id))
+            .filter(ds::account_id.eq(account)),
+    )
+    .execute(conn)
+    .await?
+        > 0)
+}

@@ -1,0 +1,286 @@
+//! Shared setup for the library's integration tests: the service on its own database, a
+//! client, families of accounts and sample assets, and error details.
+
+#![allow(dead_code, reason = "each test binary uses a different part")]
+
+use diesel_async::RunQueryDsl;
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+use trellis_platform::client::{TracedChannel, authorized};
+use trellis_platform::config::ServiceKind;
+use trellis_proto::library::v1 as pb;
+use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
+use trellis_testkit::{RunningService, tokens};
+use uuid::Uuid;
+
+pub type Client = LibraryServiceClient<TracedChannel>;
+
+pub struct Library {
+    pub service: RunningService,
+    pub client: Client,
+}
+
+/// A partner with two clients.
+#[derive(Debug, Clone, Copy)]
+pub struct Family {
+    pub partner: Uuid,
+    pub client_a: Uuid,
+    pub client_b: Uuid,
+}
+
+pub async fn start() -> Library {
+    let service = RunningService::start(
+        ServiceKind::Library,
+        &trellis_library::SCHEMA,
+        Default::default(),
+        |_| {},
+        trellis_library::build,
+    )
+    .await;
+    let client = LibraryServiceClient::new(service.server.channel());
+    Library { service, client }
+}
+
+/// `request` with `token` as its bearer.
+pub fn with<T>(token: &str, request: T) -> tonic::Request<T> {
+    authorized(request, token)
+}
+
+impl Library {
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    pub async fn account(&self, kind: pb::AccountKind, parent: Option<Uuid>, name: &str) -> Uuid {
+        let created = self
+            .client()
+            .create_account(with(
+                &tokens::service(),
+                pb::CreateAccountRequest {
+                    request_id: String::new(),
+                    account: Some(pb::Account {
+                        kind: kind as i32,
+                        parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
+                        display_name: name.into(),
+                        ..Default::default()
+                    }),
+                },
+            ))
+            .await
+            .expect("a service token creates accounts")
+            .into_inner();
+        created.account.unwrap().id.parse().unwrap()
+    }
+
+    pub async fn family(&self) -> Family {
+        let partner = self.account(pb::AccountKind::Partner, None, "Agency").await;
+        Family {
+            partner,
+            client_a: self
+                .account(pb::AccountKind::Client, Some(partner), "Client A")
+                .await,
+            client_b: self
+                .account(pb::AccountKind::Client, Some(partner), "Client B")
+                .await,
+        }
+    }
+
+    pub async fn standard(&self) -> Uuid {
+        self.account(pb::AccountKind::Standard, None, "Solo").await
+    }
+
+    /// Creates a data source in the token's account (or `account` with a service token).
+    pub async fn data_source(&self, token: &str, source: pb::DataSource) -> pb::DataSource {
+        self.client()
+            .create_data_source(with(
+                token,
+                pb::CreateDataSourceRequest {
+                    request_id: String::new(),
+                    data_source: Some(source),
+                },
+            ))
+            .await
+            .expect("the data source is created")
+            .into_inner()
+            .data_source
+            .unwrap()
+    }
+
+    pub async fn klip(&self, token: &str, klip: pb::Klip) -> pb::Klip {
+        self.client()
+            .create_klip(with(
+                token,
+                pb::CreateKlipRequest {
+                    request_id: String::new(),
+                    klip: Some(klip),
+                },
+            ))
+            .await
+            .expect("the Klip is created")
+            .into_inner()
+            .klip
+            .unwrap()
+    }
+
+    pub async fn dashboard(&self, token: &str, dashboard: pb::Dashboard) -> pb::Dashboard {
+        self.client()
+            .create_dashboard(with(
+                token,
+                pb::CreateDashboardRequest {
+                    request_id: String::new(),
+                    dashboard: Some(dashboard),
+                },
+            ))
+            .await
+            .expect("the dashboard is created")
+            .into_inner()
+            .dashboard
+            .unwrap()
+    }
+
+    /// Rows of `table` whose `column` is `value`, counted in the database itself.
+    pub async fn count(&self, table: &str, column: &str, value: Uuid) -> i64 {
+        let mut conn = self.service.database.connect().await;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "(SELECT count(*) FROM {table} WHERE {column} = '{value}')"
+        )))
+        .get_result(&mut conn)
+        .await
+        .expect("a count")
+    }
+
+    /// Rows of every asset table of `account`.
+    pub async fn asset_rows(&self, account: Uuid) -> [i64; 5] {
+        [
+            self.count("data_sources", "account_id", account).await,
+            self.count("klips", "account_id", account).await,
+            self.count("klip_bindings", "account_id", account).await,
+            self.count("dashboards", "account_id", account).await,
+            self.count("dashboard_klips", "account_id", account).await,
+        ]
+    }
+}
+
+/// A JSON data source over `url`, in `account` when given.
+pub fn json_source(account: Option<Uuid>, name: &str, url: &str) -> pb::DataSource {
+    pb::DataSource {
+        account_id: account.map(|a| a.to_string()).unwrap_or_default(),
+        name: name.into(),
+        request: Some(pb::HttpRequestTemplate {
+            method: pb::HttpMethod::Get as i32,
+            url: url.into(),
+            headers: vec![],
+            body: String::new(),
+        }),
+        format: pb::DataFormat::Json as i32,
+        ..Default::default()
+    }
+}
+
+pub fn auth_token(id: Uuid) -> Option<pb::DataSourceAuth> {
+    Some(pb::DataSourceAuth {
+        kind: 0,
+        method: Some(pb::data_source_auth::Method::TokenId(id.to_string())),
+    })
+}
+
+pub fn auth_credential(id: Uuid) -> Option<pb::DataSourceAuth> {
+    Some(pb::DataSourceAuth {
+        kind: 0,
+        method: Some(pb::data_source_auth::Method::CredentialId(id.to_string())),
+    })
+}
+
+/// A Klip with one component per formula and the given bindings.
+pub fn klip_of(
+    account: Option<Uuid>,
+    name: &str,
+    formulas: &[&str],
+    bindings: &[&str],
+) -> pb::Klip {
+    pb::Klip {
+        account_id: account.map(|a| a.to_string()).unwrap_or_default(),
+        name: name.into(),
+        components: formulas
+            .iter()
+            .enumerate()
+            .map(|(i, formula)| pb::Component {
+                name: format!("c{i}"),
+                formula: (*formula).into(),
+            })
+            .collect(),
+        bindings: bindings
+            .iter()
+            .map(|id| pb::Binding {
+                data_source_id: (*id).into(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+pub fn dashboard_of(account: Option<Uuid>, name: &str, klip_ids: &[&str]) -> pb::Dashboard {
+    pb::Dashboard {
+        account_id: account.map(|a| a.to_string()).unwrap_or_default(),
+        name: name.into(),
+        klip_ids: klip_ids.iter().map(|id| (*id).to_owned()).collect(),
+        layout: None,
+        ..Default::default()
+    }
+}
+
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
+}
+
+/// The status of a call that must fail with `code`.
+pub fn failure<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+    code: Code,
+) -> Status {
+    match result {
+        Ok(response) => panic!("expected {code:?}, got {:?}", response.into_inner()),
+        Err(status) => {
+            assert_eq!(status.code(), code, "{status:?}");
+            status
+        }
+    }
+}
+
+/// The BadRequest field violations of an INVALID_ARGUMENT, as (field, description).
+pub fn violations<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+) -> Vec<(String, String)> {
+    let status = failure(result, Code::InvalidArgument);
+    let bad_request = status
+        .get_details_bad_request()
+        .expect("INVALID_ARGUMENT carries a BadRequest");
+    bad_request
+        .field_violations
+        .into_iter()
+        .map(|v| (v.field, v.description))
+        .collect()
+}
+
+/// Asserts a refusal that says nothing about the resource: PERMISSION_DENIED or NOT_FOUND,
+/// and none of `secrets` in the message or details.
+pub fn refused<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, secrets: &[&str]) {
+    match result {
+        Ok(response) => panic!("expected a refusal, got {:?}", response.into_inner()),
+        Err(status) => {
+            assert!(
+                matches!(status.code(), Code::PermissionDenied | Code::NotFound),
+                "{status:?}"
+            );
+            let everything = format!("{} {:?}", status.message(), status.details());
+            for secret in secrets {
+                assert!(
+                    !everything.contains(secret),
+                    "{secret} leaked in {status:?}"
+                );
+            }
+        }
+    }
+}
