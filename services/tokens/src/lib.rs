@@ -1,14 +1,32 @@
-//! The tokens service. See DESIGN.md section 2 for what it owns.
+//! The tokens service: OAuth providers, tokens (connected accounts), token grants, saved
+//! credentials, exactly-once refresh (DESIGN.md sections 2–5; rules I5, I6, T1–T3).
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the domain).
+//! - `api`: the gRPC handlers (authorize, validate, call the stores or the domain).
+//! - `domain`: exactly-once refresh, the authorization code flow and the T2 count, usage.
+//! - `store`: Diesel queries and transactions, one module per table group.
+//! - `oauth`: the providers' endpoints, through the oauth2 crate.
+//! - `crypto`, `secret`: secrets sealed at rest, and redacted in memory.
+//!
+//! docs/tokens.md tells the design in prose.
 
 pub mod api;
+pub mod convert;
+pub mod crypto;
+pub mod domain;
+pub mod oauth;
+pub mod schema;
+pub mod secret;
+pub mod settings;
+pub mod store;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use trellis_platform::client;
 use trellis_platform::db::Schema;
 use trellis_platform::server::GrpcServer;
-use trellis_platform::service::{NoSettings, ServiceContext};
+use trellis_platform::service::ServiceContext;
 use trellis_proto::tokens::v1::token_service_server::TokenServiceServer;
+
+pub use settings::Settings;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -18,12 +36,42 @@ pub const SCHEMA: Schema = Schema {
     migrations_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"),
 };
 
-/// The service's own settings, beside the common ones.
-pub type Settings = NoSettings;
-
 /// The server with this service's handlers behind token verification.
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
-    let handlers = api::TokensApi::new(&context);
+    let keyring = context.settings.keyring()?;
+    if keyring.is_development() {
+        tracing::warn!(
+            "TRELLIS_TOKENS_ENCRYPTION_KEYS is not set: secrets are encrypted with the development key"
+        );
+    }
+    let oauth = oauth::OAuthClient::new(context.settings.provider_timeout())?;
+    let usage = domain::usage::UsageFinder::new(
+        client::channel(&context.common.library_url)?,
+        context.minter.clone(),
+    );
+    let access = domain::access::AccessTokens {
+        pool: context.pool.clone(),
+        keyring: keyring.clone(),
+        oauth: oauth.clone(),
+        window: context.settings.refresh_window(),
+        // Long enough for the holder's call to the provider, short of the request timeout.
+        lock_timeout: context.settings.provider_timeout() * 2,
+    };
+    let authorizations = domain::authorization::Authorizations {
+        pool: context.pool.clone(),
+        keyring: keyring.clone(),
+        oauth: oauth.clone(),
+        settings: context.settings.clone(),
+        usage: usage.clone(),
+    };
+    let handlers = api::TokensApi {
+        pool: context.pool.clone(),
+        keyring,
+        access,
+        authorizations,
+        usage,
+        oauth,
+    };
     Ok(context
         .server()
         .add_service(TokenServiceServer::with_interceptor(

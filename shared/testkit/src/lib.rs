@@ -3,7 +3,9 @@
 //! - [`TestDatabase`]: an isolated database per test, created from a template database that
 //!   is migrated once per migration set, and dropped when the test ends.
 //! - [`TestServer`]: a service's [`GrpcServer`] on `127.0.0.1:0`, with a channel to it.
+//! - [`data_api`]: a third-party data API on loopback with limits, knobs and counters.
 //! - [`tokens`]: tokens minted for any account and role with the test secret.
+//! - [`oauth`]: a real OAuth 2.0 authorization server on loopback, with knobs and counters.
 //! - [`otlp`]: an OTLP/gRPC receiver that collects the spans services export.
 //! - [`eventually`]: waiting on a condition with a deadline, instead of sleeping.
 //!
@@ -11,7 +13,9 @@
 //! used for administration), defaulting to `postgres://postgres@127.0.0.1:5432/postgres`.
 //! `make test` sets it when it starts a throwaway cluster.
 
+pub mod data_api;
 pub mod database;
+pub mod oauth;
 pub mod otlp;
 pub mod process;
 pub mod server;

@@ -1,0 +1,86 @@
+//! BeginAuthorization and CompleteAuthorization.
+
+use diesel_async::AsyncConnection;
+use tonic::Request;
+use trellis_platform::error::ApiResult;
+use trellis_platform::idempotency;
+use trellis_proto::tokens::v1::*;
+
+use super::{
+    TokensApi, account_of, caller, check_request_id, idempotency_scope, parse_optional_id, replayed,
+};
+use crate::convert;
+use crate::domain::authorization::{BeginInput, CompleteInput};
+use crate::store::TxError;
+
+impl TokensApi {
+    pub(super) async fn begin_authorization(
+        &self,
+        request: Request<BeginAuthorizationRequest>,
+    ) -> ApiResult<BeginAuthorizationResponse> {
+        let caller = caller(&request)?;
+        caller.require_writer()?;
+        let request = request.into_inner();
+        check_request_id(&request.request_id)?;
+        let account_id = account_of(&caller, "account_id", &request.account_id)?;
+        let input = BeginInput {
+            account_id,
+            provider_id: parse_optional_id("provider_id", &request.provider_id)?,
+            redirect_uri: request.redirect_uri.clone(),
+            display_name: request.display_name.trim().to_owned(),
+            token_id: parse_optional_id("token_id", &request.token_id)?,
+        };
+        if input.display_name.chars().count() > 200 {
+            return Err(trellis_platform::ApiError::invalid(
+                "display_name",
+                "at most 200 characters",
+            ));
+        }
+        // Checked before the transaction so that a bad URI is a plain INVALID_ARGUMENT.
+        self.authorizations.redirect_uri(&input.redirect_uri)?;
+        let scope = idempotency_scope(&caller);
+        let mut conn = self.conn().await?;
+        Ok(conn
+            .transaction::<_, TxError, _>(async |conn| {
+                const METHOD: &str = "BeginAuthorization";
+                if let Some(response) = replayed(conn, &scope, METHOD, &request.request_id).await? {
+                    return Ok(response);
+                }
+                let begun = self.authorizations.begin(conn, input).await?;
+                let response = BeginAuthorizationResponse {
+                    authorization_url: begun.authorization_url,
+                    state: begun.state.expose().to_owned(),
+                    expire_time: Some(convert::timestamp(begun.expire_time)),
+                };
+                idempotency::remember(conn, &scope, METHOD, &request.request_id, &response).await?;
+                Ok(response)
+            })
+            .await?)
+    }
+
+    pub(super) async fn complete_authorization(
+        &self,
+        request: Request<CompleteAuthorizationRequest>,
+    ) -> ApiResult<CompleteAuthorizationResponse> {
+        let caller = caller(&request)?;
+        caller.require_writer()?;
+        let request = request.into_inner();
+        check_request_id(&request.request_id)?;
+        let caller_account = if caller.is_service() {
+            None
+        } else {
+            Some(caller.account()?)
+        };
+        let scope = idempotency_scope(&caller);
+        self.authorizations
+            .complete(CompleteInput {
+                caller_account,
+                scope: &scope,
+                request_id: &request.request_id,
+                state: &request.state,
+                code: &request.code,
+                error: &request.error,
+            })
+            .await
+    }
+}

@@ -1,0 +1,130 @@
+//! Saved credentials (I5).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use trellis_platform::error::StoreError;
+use uuid::Uuid;
+
+use crate::schema::credentials;
+
+pub const BASIC: &str = "basic";
+pub const API_KEY: &str = "api_key";
+pub const HEADER: &str = "header";
+pub const QUERY_PARAMETER: &str = "query_parameter";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = credentials)]
+pub struct CredentialRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub display_name: String,
+    pub kind: String,
+    pub username: String,
+    pub api_key_placement: String,
+    pub api_key_name: String,
+    /// Sealed password or API key, bound to `credentials.secret` and the id.
+    pub secret: Vec<u8>,
+    pub scoped_data_source_id: Option<Uuid>,
+    pub source_credential_id: Option<Uuid>,
+    pub version: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+impl CredentialRow {
+    pub fn etag(&self) -> String {
+        self.version.to_string()
+    }
+}
+
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    row: &CredentialRow,
+) -> Result<CredentialRow, StoreError> {
+    Ok(diesel::insert_into(credentials::table)
+        .values(row)
+        .returning(CredentialRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<CredentialRow, StoreError> {
+    Ok(credentials::table
+        .find(id)
+        .select(CredentialRow::as_select())
+        .first(conn)
+        .await?)
+}
+
+pub async fn get_for_update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<CredentialRow, StoreError> {
+    Ok(credentials::table
+        .find(id)
+        .select(CredentialRow::as_select())
+        .for_update()
+        .first(conn)
+        .await?)
+}
+
+/// The copy of `source` scoped to `data_source_id`, if one was made.
+pub async fn find_copy(
+    conn: &mut AsyncPgConnection,
+    source: Uuid,
+    data_source_id: Uuid,
+) -> Result<Option<CredentialRow>, StoreError> {
+    Ok(credentials::table
+        .filter(credentials::source_credential_id.eq(source))
+        .filter(credentials::scoped_data_source_id.eq(data_source_id))
+        .select(CredentialRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<CredentialRow>, StoreError> {
+    let mut query = credentials::table
+        .filter(credentials::account_id.eq(account_id))
+        .select(CredentialRow::as_select())
+        .order(credentials::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(credentials::id.gt(after));
+    }
+    Ok(query.load(conn).await?)
+}
+
+/// Writes the changeable fields and the secret of `row`, bumping its version.
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    row: &CredentialRow,
+) -> Result<CredentialRow, StoreError> {
+    Ok(diesel::update(credentials::table.find(row.id))
+        .set((
+            credentials::display_name.eq(&row.display_name),
+            credentials::username.eq(&row.username),
+            credentials::api_key_placement.eq(&row.api_key_placement),
+            credentials::api_key_name.eq(&row.api_key_name),
+            credentials::secret.eq(&row.secret),
+            credentials::version.eq(credentials::version + 1),
+            credentials::update_time.eq(diesel::dsl::now),
+        ))
+        .returning(CredentialRow::as_returning())
+        .get_result(conn)
+        .await?)
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), StoreError> {
+    diesel::delete(credentials::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
