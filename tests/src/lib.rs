@@ -1,1 +1,9 @@
-//! End-to-end tests live under `tests/tests/`.
+//! Support for the tests across services (under `tests/tests/`).
+//!
+//! - [`reflect`]: calls any method by name with a JSON body, resolving its types through the
+//!   server's reflection service, as grpcurl does. The README walkthrough test runs the
+//!   README's own grpcurl commands with it.
+//! - [`grpcurl`]: reads grpcurl command lines out of a Markdown text.
+
+pub mod grpcurl;
+pub mod reflect;
