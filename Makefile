@@ -2,7 +2,8 @@
 
 .PHONY: run test lint fmt clippy buf-lint k8s-check token pg-stop
 
-## run: the four services on their default ports, on a local PostgreSQL (started if none)
+## run: the four services on their default ports, on a local PostgreSQL (started if none);
+##      DEMO=1 also seeds the demo of the README walkthrough
 run:
 	scripts/run.sh
 

@@ -4,6 +4,10 @@
 # Uses the PostgreSQL at TRELLIS_POSTGRES_URL (default 127.0.0.1:5432) or starts a throwaway
 # cluster in .pg/ (scripts/postgres.sh), creates one database per service, and runs each
 # service with migrate-at-start and readable logs, each line prefixed with its service.
+#
+# With DEMO=1 it also starts the demo data server (127.0.0.1:8099) and, once the services
+# answer, seeds a partner with two clients and writes the walkthrough's variables to
+# .demo/env (see the README). The refresh service may then fetch from loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +33,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
+if [ "${DEMO:-0}" = 1 ]; then
+  # The demo's third-party API lives on loopback, which refresh refuses by default.
+  export TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS=true
+  target/debug/trellis-demo data-server --listen 127.0.0.1:8099 2>&1 | sed -u "s/^/[demo] /" &
+  pids+=("$!")
+fi
+
 for service in "${services[@]}"; do
   (
     export DATABASE_URL="${base_url}/trellis_${service}"
@@ -38,6 +49,10 @@ for service in "${services[@]}"; do
   ) | sed -u "s/^/[${service}] /" &
   pids+=("$!")
 done
+
+if [ "${DEMO:-0}" = 1 ]; then
+  target/debug/trellis-demo seed --data-url http://127.0.0.1:8099 --env-file .demo/env 2>&1 | sed -u "s/^/[demo] /"
+fi
 
 echo "Trellis is running: library :50051, imports :50052, tokens :50053, refresh :50054 (Ctrl-C stops)" >&2
 wait
