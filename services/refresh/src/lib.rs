@@ -1,14 +1,36 @@
-//! The refresh service. See DESIGN.md section 2 for what it owns.
+//! The refresh service (DESIGN.md sections 2 and 7; rules F1–F5, F8, I13): activity per
+//! account, the global refresh queue in PostgreSQL, API-limit deferral, fetching and the
+//! data cache. docs/refresh.md describes the design.
 //!
 //! - `api`: the gRPC handlers (authorize, validate, call the domain).
+//! - `activity`, `scheduler`: which instances are queued when (F1, F2, F4).
+//! - `worker`: claiming, limits, fetching and settling jobs (F3, F5, F8).
+//! - `limits`, `backoff`, `fetch`: the arithmetic of API limits and backoff, and the HTTP
+//!   client with its SSRF guard.
+//! - `store`: the Diesel queries and transactions.
 
+pub mod activity;
 pub mod api;
+pub mod backoff;
+pub mod fetch;
+pub mod limits;
+pub mod model;
+pub mod peers;
+pub mod scheduler;
+pub mod schema;
+pub mod settings;
+pub mod store;
+pub mod worker;
+
+use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use trellis_platform::db::Schema;
 use trellis_platform::server::GrpcServer;
-use trellis_platform::service::{NoSettings, ServiceContext};
+use trellis_platform::service::ServiceContext;
 use trellis_proto::refresh::v1::refresh_service_server::RefreshServiceServer;
+
+pub use settings::Settings;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -18,12 +40,38 @@ pub const SCHEMA: Schema = Schema {
     migrations_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"),
 };
 
-/// The service's own settings, beside the common ones.
-pub type Settings = NoSettings;
-
-/// The server with this service's handlers behind token verification.
+/// The server with this service's handlers behind token verification, and the replica's
+/// scheduler and workers running beside it.
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
-    let handlers = api::RefreshApi::new(&context);
+    let settings = context.settings.clone();
+    let peers = Arc::new(peers::Peers::new(
+        &context.common,
+        context.minter.clone(),
+        settings.limits_cache,
+    )?);
+
+    tokio::spawn(scheduler::run(
+        context.pool.clone(),
+        peers.clone(),
+        settings.clone(),
+    ));
+    if settings.workers > 0 {
+        let workers = Arc::new(worker::WorkerContext {
+            pool: context.pool.clone(),
+            peers: peers.clone(),
+            fetcher: fetch::Fetcher::new(&settings)?,
+            policy: settings.backoff_policy(),
+            settings: settings.clone(),
+            owner: format!(
+                "{}-{}",
+                std::process::id(),
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+        });
+        worker::spawn(workers, context.common.database_url(context.kind));
+    }
+
+    let handlers = api::RefreshApi::new(context.pool.clone(), peers, settings);
     Ok(context
         .server()
         .add_service(RefreshServiceServer::with_interceptor(

@@ -1,0 +1,329 @@
+//! Fetching a data source's resolved request over HTTP: credentials applied, connect and
+//! total timeouts, a response size cap enforced while streaming, the SSRF guard
+//! ([`guard`]), and the body parsed as JSON or CSV ([`parse`]). Error messages never
+//! contain a secret: URLs are left out of client errors and every secret of the request is
+//! redacted from whatever message is kept.
+
+pub mod guard;
+pub mod parse;
+
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, RETRY_AFTER};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::DataFormat;
+use crate::settings::Settings;
+
+/// The request of one data-source instance, resolved (I13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub format: DataFormat,
+}
+
+/// How a request authenticates, with the secret the token registry gave.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credentials {
+    None,
+    Bearer(String),
+    Basic { username: String, password: String },
+    ApiKeyHeader { name: String, key: String },
+    ApiKeyQuery { name: String, key: String },
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a secret.
+        let kind = match self {
+            Credentials::None => "None",
+            Credentials::Bearer(_) => "Bearer(..)",
+            Credentials::Basic { .. } => "Basic(..)",
+            Credentials::ApiKeyHeader { .. } => "ApiKeyHeader(..)",
+            Credentials::ApiKeyQuery { .. } => "ApiKeyQuery(..)",
+        };
+        f.write_str(kind)
+    }
+}
+
+impl Credentials {
+    fn secrets(&self) -> Vec<&str> {
+        match self {
+            Credentials::None => vec![],
+            Credentials::Bearer(token) => vec![token],
+            Credentials::Basic { password, .. } => vec![password],
+            Credentials::ApiKeyHeader { key, .. } | Credentials::ApiKeyQuery { key, .. } => {
+                vec![key]
+            }
+        }
+    }
+}
+
+/// A parsed response body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Body {
+    pub format: DataFormat,
+    pub data: Value,
+    /// SHA-256 of the body, hex.
+    pub content_hash: String,
+    pub size_bytes: i64,
+}
+
+/// What a fetch came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FetchOutcome {
+    Fetched(Body),
+    /// HTTP 429: the API wants no request before `retry_after` has passed (F5).
+    RateLimited {
+        retry_after: Duration,
+    },
+    /// HTTP 401 to a bearer token: the access token may have been revoked or rotated.
+    Unauthorized,
+    /// Anything else that went wrong, said without secrets.
+    Failed(String),
+}
+
+/// The HTTP client of the workers.
+#[derive(Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_bytes: u64,
+    allow_private: bool,
+    default_retry_after: Duration,
+    request_timeout: Duration,
+}
+
+impl Fetcher {
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let allow_private = settings.allow_private_networks;
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.request_timeout)
+            // Proxies would hide the real destination from the guard.
+            .no_proxy()
+            .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
+                allow_private,
+            }))
+            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 5 {
+                    return attempt.error("more than 5 redirects");
+                }
+                match guard::check_literal(attempt.url(), allow_private) {
+                    Ok(()) => attempt.follow(),
+                    Err(refused) => attempt.error(refused),
+                }
+            }))
+            .user_agent(concat!("trellis-refresh/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            client,
+            max_bytes: settings.max_response_bytes,
+            allow_private,
+            default_retry_after: settings.default_retry_after,
+            request_timeout: settings.request_timeout,
+        })
+    }
+
+    /// Sends `request` with `credentials` and parses the answer.
+    pub async fn fetch(&self, request: &HttpRequest, credentials: &Credentials) -> FetchOutcome {
+        let outcome = self.fetch_inner(request, credentials).await;
+        match outcome {
+            FetchOutcome::Failed(message) => {
+                FetchOutcome::Failed(redact(&message, &credentials.secrets()))
+            }
+            other => other,
+        }
+    }
+
+    async fn fetch_inner(&self, request: &HttpRequest, credentials: &Credentials) -> FetchOutcome {
+        let mut url = match url::Url::parse(&request.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            Ok(url) => {
+                return FetchOutcome::Failed(format!("unsupported URL scheme `{}`", url.scheme()));
+            }
+            Err(error) => return FetchOutcome::Failed(format!("invalid URL: {error}")),
+        };
+        if let Err(refused) = guard::check_literal(&url, self.allow_private) {
+            return FetchOutcome::Failed(refused.to_string());
+        }
+        if let Credentials::ApiKeyQuery { name, key } = credentials {
+            url.query_pairs_mut().append_pair(name, key);
+        }
+
+        let auth_header = match credentials {
+            Credentials::Bearer(_) | Credentials::Basic { .. } => Some(AUTHORIZATION),
+            Credentials::ApiKeyHeader { name, .. } => HeaderName::from_bytes(name.as_bytes()).ok(),
+            _ => None,
+        };
+        let mut builder = self.client.request(request.method.clone(), url);
+        for (name, value) in &request.headers {
+            let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) else {
+                return FetchOutcome::Failed(format!("invalid header `{name}`"));
+            };
+            if auth_header.as_ref() == Some(&name) {
+                continue;
+            }
+            builder = builder.header(name, value);
+        }
+        builder = match credentials {
+            Credentials::None | Credentials::ApiKeyQuery { .. } => builder,
+            Credentials::Bearer(token) => builder.bearer_auth(token),
+            Credentials::Basic { username, password } => {
+                builder.basic_auth(username, Some(password))
+            }
+            Credentials::ApiKeyHeader { name, key } => match HeaderValue::from_str(key) {
+                Ok(mut value) => {
+                    value.set_sensitive(true);
+                    builder.header(name.as_str(), value)
+                }
+                Err(_) => {
+                    return FetchOutcome::Failed(format!(
+                        "the API key for header `{name}` is not a valid header value"
+                    ));
+                }
+            },
+        };
+        if !request.body.is_empty() {
+            builder = builder.body(request.body.clone());
+        }
+
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(error) => return FetchOutcome::Failed(self.describe(error)),
+        };
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|value| value.to_str().ok())
+                .and_then(parse_retry_after)
+                .unwrap_or(self.default_retry_after);
+            return FetchOutcome::RateLimited { retry_after };
+        }
+        if status == reqwest::StatusCode::UNAUTHORIZED
+            && matches!(credentials, Credentials::Bearer(_))
+        {
+            return FetchOutcome::Unauthorized;
+        }
+        if !status.is_success() {
+            return FetchOutcome::Failed(format!("HTTP {status}"));
+        }
+        if let Some(length) = response.content_length()
+            && length > self.max_bytes
+        {
+            return FetchOutcome::Failed(format!(
+                "the response is larger than the limit of {} bytes ({length} bytes)",
+                self.max_bytes
+            ));
+        }
+
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
+                        return FetchOutcome::Failed(format!(
+                            "the response is larger than the limit of {} bytes",
+                            self.max_bytes
+                        ));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(error) => return FetchOutcome::Failed(self.describe(error)),
+            }
+        }
+        match parse::parse(request.format, &body) {
+            Ok(data) => FetchOutcome::Fetched(Body {
+                format: request.format,
+                data,
+                content_hash: hex::encode(Sha256::digest(&body)),
+                size_bytes: body.len() as i64,
+            }),
+            Err(message) => FetchOutcome::Failed(message),
+        }
+    }
+
+    /// A client error in words, without the URL (which may carry an API key).
+    fn describe(&self, error: reqwest::Error) -> String {
+        if let Some(refused) = guard::refusal_in(&error) {
+            return refused.to_string();
+        }
+        if error.is_timeout() {
+            return format!("timed out (the limit is {:?})", self.request_timeout);
+        }
+        let error = error.without_url();
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        message
+    }
+}
+
+/// Parses a Retry-After value: seconds, or an HTTP date.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or_default())
+}
+
+/// `message` with every secret replaced.
+pub fn redact(message: &str, secrets: &[&str]) -> String {
+    let mut message = message.to_owned();
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        message = message.replace(secret, "[redacted]");
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        message = message.replace(&encoded, "[redacted]");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn secrets_are_redacted_plain_and_url_encoded() {
+        let message = "GET /data?api_key=s3cr%2Bt failed; s3cr+t";
+        assert_eq!(
+            redact(message, &["s3cr+t"]),
+            "GET /data?api_key=[redacted] failed; [redacted]"
+        );
+    }
+
+    #[test]
+    fn credentials_never_print_their_secret() {
+        let credentials = Credentials::Basic {
+            username: "u".into(),
+            password: "hunter2".into(),
+        };
+        assert!(!format!("{credentials:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,181 @@
+//! The services the refresh service calls: the library (data-source definitions and their
+//! resolution, I13) and the token registry (access tokens, credential secrets, limits).
+//! Background work calls them with a short-lived service token (DESIGN.md section 3); a
+//! handler acting for a user forwards the user's own token instead.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tonic::Status;
+use trellis_platform::auth::TokenMinter;
+use trellis_platform::client::{self, TracedChannel, authorized};
+use trellis_platform::config::CommonConfig;
+use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
+use trellis_proto::library::v1::{
+    DataSource, ListDataSourcesRequest, ResolveDataSourceRequest, ResolvedRequest,
+};
+use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
+use trellis_proto::tokens::v1::{
+    GetAccessTokenRequest, GetAccessTokenResponse, GetCredentialSecretRequest,
+    GetCredentialSecretResponse, GetTokenLimitsRequest, GetTokenLimitsResponse,
+};
+use uuid::Uuid;
+
+/// Clients of the library and the token registry.
+pub struct Peers {
+    library: LibraryServiceClient<TracedChannel>,
+    tokens: TokenServiceClient<TracedChannel>,
+    minter: TokenMinter,
+    service_token: Mutex<Option<(Instant, String)>>,
+    limits: Mutex<HashMap<(String, String), (Instant, GetTokenLimitsResponse)>>,
+    limits_ttl: Duration,
+}
+
+impl Peers {
+    pub fn new(
+        common: &CommonConfig,
+        minter: TokenMinter,
+        limits_ttl: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            library: LibraryServiceClient::new(client::channel(&common.library_url)?),
+            tokens: TokenServiceClient::new(client::channel(&common.tokens_url)?),
+            minter,
+            service_token: Mutex::new(None),
+            limits: Mutex::new(HashMap::new()),
+            limits_ttl,
+        })
+    }
+
+    /// A service token, minted again well before its five minutes run out.
+    fn service_token(&self) -> String {
+        let mut cached = self.service_token.lock().expect("service token");
+        match &*cached {
+            Some((minted, token)) if minted.elapsed() < Duration::from_secs(60) => token.clone(),
+            _ => {
+                let token = self.minter.service_token("refresh");
+                *cached = Some((Instant::now(), token.clone()));
+                token
+            }
+        }
+    }
+
+    /// Every data source of an account, page by page.
+    pub async fn list_data_sources(&self, account_id: Uuid) -> Result<Vec<DataSource>, Status> {
+        let mut all = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = ListDataSourcesRequest {
+                account_id: account_id.to_string(),
+                page_size: 1000,
+                page_token: page_token.clone(),
+                ..Default::default()
+            };
+            let page = self
+                .library
+                .clone()
+                .list_data_sources(authorized(request, &self.service_token()))
+                .await?
+                .into_inner();
+            all.extend(page.data_sources);
+            if page.next_page_token.is_empty() || page.next_page_token == page_token {
+                return Ok(all);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// Resolves a data source for an account and user (empty: no user values). `bearer` is
+    /// the caller's token when acting for a caller, else the service token is used.
+    pub async fn resolve(
+        &self,
+        data_source_id: Uuid,
+        account_id: Uuid,
+        user_id: &str,
+        bearer: Option<&str>,
+    ) -> Result<ResolvedRequest, Status> {
+        let token = bearer.map_or_else(|| self.service_token(), str::to_owned);
+        let request = ResolveDataSourceRequest {
+            data_source_id: data_source_id.to_string(),
+            account_id: account_id.to_string(),
+            user_id: user_id.to_owned(),
+        };
+        self.library
+            .clone()
+            .resolve_data_source(authorized(request, &token))
+            .await?
+            .into_inner()
+            .resolved_request
+            .ok_or_else(|| Status::internal("the library resolved nothing"))
+    }
+
+    pub async fn access_token(
+        &self,
+        token_id: &str,
+        account_id: Uuid,
+        data_source_id: Uuid,
+        rejected_generation: i64,
+    ) -> Result<GetAccessTokenResponse, Status> {
+        let request = GetAccessTokenRequest {
+            token_id: token_id.to_owned(),
+            account_id: account_id.to_string(),
+            data_source_id: data_source_id.to_string(),
+            rejected_generation,
+        };
+        Ok(self
+            .tokens
+            .clone()
+            .get_access_token(authorized(request, &self.service_token()))
+            .await?
+            .into_inner())
+    }
+
+    pub async fn credential_secret(
+        &self,
+        credential_id: &str,
+        account_id: Uuid,
+        data_source_id: Uuid,
+    ) -> Result<GetCredentialSecretResponse, Status> {
+        let request = GetCredentialSecretRequest {
+            credential_id: credential_id.to_owned(),
+            data_source_id: data_source_id.to_string(),
+            account_id: account_id.to_string(),
+        };
+        Ok(self
+            .tokens
+            .clone()
+            .get_credential_secret(authorized(request, &self.service_token()))
+            .await?
+            .into_inner())
+    }
+
+    /// The limits of a token and rate-limit key (F5), reused for the `limits_cache` setting.
+    pub async fn token_limits(
+        &self,
+        token_id: &str,
+        rate_limit_key: &str,
+    ) -> Result<GetTokenLimitsResponse, Status> {
+        let cache_key = (token_id.to_owned(), rate_limit_key.to_owned());
+        if let Some((fetched, limits)) = self.limits.lock().expect("limits cache").get(&cache_key)
+            && fetched.elapsed() < self.limits_ttl
+        {
+            return Ok(limits.clone());
+        }
+        let request = GetTokenLimitsRequest {
+            token_id: token_id.to_owned(),
+            rate_limit_key: rate_limit_key.to_owned(),
+        };
+        let limits = self
+            .tokens
+            .clone()
+            .get_token_limits(authorized(request, &self.service_token()))
+            .await?
+            .into_inner();
+        self.limits
+            .lock()
+            .expect("limits cache")
+            .insert(cache_key, (Instant::now(), limits.clone()));
+        Ok(limits)
+    }
+}

@@ -1,0 +1,59 @@
+//! The scheduler: every `schedule_interval`, queue the due instances of active accounts (F2),
+//! resolve active accounts' data sources again when their last sync is older than
+//! `resync_interval` (so new data sources join the schedule without a login), and delete
+//! finished jobs past their retention. Every replica runs it; the queue's unique index makes
+//! concurrent runs harmless.
+
+use std::sync::Arc;
+
+use trellis_platform::db::DbPool;
+
+use crate::activity::resolve_account;
+use crate::peers::Peers;
+use crate::settings::Settings;
+use crate::store::{activity, instances, jobs};
+
+/// Instances queued per scheduler pass, at most.
+const QUEUE_PER_PASS: i64 = 5000;
+/// Accounts resolved again per pass, at most.
+const RESYNC_PER_PASS: i64 = 10;
+
+pub async fn run(pool: DbPool, peers: Arc<Peers>, settings: Settings) {
+    let mut ticker = tokio::time::interval(settings.schedule_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = pass(&pool, &peers, &settings).await {
+            tracing::warn!(error = format!("{error:#}"), "scheduler pass failed");
+        }
+    }
+}
+
+async fn pass(pool: &DbPool, peers: &Peers, settings: &Settings) -> anyhow::Result<()> {
+    let resync = {
+        let mut conn = pool.get().await?;
+        let queued = instances::enqueue_due_of_active_accounts(&mut conn, QUEUE_PER_PASS).await?;
+        if queued > 0 {
+            tracing::debug!(queued, "queued due instances of active accounts");
+        }
+        jobs::delete_finished_before(&mut conn, settings.job_retention).await?;
+        crate::store::delete_request_ids_before(&mut conn, settings.job_retention).await?;
+        activity::due_for_resync(&mut conn, settings.resync_interval, RESYNC_PER_PASS).await?
+    };
+
+    // No pooled connection is held while the library answers.
+    for (account_id, user) in resync {
+        match resolve_account(peers, account_id, &user).await {
+            Ok(resolved) => {
+                let mut conn = pool.get().await?;
+                instances::upsert_resolved(&mut conn, &resolved).await?;
+                activity::mark_synced(&mut conn, account_id).await?;
+            }
+            Err(status) => {
+                tracing::warn!(account = %account_id, message = status.message(), "cannot resolve an active account's data sources");
+                break;
+            }
+        }
+    }
+    Ok(())
+}

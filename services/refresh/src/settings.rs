@@ -1,0 +1,157 @@
+//! The refresh service's settings, beside the common ones (README "Configuration"). Every
+//! one is an environment variable and a flag (`trellis-refresh --help`). Durations are
+//! written like `500ms`, `30s`, `5m`, `6h`.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::backoff::{BackoffPolicy, BackoffSteps};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// Fetches one replica runs at once; 0 runs no workers (an API-only replica).
+    #[arg(long, env = "TRELLIS_REFRESH_WORKERS", default_value_t = 8)]
+    pub workers: usize,
+
+    /// Jobs claimed in one statement, at most the free worker slots.
+    #[arg(long, env = "TRELLIS_REFRESH_BATCH_SIZE", default_value_t = 8)]
+    pub batch_size: usize,
+
+    /// How long a claimed job is leased; a running worker renews it every third of it, and
+    /// another replica reclaims the job once it has expired.
+    #[arg(long, env = "TRELLIS_REFRESH_LEASE", default_value = "60s", value_parser = parse_duration)]
+    pub lease: Duration,
+
+    /// Longest wait between claim attempts when no notification arrives (the fallback for a
+    /// lost notification).
+    #[arg(long, env = "TRELLIS_REFRESH_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+
+    /// How often the scheduler queues the due instances of active accounts (F2).
+    #[arg(long, env = "TRELLIS_REFRESH_SCHEDULE_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub schedule_interval: Duration,
+
+    /// How long an account counts as active after its last recorded activity (F2).
+    #[arg(long, env = "TRELLIS_REFRESH_ACTIVITY_WINDOW", default_value = "30m", value_parser = parse_duration)]
+    pub activity_window: Duration,
+
+    /// How often an active account's data sources are resolved through the library again,
+    /// so that new data sources join the schedule without a new login.
+    #[arg(long, env = "TRELLIS_REFRESH_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// Backoff after consecutive failures (F8): `failures:duration` steps, e.g. the default
+    /// waits 5 minutes after 1 failure, 30 after 3 and 6 hours after 5.
+    #[arg(
+        long,
+        env = "TRELLIS_REFRESH_BACKOFF",
+        default_value = "1:5m,3:30m,5:6h"
+    )]
+    pub backoff: BackoffSteps,
+
+    /// Consecutive failures after which an instance is disabled until RefreshNow (F8).
+    #[arg(long, env = "TRELLIS_REFRESH_DISABLE_AFTER", default_value_t = 20)]
+    pub disable_after: u32,
+
+    /// Longest time to establish a connection to a data source's server.
+    #[arg(long, env = "TRELLIS_REFRESH_CONNECT_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+
+    /// Longest time one fetch may take, body included.
+    #[arg(long, env = "TRELLIS_REFRESH_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Largest response body accepted, in bytes; a larger one fails the fetch.
+    #[arg(long, env = "TRELLIS_REFRESH_MAX_RESPONSE_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub max_response_bytes: u64,
+
+    /// Allow fetching from private, loopback and link-local addresses. Off in production:
+    /// a data source must not reach the cluster's internal services.
+    #[arg(long, env = "TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_networks: bool,
+
+    /// Added to every rate limit's period, so that requests granted `period/n` apart still
+    /// arrive at most `n` per period when the network delays some more than others (F5).
+    #[arg(long, env = "TRELLIS_REFRESH_LIMIT_MARGIN", default_value = "100ms", value_parser = parse_duration)]
+    pub limit_margin: Duration,
+
+    /// How long the limits read from the token registry are reused.
+    #[arg(long, env = "TRELLIS_REFRESH_LIMITS_CACHE", default_value = "30s", value_parser = parse_duration)]
+    pub limits_cache: Duration,
+
+    /// Deferral after an API's 429 without a usable Retry-After.
+    #[arg(long, env = "TRELLIS_REFRESH_DEFAULT_RETRY_AFTER", default_value = "5s", value_parser = parse_duration)]
+    pub default_retry_after: Duration,
+
+    /// How long finished jobs are kept for GetRefreshJob and status.
+    #[arg(long, env = "TRELLIS_REFRESH_JOB_RETENTION", default_value = "24h", value_parser = parse_duration)]
+    pub job_retention: Duration,
+}
+
+impl Default for Settings {
+    /// The defaults above (and whatever the environment sets).
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        Only::parse_from(["trellis-refresh"]).settings
+    }
+}
+
+impl Settings {
+    pub fn backoff_policy(&self) -> BackoffPolicy {
+        BackoffPolicy::new(self.backoff.clone(), self.disable_after)
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `6h`, `1d`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 5m or 6h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(21_600)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let settings = Settings::default();
+        let policy = settings.backoff_policy();
+        assert_eq!(policy.disable_after(), 20);
+        assert_eq!(settings.lease, Duration::from_secs(60));
+        assert!(!settings.allow_private_networks);
+    }
+}

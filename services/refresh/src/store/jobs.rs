@@ -1,0 +1,306 @@
+//! The refresh queue (F3; DESIGN.md section 7).
+//!
+//! Jobs are claimed in one statement, in (front, seq) order, with `FOR UPDATE SKIP LOCKED`
+//! so that any number of workers in any number of replicas claim disjoint jobs without
+//! waiting for each other; the partial index `refresh_jobs_claim` on `(front DESC, seq)
+//! WHERE state = 'queued'` serves it. A claim increments the job's `attempt`, which fences
+//! everything the worker later writes about it. Deferred jobs whose time has come and
+//! running jobs whose lease expired are moved back to the front of the queue by
+//! [`promote_due_deferred`] and [`reclaim_expired_leases`].
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Interval, Nullable, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use trellis_platform::error::StoreError;
+use uuid::Uuid;
+
+use crate::model::{InstanceId, Lease, NewJob, RefreshJob};
+use crate::schema::refresh_jobs;
+
+/// States in which a job holds its instance's one place in the queue (dedup).
+pub const ACTIVE_STATES: [&str; 3] = ["queued", "deferred", "running"];
+
+pub fn interval(duration: Duration) -> diesel::pg::data_types::PgInterval {
+    diesel::pg::data_types::PgInterval::from_microseconds(
+        duration.as_micros().min(i64::MAX as u128) as i64,
+    )
+}
+
+/// Queues `jobs` in order, skipping any whose instance already has a waiting or running
+/// job (the partial unique index `refresh_jobs_one_per_instance`). Returns the ids queued.
+pub async fn enqueue(
+    conn: &mut AsyncPgConnection,
+    jobs: &[NewJob],
+) -> Result<Vec<Uuid>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::insert_into(refresh_jobs::table)
+        .values(jobs)
+        .on_conflict_do_nothing()
+        .returning(refresh_jobs::id)
+        .get_results(conn)
+        .await?)
+}
+
+/// The waiting or running job of an instance, if any.
+pub async fn active_job(
+    conn: &mut AsyncPgConnection,
+    instance: &InstanceId,
+) -> Result<Option<RefreshJob>, StoreError> {
+    Ok(refresh_jobs::table
+        .filter(refresh_jobs::data_source_id.eq(instance.data_source_id))
+        .filter(refresh_jobs::instance_key.eq(&instance.instance_key))
+        .filter(refresh_jobs::state.eq_any(ACTIVE_STATES))
+        .select(RefreshJob::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The latest job of an instance, finished or not.
+pub async fn latest_job(
+    conn: &mut AsyncPgConnection,
+    instance: &InstanceId,
+) -> Result<Option<RefreshJob>, StoreError> {
+    Ok(refresh_jobs::table
+        .filter(refresh_jobs::data_source_id.eq(instance.data_source_id))
+        .filter(refresh_jobs::instance_key.eq(&instance.instance_key))
+        .order(refresh_jobs::seq.desc())
+        .select(RefreshJob::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<RefreshJob>, StoreError> {
+    Ok(refresh_jobs::table
+        .find(id)
+        .select(RefreshJob::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Claims up to `limit` jobs from the head of the queue, in one statement, plus
+/// the queued jobs of the same instance keys (identical requests, fetched once with them).
+/// Each claimed job is running under a lease until now + `lease`, with its attempt
+/// incremented. Returned in queue order.
+pub async fn claim(
+    conn: &mut AsyncPgConnection,
+    limit: usize,
+    lease: Duration,
+) -> Result<Vec<RefreshJob>, StoreError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut jobs: Vec<RefreshJob> = diesel::sql_query(
+        "WITH head AS (
+             SELECT id, instance_key FROM refresh_jobs
+             WHERE state = 'queued'
+             ORDER BY front DESC, seq
+             LIMIT $1
+             FOR UPDATE SKIP LOCKED
+         ),
+         siblings AS (
+             SELECT id FROM refresh_jobs
+             WHERE state = 'queued'
+               AND instance_key IN (SELECT instance_key FROM head)
+               AND id NOT IN (SELECT id FROM head)
+             FOR UPDATE SKIP LOCKED
+         )
+         UPDATE refresh_jobs AS j
+         SET state = 'running',
+             attempt = j.attempt + 1,
+             lease_deadline = now() + $2,
+             deferred_on = NULL
+         WHERE j.id IN (SELECT id FROM head UNION ALL SELECT id FROM siblings)
+         RETURNING j.*",
+    )
+    .bind::<BigInt, _>(limit as i64)
+    .bind::<Interval, _>(interval(lease))
+    .load(conn)
+    .await?;
+    jobs.sort_by_key(|job| (!job.front, job.seq));
+    Ok(jobs)
+}
+
+/// Moves deferred jobs whose deferral has ended to the front of the queue (F3, F5).
+pub async fn promote_due_deferred(conn: &mut AsyncPgConnection) -> Result<usize, StoreError> {
+    Ok(diesel::sql_query(
+        "UPDATE refresh_jobs SET state = 'queued', front = true, deferred_on = NULL
+         WHERE id IN (
+             SELECT id FROM refresh_jobs
+             WHERE state = 'deferred' AND defer_until <= now()
+             ORDER BY defer_until
+             LIMIT 500
+             FOR UPDATE SKIP LOCKED
+         )",
+    )
+    .execute(conn)
+    .await?)
+}
+
+/// Puts running jobs whose lease expired (their worker died or stalled) back at the front
+/// of the queue, and drops the concurrency permits they held. The next claim increments
+/// their attempt, so the old worker can no longer complete them.
+pub async fn reclaim_expired_leases(conn: &mut AsyncPgConnection) -> Result<usize, StoreError> {
+    Ok(diesel::sql_query(
+        "WITH expired AS (
+             UPDATE refresh_jobs SET state = 'queued', front = true, lease_deadline = NULL
+             WHERE id IN (
+                 SELECT id FROM refresh_jobs
+                 WHERE state = 'running' AND lease_deadline < now()
+                 ORDER BY lease_deadline
+                 LIMIT 500
+                 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING id
+         ),
+         dropped AS (
+             DELETE FROM api_permits WHERE job_id IN (SELECT id FROM expired)
+         )
+         SELECT id FROM expired",
+    )
+    .execute(conn)
+    .await?)
+}
+
+#[derive(QueryableByName)]
+struct Wakeup {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Double>)]
+    seconds: Option<f64>,
+}
+
+/// Seconds until a claim could find work without a notification: the earliest end of a
+/// deferral or of a lease, by the database's clock. `None` when nothing is pending.
+pub async fn next_wakeup(conn: &mut AsyncPgConnection) -> Result<Option<f64>, StoreError> {
+    let row: Wakeup = diesel::sql_query(
+        "SELECT EXTRACT(EPOCH FROM LEAST(
+             (SELECT min(defer_until) FROM refresh_jobs WHERE state = 'deferred'),
+             (SELECT min(lease_deadline) FROM refresh_jobs WHERE state = 'running')
+         ) - now())::float8 AS seconds",
+    )
+    .get_result(conn)
+    .await?;
+    Ok(row.seconds)
+}
+
+#[derive(QueryableByName)]
+struct Renewed {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+}
+
+/// Renews the leases (and the concurrency permits) a worker still holds; returns the jobs
+/// whose lease is still this worker's.
+pub async fn renew_leases(
+    conn: &mut AsyncPgConnection,
+    leases: &[Lease],
+    lease: Duration,
+) -> Result<Vec<Uuid>, StoreError> {
+    let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
+        leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+    let renewed: Vec<Renewed> = diesel::sql_query(
+        "WITH renewed AS (
+             UPDATE refresh_jobs AS j SET lease_deadline = now() + $3
+             FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+             WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+             RETURNING j.id, j.attempt, j.lease_deadline
+         ),
+         permits AS (
+             UPDATE api_permits AS p SET expires_at = renewed.lease_deadline
+             FROM renewed
+             WHERE p.job_id = renewed.id AND p.attempt = renewed.attempt
+         )
+         SELECT id FROM renewed",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Integer>, _>(attempts)
+    .bind::<Interval, _>(interval(lease))
+    .load(conn)
+    .await?;
+    Ok(renewed.into_iter().map(|r| r.id).collect())
+}
+
+/// Figures of the whole queue.
+#[derive(Debug, Clone, Default, PartialEq, QueryableByName)]
+pub struct QueueFigures {
+    #[diesel(sql_type = BigInt)]
+    pub depth: i64,
+    #[diesel(sql_type = BigInt)]
+    pub deferred: i64,
+    #[diesel(sql_type = BigInt)]
+    pub running: i64,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    pub oldest_enqueue_time: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    pub now: DateTime<Utc>,
+}
+
+pub async fn figures(conn: &mut AsyncPgConnection) -> Result<QueueFigures, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT count(*) FILTER (WHERE state = 'queued') AS depth,
+                count(*) FILTER (WHERE state = 'deferred') AS deferred,
+                count(*) FILTER (WHERE state = 'running') AS running,
+                min(enqueue_time) FILTER (WHERE state = 'queued') AS oldest_enqueue_time,
+                now() AS now
+         FROM refresh_jobs
+         WHERE state IN ('queued', 'deferred', 'running')",
+    )
+    .get_result(conn)
+    .await?)
+}
+
+/// A waiting job of an account and its 1-based place in the global queue. A deferred job is
+/// placed where it will return: at the front, by enqueue order (F3).
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Positioned {
+    #[diesel(embed)]
+    pub job: RefreshJob,
+    #[diesel(sql_type = BigInt)]
+    pub position: i64,
+}
+
+pub async fn positions(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    limit: i64,
+) -> Result<Vec<Positioned>, StoreError> {
+    Ok(diesel::sql_query(
+        "SELECT ranked.* FROM (
+             SELECT j.*, row_number() OVER (
+                 ORDER BY (j.front OR j.state = 'deferred') DESC, j.seq
+             ) AS position
+             FROM refresh_jobs j
+             WHERE j.state IN ('queued', 'deferred')
+         ) AS ranked
+         WHERE ranked.account_id = $1
+         ORDER BY ranked.position
+         LIMIT $2",
+    )
+    .bind::<SqlUuid, _>(account_id)
+    .bind::<BigInt, _>(limit)
+    .load(conn)
+    .await?)
+}
+
+/// Deletes finished jobs older than `retention`, a bounded number at a time.
+pub async fn delete_finished_before(
+    conn: &mut AsyncPgConnection,
+    retention: Duration,
+) -> Result<usize, StoreError> {
+    Ok(diesel::sql_query(
+        "DELETE FROM refresh_jobs WHERE id IN (
+             SELECT id FROM refresh_jobs
+             WHERE state IN ('succeeded', 'failed') AND finish_time < now() - $1
+             LIMIT 1000
+         )",
+    )
+    .bind::<Interval, _>(interval(retention))
+    .execute(conn)
+    .await?)
+}

@@ -1,0 +1,219 @@
+//! The end of a claim: success, failure or deferral of the jobs a worker fetched together.
+//! Each is one transaction, and each writes only for jobs still leased under the attempt the
+//! worker claimed (fencing): a worker that lost its lease changes nothing.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use trellis_platform::error::StoreError;
+use uuid::Uuid;
+
+use crate::backoff::{AfterFailure, BackoffPolicy};
+use crate::model::{CachedData, InstanceId, Lease};
+use crate::store::{cache, limits};
+
+#[derive(QueryableByName)]
+struct Finished {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    data_source_id: Uuid,
+    #[diesel(sql_type = Text)]
+    instance_key: String,
+}
+
+async fn finish(
+    conn: &mut AsyncPgConnection,
+    leases: &[Lease],
+    state: &str,
+    error: &str,
+) -> Result<Vec<Finished>, StoreError> {
+    let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
+        leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+    Ok(diesel::sql_query(
+        "UPDATE refresh_jobs AS j
+         SET state = $3, error = $4, finish_time = now(), lease_deadline = NULL
+         FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+         RETURNING j.id, j.data_source_id, j.instance_key",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Integer>, _>(attempts)
+    .bind::<Text, _>(state)
+    .bind::<Text, _>(error)
+    .load(conn)
+    .await?)
+}
+
+/// One job of a successful fetch, with the data source version it was resolved at.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub lease: Lease,
+    pub data_source_version: i64,
+}
+
+/// Completes the jobs whose lease is still held, stores the data once for them, moves
+/// their instances' next refresh a refresh interval on and clears their failures, and
+/// releases the permit. Returns the ids of the jobs completed.
+pub async fn succeed(
+    conn: &mut AsyncPgConnection,
+    permit_holder: Option<Lease>,
+    jobs: &[Fetched],
+    data: &CachedData,
+) -> Result<Vec<Uuid>, StoreError> {
+    let jobs = jobs.to_vec();
+    let data = data.clone();
+    conn.transaction::<_, StoreError, _>(async move |conn| {
+        let leases: Vec<Lease> = jobs.iter().map(|j| j.lease).collect();
+        let finished = finish(conn, &leases, "succeeded", "").await?;
+        if !finished.is_empty() {
+            cache::put(conn, &data).await?;
+            let version_of = |id: Uuid| {
+                jobs.iter()
+                    .find(|j| j.lease.job_id == id)
+                    .map_or(0, |j| j.data_source_version)
+            };
+            let ds: Vec<Uuid> = finished.iter().map(|f| f.data_source_id).collect();
+            let keys: Vec<String> = finished.iter().map(|f| f.instance_key.clone()).collect();
+            let versions: Vec<i64> = finished.iter().map(|f| version_of(f.id)).collect();
+            diesel::sql_query(
+                "UPDATE instances AS i
+                 SET last_fetch_time = $4, fetched_version = u.version, last_attempt_time = now(),
+                     consecutive_failures = 0, last_error = '', backoff_until = NULL,
+                     disabled = false, fetch_count = i.fetch_count + 1,
+                     next_due_time = CASE WHEN i.refresh_interval_ms > 0
+                         THEN $4 + i.refresh_interval_ms * interval '1 millisecond' END
+                 FROM unnest($1::uuid[], $2::text[], $3::int8[]) AS u(data_source_id, instance_key, version)
+                 WHERE i.data_source_id = u.data_source_id AND i.instance_key = u.instance_key",
+            )
+            .bind::<Array<SqlUuid>, _>(ds)
+            .bind::<Array<Text>, _>(keys)
+            .bind::<Array<BigInt>, _>(versions)
+            .bind::<Timestamptz, _>(data.fetch_time)
+            .execute(conn)
+            .await?;
+        }
+        if let Some(holder) = permit_holder {
+            limits::release(conn, holder).await?;
+        }
+        Ok(finished.into_iter().map(|f| f.id).collect())
+    })
+    .await
+}
+
+/// Fails the jobs whose lease is still held with `error`. When `count` is set, each
+/// instance's consecutive failures grow by one and it backs off or is disabled (F8); a
+/// failure that is not the data source's fault (it was deleted, say) does not count.
+pub async fn fail(
+    conn: &mut AsyncPgConnection,
+    permit_holder: Option<Lease>,
+    leases: &[Lease],
+    error: &str,
+    count: bool,
+    policy: &BackoffPolicy,
+) -> Result<Vec<Uuid>, StoreError> {
+    let leases = leases.to_vec();
+    let error = error.to_owned();
+    let policy = policy.clone();
+    conn.transaction::<_, StoreError, _>(async move |conn| {
+        let finished = finish(conn, &leases, "failed", &error).await?;
+        if count {
+            for job in &finished {
+                record_failure(
+                    conn,
+                    &InstanceId {
+                        data_source_id: job.data_source_id,
+                        instance_key: job.instance_key.clone(),
+                    },
+                    &error,
+                    &policy,
+                )
+                .await?;
+            }
+        }
+        if let Some(holder) = permit_holder {
+            limits::release(conn, holder).await?;
+        }
+        Ok(finished.into_iter().map(|f| f.id).collect())
+    })
+    .await
+}
+
+async fn record_failure(
+    conn: &mut AsyncPgConnection,
+    instance: &InstanceId,
+    error: &str,
+    policy: &BackoffPolicy,
+) -> Result<(), StoreError> {
+    #[derive(QueryableByName)]
+    struct Failures {
+        #[diesel(sql_type = Integer)]
+        consecutive_failures: i32,
+    }
+    let Some(current) = diesel::sql_query(
+        "SELECT consecutive_failures FROM instances
+         WHERE data_source_id = $1 AND instance_key = $2 FOR UPDATE",
+    )
+    .bind::<SqlUuid, _>(instance.data_source_id)
+    .bind::<Text, _>(&instance.instance_key)
+    .get_result::<Failures>(conn)
+    .await
+    .optional()?
+    else {
+        return Ok(());
+    };
+    let failures = current.consecutive_failures.saturating_add(1);
+    let (disabled, backoff) = match policy.after(failures.max(0) as u32) {
+        AfterFailure::Disable => (true, None),
+        AfterFailure::BackOff(wait) => (false, Some(crate::store::jobs::interval(wait))),
+    };
+    diesel::sql_query(
+        "UPDATE instances
+         SET consecutive_failures = $3, last_error = $4, last_attempt_time = now(),
+             disabled = $5,
+             backoff_until = CASE WHEN $5 THEN NULL ELSE now() + $6 END,
+             next_due_time = CASE WHEN $5 THEN NULL ELSE now() + $6 END
+         WHERE data_source_id = $1 AND instance_key = $2",
+    )
+    .bind::<SqlUuid, _>(instance.data_source_id)
+    .bind::<Text, _>(&instance.instance_key)
+    .bind::<Integer, _>(failures)
+    .bind::<Text, _>(error)
+    .bind::<diesel::sql_types::Bool, _>(disabled)
+    .bind::<Nullable<diesel::sql_types::Interval>, _>(backoff)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Defers the jobs whose lease is still held until `until` (they go to the front of the
+/// queue then), keeps every request of `hold_back_keys` from starting before it (after a
+/// 429), and releases the permit.
+pub async fn defer(
+    conn: &mut AsyncPgConnection,
+    permit_holder: Option<Lease>,
+    leases: &[Lease],
+    until: DateTime<Utc>,
+    hold_back_keys: &[String],
+) -> Result<usize, StoreError> {
+    let leases = leases.to_vec();
+    let keys = hold_back_keys.to_vec();
+    conn.transaction::<_, StoreError, _>(async move |conn| {
+        let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
+            leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+        let deferred = limits::defer_held(conn, &ids, &attempts, until, None).await?;
+        limits::hold_back(conn, &keys, until).await?;
+        if let Some(holder) = permit_holder {
+            limits::release(conn, holder).await?;
+        }
+        Ok(deferred)
+    })
+    .await
+}
+
+/// Releases a permit outside any outcome (before retrying with a fresh access token).
+pub async fn release_permit(conn: &mut AsyncPgConnection, holder: Lease) -> Result<(), StoreError> {
+    conn.transaction::<_, StoreError, _>(async move |conn| limits::release(conn, holder).await)
+        .await
+}
