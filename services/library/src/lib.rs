@@ -3,15 +3,23 @@
 //! - `api`: the gRPC handlers (authorize, validate, call the domain and the store).
 //! - `domain`: the rules as plain Rust (validation, templates, closures, clone plans).
 //! - `store`: Diesel queries, one module per table group, and transactions.
+//! - `render`: rendering Klips over the refresh service's cached data (`cached_data`) and
+//!   serving embeds from their render cache, on a [`Clock`] that tests control.
 
 pub mod api;
+pub mod cached_data;
+pub mod clock;
 pub mod domain;
+pub mod render;
+pub mod settings;
 pub mod store;
+
+use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use trellis_platform::db::Schema;
 use trellis_platform::server::GrpcServer;
-use trellis_platform::service::{NoSettings, ServiceContext};
+use trellis_platform::service::ServiceContext;
 use trellis_proto::library::v1::library_service_server::LibraryServiceServer;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -22,12 +30,28 @@ pub const SCHEMA: Schema = Schema {
     migrations_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"),
 };
 
-/// The service's own settings, beside the common ones.
-pub type Settings = NoSettings;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use settings::Settings;
 
 /// The server with this service's handlers behind token verification.
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
-    let handlers = api::LibraryApi::new(&context);
+    build_with(context, Arc::new(SystemClock)).await
+}
+
+/// [`build`] with another clock for rendering and the embed render cache (tests move it).
+pub async fn build_with(
+    context: ServiceContext<Settings>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<GrpcServer> {
+    let refresh =
+        cached_data::RefreshClient::new(&context.common.refresh_url, context.minter.clone())?;
+    let renderer = Arc::new(render::Renderer::new(
+        context.pool.clone(),
+        refresh,
+        clock,
+        context.settings.clone(),
+    ));
+    let handlers = api::LibraryApi::new(&context, renderer);
     Ok(context
         .server()
         .add_service(LibraryServiceServer::with_interceptor(

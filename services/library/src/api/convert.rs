@@ -64,7 +64,7 @@ fn fields_to_json(value: &prost_types::Struct) -> Result<Value, String> {
     Ok(Value::Object(map))
 }
 
-fn value_to_json(value: &prost_types::Value) -> Result<Value, String> {
+pub(crate) fn value_to_json(value: &prost_types::Value) -> Result<Value, String> {
     Ok(match &value.kind {
         None | Some(Kind::NullValue(_)) => Value::Null,
         Some(Kind::BoolValue(b)) => Value::Bool(*b),
@@ -95,7 +95,7 @@ pub fn json_to_struct(value: &Value) -> prost_types::Struct {
     }
 }
 
-fn json_to_value(value: &Value) -> prost_types::Value {
+pub(crate) fn json_to_value(value: &Value) -> prost_types::Value {
     let kind = match value {
         Value::Null => Kind::NullValue(0),
         Value::Bool(b) => Kind::BoolValue(*b),

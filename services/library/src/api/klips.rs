@@ -219,6 +219,7 @@ pub async fn delete(
             return Err(ApiError::Aborted("the Klip changed; read it again".into()));
         }
         // The dashboards showing it lose it (the foreign key cascades): a change of theirs.
+        // Its embeds go the same way, revoked with their render caches (F6).
         dashboards::touch_showing(&mut conn, id).await?;
         klips::delete(&mut conn, account, id).await?;
         let response = pb::DeleteKlipResponse {};

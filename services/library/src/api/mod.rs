@@ -1,7 +1,7 @@
 //! gRPC handlers of `trellis.library.v1.LibraryService`, one module per resource group.
 //! Each handler authorizes, validates, calls the domain and the store, and maps the result
-//! to the wire. Rendering and embeds come with a later issue and answer UNIMPLEMENTED (the
-//! generated default).
+//! to the wire. Rendering and embeds (`render`, `embeds`) are handed the [`Renderer`], which
+//! also reaches the refresh service; the rest the database pool.
 
 mod access;
 mod accounts;
@@ -9,16 +9,21 @@ mod apply;
 mod clone;
 mod closure;
 mod company_properties;
-mod convert;
+pub(crate) mod convert;
 mod dashboards;
 mod data_source_wire;
 mod data_sources;
+mod embeds;
 mod klip_wire;
 mod klips;
 mod mask;
+mod render;
+mod render_wire;
 mod replay;
 mod resolution;
 mod variables;
+
+use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 use trellis_platform::auth::{Caller, caller};
@@ -29,15 +34,18 @@ use trellis_proto::library::v1 as pb;
 use trellis_proto::library::v1::library_service_server::LibraryService;
 
 use crate::Settings;
+use crate::render::Renderer;
 
 pub struct LibraryApi {
     pool: DbPool,
+    renderer: Arc<Renderer>,
 }
 
 impl LibraryApi {
-    pub fn new(context: &ServiceContext<Settings>) -> Self {
+    pub fn new(context: &ServiceContext<Settings>, renderer: Arc<Renderer>) -> Self {
         Self {
             pool: context.pool.clone(),
+            renderer,
         }
     }
 }
@@ -51,9 +59,11 @@ fn answer<T>(outcome: ApiResult<T>) -> Result<Response<T>, Status> {
     outcome.map(Response::new).map_err(Status::from)
 }
 
-/// The trait's methods, each handed to `module::function(pool, caller, message)`.
+/// The trait's methods, each handed to `module::function(pool, caller, message)`, or with
+/// `via field` to `module::function(&self.field, caller, message)`.
 macro_rules! handlers {
-    ($($method:ident($request:ident) -> $response:ident => $module:ident::$function:ident;)*) => {
+    ($($method:ident($request:ident) -> $response:ident
+        => $module:ident::$function:ident $(via $state:ident)?;)*) => {
         #[tonic::async_trait]
         impl LibraryService for LibraryApi {
             $(
@@ -62,11 +72,14 @@ macro_rules! handlers {
                     request: Request<pb::$request>,
                 ) -> Result<Response<pb::$response>, Status> {
                     let (caller, message) = open(request)?;
-                    answer($module::$function(&self.pool, &caller, message).await)
+                    let state = handlers!(@state self $($state)?);
+                    answer($module::$function(state, &caller, message).await)
                 }
             )*
         }
     };
+    (@state $self:ident) => { &$self.pool };
+    (@state $self:ident $state:ident) => { &$self.$state };
 }
 
 handlers! {
@@ -111,12 +124,19 @@ handlers! {
     list_klips(ListKlipsRequest) -> ListKlipsResponse => klips::list;
     update_klip(UpdateKlipRequest) -> UpdateKlipResponse => klips::update;
     delete_klip(DeleteKlipRequest) -> DeleteKlipResponse => klips::delete;
+    render_klip(RenderKlipRequest) -> RenderKlipResponse => render::render via renderer;
 
     create_dashboard(CreateDashboardRequest) -> CreateDashboardResponse => dashboards::create;
     get_dashboard(GetDashboardRequest) -> GetDashboardResponse => dashboards::get;
     list_dashboards(ListDashboardsRequest) -> ListDashboardsResponse => dashboards::list;
     update_dashboard(UpdateDashboardRequest) -> UpdateDashboardResponse => dashboards::update;
     delete_dashboard(DeleteDashboardRequest) -> DeleteDashboardResponse => dashboards::delete;
+
+    create_embed(CreateEmbedRequest) -> CreateEmbedResponse => embeds::create via renderer;
+    get_embed(GetEmbedRequest) -> GetEmbedResponse => embeds::get via renderer;
+    list_embeds(ListEmbedsRequest) -> ListEmbedsResponse => embeds::list via renderer;
+    delete_embed(DeleteEmbedRequest) -> DeleteEmbedResponse => embeds::delete via renderer;
+    view_embed(ViewEmbedRequest) -> ViewEmbedResponse => render::view_embed via renderer;
 
     get_dependency_closure(GetDependencyClosureRequest) -> GetDependencyClosureResponse
         => closure::get;

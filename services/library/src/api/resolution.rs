@@ -12,7 +12,7 @@ use super::convert::timestamp;
 use super::replay::RequestKey;
 use crate::domain::names::{check_property_name, check_value};
 use crate::domain::properties::{PropertySource, PropertySources, ResolvedProperty};
-use crate::store::{self, company_properties, variables};
+use crate::store::{self, variables};
 
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 pub const MAX_NAMES: usize = 1000;
@@ -23,18 +23,7 @@ pub async fn sources(
     account: Uuid,
     user: Option<&str>,
 ) -> ApiResult<PropertySources> {
-    Ok(PropertySources {
-        user_values: match user {
-            Some(user) => variables::user_values(conn, account, user).await?,
-            None => Default::default(),
-        },
-        company_properties: company_properties::values(conn, account).await?,
-        variable_defaults: variables::defaults(conn, account)
-            .await?
-            .into_iter()
-            .map(|(name, variable)| (name, variable.default_value))
-            .collect(),
-    })
+    Ok(store::properties::sources(conn, account, user).await?)
 }
 
 pub fn property_to_proto(property: &ResolvedProperty) -> pb::ResolvedProperty {

@@ -118,3 +118,23 @@ impl Dashboard {
         etag(&self.id.to_string(), self.version, self.created_at)
     }
 }
+
+/// A published view of one Klip (F6). Ids are random, so `seq` gives the creation order.
+#[derive(Debug, Clone)]
+pub struct Embed {
+    pub id: String,
+    pub account_id: Uuid,
+    pub klip_id: Uuid,
+    pub stale_while_revalidate: bool,
+    /// `None`: the service's default (`TRELLIS_EMBED_MAX_AGE`).
+    pub max_age: Option<std::time::Duration>,
+    pub seq: i64,
+    pub revision: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Embed {
+    pub fn etag(&self) -> String {
+        etag(&self.id, self.revision, self.created_at)
+    }
+}

@@ -6,8 +6,10 @@ pub mod accounts;
 pub mod company_properties;
 pub mod dashboards;
 pub mod data_sources;
+pub mod embeds;
 pub mod graph;
 pub mod klips;
+pub mod properties;
 pub mod schema;
 pub mod variables;
 

@@ -108,6 +108,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    embeds (id) {
+        id -> Text,
+        account_id -> Uuid,
+        klip_id -> Uuid,
+        stale_while_revalidate -> Bool,
+        max_age_ms -> Nullable<Int8>,
+        seq -> Int8,
+        revision -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    embed_renders (embed_id) {
+        embed_id -> Text,
+        klip_version -> Int8,
+        render -> Jsonb,
+        rendered_at -> Timestamptz,
+        revalidation_started_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(embed_renders -> embeds (embed_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     company_properties,
@@ -118,4 +143,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     klip_bindings,
     dashboards,
     dashboard_klips,
+    embeds,
+    embed_renders,
 );

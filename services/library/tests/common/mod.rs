@@ -33,7 +33,9 @@ pub async fn start() -> Library {
         ServiceKind::Library,
         &trellis_library::SCHEMA,
         Default::default(),
-        |_| {},
+        // No refresh service here (tests/world runs one): a port nothing listens on, so
+        // that a refresh service running on its default port is never reached.
+        |common| common.refresh_url = "http://127.0.0.1:9".into(),
         trellis_library::build,
     )
     .await;

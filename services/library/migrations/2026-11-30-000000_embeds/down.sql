@@ -1,0 +1,2 @@
+DROP TABLE embed_renders;
+DROP TABLE embeds;

@@ -1,0 +1,193 @@
+//! Cached data from the refresh service, which owns the data cache (DESIGN.md section 2).
+//!
+//! The library reads it with `GetCachedData` under a short-lived service token: a render is
+//! the library's own work, whoever asked for it, and the library has already decided that
+//! the viewer may see the Klip. Reading the cache never queues a refresh and is not activity
+//! (F2, F6).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use prost_types::value::Kind;
+use tonic::Code;
+use trellis_formula::Data;
+use trellis_platform::auth::TokenMinter;
+use trellis_platform::client::{self, TracedChannel, authorized};
+use trellis_platform::error::ApiError;
+use trellis_proto::refresh::v1 as refresh;
+use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
+use uuid::Uuid;
+
+use crate::api::convert::value_to_json;
+use crate::domain::data_source::Format;
+
+/// One instance's cached data, read as its format.
+#[derive(Debug, Clone)]
+pub struct CachedData {
+    pub fetched_at: DateTime<Utc>,
+    /// The data, or why it does not read as its format.
+    pub data: Result<Data, String>,
+}
+
+pub struct RefreshClient {
+    client: RefreshServiceClient<TracedChannel>,
+    minter: TokenMinter,
+    service_token: Mutex<Option<(Instant, String)>>,
+}
+
+impl RefreshClient {
+    pub fn new(refresh_url: &str, minter: TokenMinter) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: RefreshServiceClient::new(client::channel(refresh_url)?),
+            minter,
+            service_token: Mutex::new(None),
+        })
+    }
+
+    /// A service token, minted again well before its five minutes run out.
+    fn service_token(&self) -> String {
+        let mut cached = self.service_token.lock().expect("the service token");
+        match &*cached {
+            Some((minted, token)) if minted.elapsed() < Duration::from_secs(60) => token.clone(),
+            _ => {
+                let token = self.minter.service_token("library");
+                *cached = Some((Instant::now(), token.clone()));
+                token
+            }
+        }
+    }
+
+    /// The cached data of one data-source instance; `None` when nothing was fetched yet.
+    /// `format` is the data source's, used when the cache does not say.
+    pub async fn cached_data(
+        &self,
+        account: Uuid,
+        data_source: Uuid,
+        instance_key: &str,
+        format: Format,
+    ) -> Result<Option<CachedData>, ApiError> {
+        let request = refresh::GetCachedDataRequest {
+            data_source_id: data_source.to_string(),
+            account_id: account.to_string(),
+            instance_key: instance_key.to_owned(),
+            user_id: String::new(),
+        };
+        let answer = self
+            .client
+            .clone()
+            .get_cached_data(authorized(request, &self.service_token()))
+            .await;
+        let cached = match answer {
+            Ok(response) => response.into_inner().cached_data.unwrap_or_default(),
+            Err(status) if status.code() == Code::NotFound => return Ok(None),
+            Err(status) => return Err(unavailable(status)),
+        };
+        let fetched_at = cached
+            .fetch_time
+            .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let format = match refresh::DataFormat::try_from(cached.format) {
+            Ok(refresh::DataFormat::Json) => Format::Json,
+            Ok(refresh::DataFormat::Csv) => Format::Csv,
+            _ => format,
+        };
+        Ok(Some(CachedData {
+            fetched_at,
+            data: to_data(format, cached.data.unwrap_or_default()),
+        }))
+    }
+}
+
+/// The refresh service failed us: the render cannot be made now. Its own words go to the
+/// log (once: an internal error is logged where it becomes a status), not to the viewer.
+fn unavailable(status: tonic::Status) -> ApiError {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted => {
+            tracing::warn!(code = ?status.code(), message = status.message(), "GetCachedData failed");
+            ApiError::Unavailable("the data cache cannot be read now; retry later".into())
+        }
+        code => ApiError::internal(anyhow::anyhow!(
+            "GetCachedData failed: {code:?}: {}",
+            status.message()
+        )),
+    }
+}
+
+/// The refresh service's parsed data as formula data: JSON as it is; CSV as a list of rows
+/// of strings, the header row first.
+pub fn to_data(format: Format, value: prost_types::Value) -> Result<Data, String> {
+    match format {
+        Format::Json => value_to_json(&value).map(Data::Json),
+        Format::Csv => {
+            let rows = match value.kind {
+                Some(Kind::ListValue(rows)) => rows.values,
+                None | Some(Kind::NullValue(_)) => vec![],
+                _ => return Err("CSV data is not a list of rows".into()),
+            };
+            let mut rows = rows.into_iter().enumerate().map(|(i, row)| match row.kind {
+                Some(Kind::ListValue(cells)) => Ok(cells.values.into_iter().map(cell).collect()),
+                _ => Err(format!("CSV row {} is not a list of cells", i + 1)),
+            });
+            let headers = rows.next().transpose()?.unwrap_or_default();
+            let rows = rows.collect::<Result<Vec<Vec<String>>, String>>()?;
+            Ok(Data::Csv { headers, rows })
+        }
+    }
+}
+
+/// A CSV cell's text (the refresh service sends strings; anything else is written out).
+fn cell(value: prost_types::Value) -> String {
+    match value.kind {
+        Some(Kind::StringValue(text)) => text,
+        None | Some(Kind::NullValue(_)) => String::new(),
+        Some(Kind::BoolValue(b)) => b.to_string(),
+        Some(Kind::NumberValue(n)) => n.to_string(),
+        _ => value_to_json(&value)
+            .map(|json| json.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text(s: &str) -> prost_types::Value {
+        prost_types::Value {
+            kind: Some(Kind::StringValue(s.into())),
+        }
+    }
+
+    fn list(values: Vec<prost_types::Value>) -> prost_types::Value {
+        prost_types::Value {
+            kind: Some(Kind::ListValue(prost_types::ListValue { values })),
+        }
+    }
+
+    #[test]
+    fn csv_rows_become_a_table_with_the_first_row_as_header() {
+        let value = list(vec![
+            list(vec![text("Region"), text("Amount")]),
+            list(vec![text("EU"), text("12")]),
+        ]);
+        assert_eq!(
+            to_data(Format::Csv, value).unwrap(),
+            Data::Csv {
+                headers: vec!["Region".into(), "Amount".into()],
+                rows: vec![vec!["EU".into(), "12".into()]],
+            }
+        );
+        assert!(to_data(Format::Csv, text("a,b")).is_err());
+    }
+
+    #[test]
+    fn json_stays_json() {
+        let value = list(vec![text("a")]);
+        assert_eq!(
+            to_data(Format::Json, value).unwrap(),
+            Data::Json(json!(["a"]))
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! Rendering Klips and serving embeds: the work that joins the library's own data (Klips,
+//! data sources, property values) with the refresh service's data cache.
+//!
+//! - [`Renderer::render`]: RenderKlip, and every render an embed needs (`bindings` resolves
+//!   and reads each binding's data, the domain evaluates).
+//! - `embed_view`: ViewEmbed and the embed render cache (F6).
+
+mod bindings;
+mod embed_view;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use trellis_platform::db::DbPool;
+use trellis_platform::error::{ApiError, ApiResult};
+use uuid::Uuid;
+
+use crate::Settings;
+use crate::cached_data::RefreshClient;
+use crate::clock::Clock;
+use crate::domain::render::{Render, render};
+use crate::store::{self, klips};
+
+pub use embed_view::EmbedView;
+
+pub struct Renderer {
+    pool: DbPool,
+    refresh: RefreshClient,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+}
+
+impl Renderer {
+    pub fn new(
+        pool: DbPool,
+        refresh: RefreshClient,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Self {
+            pool,
+            refresh,
+            clock,
+            settings,
+        }
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The render clock, to the microsecond that PostgreSQL keeps.
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(6)
+    }
+
+    /// Renders the account's Klip with `user`'s property values (none: company properties
+    /// and variable defaults only), over the data currently cached for the instances those
+    /// values select (I13). Never queues a refresh.
+    pub async fn render(
+        &self,
+        account: Uuid,
+        klip_id: Uuid,
+        user: Option<&str>,
+    ) -> ApiResult<Render> {
+        // The library's part first, then the connection goes back before calling out.
+        let (klip, sources, plans) = {
+            let mut conn = store::connect(&self.pool).await?;
+            let klip = klips::get(&mut conn, account, klip_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Klip", klip_id))?;
+            let sources = store::properties::sources(&mut conn, account, user).await?;
+            let plans = bindings::plan(&mut conn, account, &klip, &sources).await?;
+            (klip, sources, plans)
+        };
+        let bound = bindings::read(
+            &self.refresh,
+            account,
+            plans,
+            self.settings.render_fetch_concurrency,
+        )
+        .await?;
+        let variables = klip
+            .variables
+            .iter()
+            .filter_map(|name| {
+                sources
+                    .resolve(name)
+                    .map(|property| (name.clone(), property.value))
+            })
+            .collect();
+        let now = self.now();
+        // Formulas over megabytes of data are CPU work: keep it off the async workers.
+        tokio::task::spawn_blocking(move || render(&klip, bound, variables, now))
+            .await
+            .map_err(ApiError::internal)
+    }
+}

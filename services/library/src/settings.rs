@@ -1,0 +1,89 @@
+//! The library's settings, beside the common ones (docs/library.md "Settings"). Each is an
+//! environment variable and a flag (`trellis-library --help`). Durations are written like
+//! `90s`, `15m`, `3h`, `7d`.
+
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Settings {
+    /// How long an embed's render is served from the render cache when the embed sets no
+    /// `max_age` of its own (F6: three hours).
+    #[arg(long, env = "TRELLIS_EMBED_MAX_AGE", default_value = "3h", value_parser = parse_duration)]
+    pub embed_max_age: Duration,
+
+    /// The longest `max_age` an embed may set.
+    #[arg(long, env = "TRELLIS_EMBED_MAX_AGE_LIMIT", default_value = "7d", value_parser = parse_duration)]
+    pub embed_max_age_limit: Duration,
+
+    /// How long a background re-render of a stale embed (stale-while-revalidate) keeps other
+    /// views and replicas from starting another one.
+    #[arg(long, env = "TRELLIS_EMBED_REVALIDATION_LEASE", default_value = "1m", value_parser = parse_duration)]
+    pub embed_revalidation_lease: Duration,
+
+    /// Bindings whose cached data one render reads from the refresh service at once.
+    #[arg(long, env = "TRELLIS_RENDER_FETCH_CONCURRENCY", default_value_t = 8)]
+    pub render_fetch_concurrency: usize,
+}
+
+impl Default for Settings {
+    /// The defaults above (and whatever the environment sets).
+    fn default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        Only::parse_from(["trellis-library"]).settings
+    }
+}
+
+/// Parses `250ms`, `30s`, `5m`, `3h`, `7d`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 90s, 15m or 3h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
+    };
+    if !seconds.is_finite() || seconds < 0.0 {
+        return Err(format!("`{text}` is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(10_800)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("3 fortnights").is_err());
+    }
+
+    #[test]
+    fn the_default_render_cache_age_is_three_hours() {
+        // F6: "rendered within the last three hours".
+        assert_eq!(
+            Settings::default().embed_max_age,
+            Duration::from_secs(3 * 3600)
+        );
+    }
+}
