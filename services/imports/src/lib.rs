@@ -1,14 +1,35 @@
-//! The imports service. See DESIGN.md section 2 for what it owns.
+//! The imports service (DESIGN.md sections 2, 4 and 5; rules I1–I13): import plans, the
+//! crash-safe import saga, master → instance links, instance status, updating instances and
+//! re-importing them. docs/imports.md tells the design in prose.
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the domain).
+//! - `api`: the gRPC handlers (authorize, validate, call the use cases below).
+//! - `planning`, `saga`, `observe`, `updating`, `reimport`, `cleanup`: the use cases, over
+//!   the library and token services (`peers`) and this service's own tables (`store`).
+//! - `domain`: the rules as plain Rust (families, plan warnings, statuses, drift).
+//! - `store`: Diesel queries and transactions, one module per table group.
 
 pub mod api;
+pub mod cleanup;
+pub mod domain;
+pub mod observe;
+pub mod peers;
+pub mod planning;
+pub mod reimport;
+pub mod saga;
+pub mod schema;
+pub mod settings;
+pub mod store;
+pub mod updating;
+
+use std::sync::Arc;
 
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use trellis_platform::db::Schema;
 use trellis_platform::server::GrpcServer;
-use trellis_platform::service::{NoSettings, ServiceContext};
+use trellis_platform::service::ServiceContext;
 use trellis_proto::imports::v1::import_service_server::ImportServiceServer;
+
+pub use settings::Settings;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -18,12 +39,32 @@ pub const SCHEMA: Schema = Schema {
     migrations_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"),
 };
 
-/// The service's own settings, beside the common ones.
-pub type Settings = NoSettings;
-
-/// The server with this service's handlers behind token verification.
+/// The server with this service's handlers behind token verification, and the recovery
+/// loop that finishes interrupted imports running beside it.
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
-    let handlers = api::ImportsApi::new(&context);
+    if context.settings.fail_after_step.is_some() {
+        tracing::warn!(
+            step = ?context.settings.fail_after_step,
+            "TRELLIS_IMPORTS_FAIL_AFTER_STEP is set: the process aborts mid-import (test only)"
+        );
+    }
+    let peers = peers::Peers::new(&context.common, context.minter.clone())?;
+    let saga = Arc::new(saga::Saga {
+        pool: context.pool.clone(),
+        database_url: context.common.database_url(context.kind),
+        peers: peers.clone(),
+        settings: context.settings.clone(),
+    });
+    tokio::spawn(saga::recover(
+        saga.clone(),
+        context.settings.recovery_interval(),
+    ));
+    let handlers = api::ImportsApi {
+        pool: context.pool.clone(),
+        peers,
+        saga,
+        settings: context.settings.clone(),
+    };
     Ok(context
         .server()
         .add_service(ImportServiceServer::with_interceptor(

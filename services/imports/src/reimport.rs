@@ -1,0 +1,140 @@
+//! Re-import (I12): a fresh import of an instance's master closure into the instance's
+//! account, run by the same saga as a planned import. In place, the instance and the
+//! instances imported with it are overwritten and keep their ids (the library's CloneAssets
+//! with `reuse_ids`), so embeds and email schedules survive; a data source the master added
+//! since is imported new. As a new copy, new ids are made and the old instance goes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use trellis_platform::db::DbPool;
+use trellis_platform::error::{ApiError, ApiResult};
+use uuid::Uuid;
+
+use crate::domain::asset::{AssetKind, AssetRef};
+use crate::domain::import::{Import, ImportKind, ImportState};
+use crate::domain::link::Link;
+use crate::domain::spec::{ImportProgress, ImportSpec};
+use crate::peers::{Peers, upstream};
+use crate::planning;
+use crate::store::{self, links};
+
+/// How long the recovery loop leaves a new import to the call that made it.
+pub const FIRST_ATTEMPT_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// The re-import of `link`'s instance, ready to be recorded and run.
+pub async fn prepare(
+    peers: &Peers,
+    pool: &DbPool,
+    link: &Link,
+    kind: ImportKind,
+    creator: &str,
+) -> ApiResult<Import> {
+    planning::check_family(peers, link.master_account_id, link.account_id)
+        .await
+        .map_err(|error| match error {
+            ApiError::PermissionDenied(message) => {
+                ApiError::precondition("FAMILY", link.instance.subject(), message)
+            }
+            other => other,
+        })?;
+    let master = link.master();
+    let (mut spec, _) = planning::closure(peers, link.master_account_id, &[master])
+        .await
+        .map_err(|error| match error {
+            ApiError::NotFound { .. } => ApiError::precondition(
+                "MASTER_MISSING",
+                master.subject(),
+                "the master was deleted; there is nothing to re-import",
+            ),
+            other => other,
+        })?;
+    let present = peers
+        .version(link.account_id, link.instance)
+        .await
+        .map_err(upstream("library"))?
+        .is_some();
+    if kind == ImportKind::ReimportInPlace {
+        if !present {
+            return Err(ApiError::precondition(
+                "INSTANCE_MISSING",
+                link.instance.subject(),
+                "the instance was deleted in its account; re-import it as a new copy",
+            ));
+        }
+        spec.reuse_ids = reuse_ids(peers, pool, link, &spec).await?;
+    }
+    spec.replaced = Some(link.instance);
+    let now = Utc::now();
+    Ok(Import {
+        id: Uuid::now_v7(),
+        kind,
+        plan_id: None,
+        destination_account_id: link.account_id,
+        source_account_id: link.master_account_id,
+        state: ImportState::Pending,
+        spec,
+        progress: ImportProgress::default(),
+        error: String::new(),
+        attempts: 0,
+        next_attempt_time: now + FIRST_ATTEMPT_GRACE,
+        creator_user_id: creator.to_owned(),
+        create_time: now,
+        update_time: now,
+        end_time: None,
+    })
+}
+
+/// Master → instance for every asset of the closure that the instance already has: the
+/// instance itself, a dashboard's Klips, the Klips' data sources, as the links record them.
+/// Targets deleted in the meantime are left out (the clone mints new ones).
+async fn reuse_ids(
+    peers: &Peers,
+    pool: &DbPool,
+    root: &Link,
+    spec: &ImportSpec,
+) -> ApiResult<BTreeMap<Uuid, Uuid>> {
+    let mut candidates: Vec<(AssetRef, Uuid)> = vec![(root.master(), root.instance.id)];
+    let mut klip_links = Vec::new();
+    let mut conn = store::connect(pool).await?;
+    match root.kind() {
+        AssetKind::Dashboard => {
+            let instances: Vec<Uuid> = root.klips.values().copied().collect();
+            for klip in links::get_many(&mut conn, &instances).await? {
+                if klip.account_id == root.account_id {
+                    candidates.push((klip.master(), klip.instance.id));
+                    klip_links.push(klip);
+                }
+            }
+        }
+        AssetKind::Klip => klip_links.push(root.clone()),
+        AssetKind::DataSource => {}
+    }
+    drop(conn);
+    for klip in &klip_links {
+        for (master, bound) in &klip.data_sources {
+            candidates.push((
+                AssetRef::new(AssetKind::DataSource, *master),
+                bound.instance_id,
+            ));
+        }
+    }
+    let wanted: BTreeSet<AssetRef> = spec.refs().collect();
+    let mut reuse = BTreeMap::new();
+    let mut targets = BTreeSet::new();
+    for (master, instance) in candidates {
+        if !wanted.contains(&master) || reuse.contains_key(&master.id) || !targets.insert(instance)
+        {
+            continue;
+        }
+        let exists = peers
+            .version(root.account_id, AssetRef::new(master.kind, instance))
+            .await
+            .map_err(upstream("library"))?
+            .is_some();
+        if exists {
+            reuse.insert(master.id, instance);
+        }
+    }
+    Ok(reuse)
+}
