@@ -3,7 +3,9 @@
 //! - [`reflect`]: calls any method by name with a JSON body, resolving its types through the
 //!   server's reflection service, as grpcurl does. The README walkthrough test runs the
 //!   README's own grpcurl commands with it.
+//! - [`cluster`]: the four services as processes on their own databases.
 //! - [`grpcurl`]: reads grpcurl command lines out of a Markdown text.
 
+pub mod cluster;
 pub mod grpcurl;
 pub mod reflect;
