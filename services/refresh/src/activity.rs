@@ -92,6 +92,8 @@ pub async fn record(
 ) -> ApiResult<RecordActivityResponse> {
     let scope = format!("{account_id}/{user}");
     const METHOD: &str = "RecordActivity";
+    // The jobs this call queues continue its trace when a worker fetches them.
+    let trace_context = crate::trace::current();
     let was_active = {
         let mut conn = pool.get().await.map_err(StoreError::from)?;
         if let Some(answer) = idempotency::replay(&mut conn, &scope, METHOD, request_id).await? {
@@ -137,9 +139,15 @@ pub async fn record(
                     }
                     None => instances::known_of_account(conn, account_id).await?,
                 };
-                queued = instances::enqueue_due(conn, account_id, &wanted, Trigger::Activity)
-                    .await?
-                    .len();
+                queued = instances::enqueue_due(
+                    conn,
+                    account_id,
+                    &wanted,
+                    Trigger::Activity,
+                    trace_context.as_ref(),
+                )
+                .await?
+                .len();
             }
             let answer = RecordActivityResponse {
                 queued_jobs: queued as i32,

@@ -1,12 +1,14 @@
-//! The refresh service (DESIGN.md sections 2 and 7; rules F1–F5, F8, I13): activity per
-//! account, the global refresh queue in PostgreSQL, API-limit deferral, fetching and the
-//! data cache. docs/refresh.md describes the design.
+//! The refresh service (DESIGN.md sections 2 and 7; rules F1–F5, F7, F8, I13): activity per
+//! account, the global refresh queue in PostgreSQL, API-limit deferral, fetching, the data
+//! cache and scheduled email reports. docs/refresh.md describes the design.
 //!
 //! - `api`: the gRPC handlers (authorize, validate, call the domain).
 //! - `activity`, `scheduler`: which instances are queued when (F1, F2, F4).
 //! - `worker`: claiming, limits, fetching and settling jobs (F3, F5, F8).
 //! - `limits`, `backoff`, `fetch`: the arithmetic of API limits and backoff, and the HTTP
 //!   client with its SSRF guard.
+//! - `reports`: scheduled email reports (F7): schedules, the report loop, the email, SMTP.
+//! - `trace`: the trace context a job carries from the call that queued it to its fetch.
 //! - `store`: the Diesel queries and transactions.
 
 pub mod activity;
@@ -16,10 +18,12 @@ pub mod fetch;
 pub mod limits;
 pub mod model;
 pub mod peers;
+pub mod reports;
 pub mod scheduler;
 pub mod schema;
 pub mod settings;
 pub mod store;
+pub mod trace;
 pub mod worker;
 
 use std::sync::Arc;
@@ -41,7 +45,7 @@ pub const SCHEMA: Schema = Schema {
 };
 
 /// The server with this service's handlers behind token verification, and the replica's
-/// scheduler and workers running beside it.
+/// scheduler, workers and report loop running beside it.
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
     let settings = context.settings.clone();
     let peers = Arc::new(peers::Peers::new(
@@ -71,7 +75,16 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         worker::spawn(workers, context.common.database_url(context.kind));
     }
 
-    let handlers = api::RefreshApi::new(context.pool.clone(), peers, settings);
+    let reports_wake = Arc::new(tokio::sync::Notify::new());
+    let reports = Arc::new(reports::ReportContext {
+        pool: context.pool.clone(),
+        peers: peers.clone(),
+        mailer: reports::mailer::Mailer::new(&settings)?,
+        settings: settings.clone(),
+    });
+    tokio::spawn(reports::run(reports, reports_wake.clone()));
+
+    let handlers = api::RefreshApi::new(context.pool.clone(), peers, settings, reports_wake);
     Ok(context
         .server()
         .add_service(RefreshServiceServer::with_interceptor(

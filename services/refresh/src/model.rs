@@ -1,11 +1,12 @@
-//! The refresh service's records, as stored: refresh jobs, data-source instances and
-//! cached data. `api::convert` turns them into protobuf messages.
+//! The refresh service's records, as stored: refresh jobs, data-source instances, cached
+//! data, report schedules and deliveries. `api::convert` and `api::report_wire` turn them
+//! into protobuf messages.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use crate::schema::{cached_data, instances, refresh_jobs};
+use crate::schema::{cached_data, instances, refresh_jobs, report_deliveries, report_schedules};
 
 /// The state of a refresh job (the `state` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +95,8 @@ pub struct RefreshJob {
     pub lease_deadline: Option<DateTime<Utc>>,
     pub finish_time: Option<DateTime<Utc>>,
     pub error: String,
+    /// The W3C trace context of the call that queued it, if any.
+    pub trace_context: Option<serde_json::Value>,
 }
 
 impl RefreshJob {
@@ -130,6 +133,7 @@ pub struct NewJob {
     pub trigger: String,
     pub state: String,
     pub front: bool,
+    pub trace_context: Option<serde_json::Value>,
 }
 
 impl NewJob {
@@ -148,7 +152,14 @@ impl NewJob {
             trigger: trigger.as_str().to_owned(),
             state: JobState::Queued.as_str().to_owned(),
             front: matches!(trigger, Trigger::Report),
+            trace_context: None,
         }
+    }
+
+    /// The same job, continuing the trace of the call or task that queues it.
+    pub fn traced(mut self, trace_context: Option<serde_json::Value>) -> Self {
+        self.trace_context = trace_context;
+        self
     }
 }
 
@@ -234,4 +245,127 @@ pub fn interval_ms(interval: Option<&prost_types::Duration>) -> i64 {
     interval
         .and_then(|d| std::time::Duration::try_from(*d).ok())
         .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64)
+}
+
+/// A report schedule (a row of `report_schedules`, F7).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = report_schedules)]
+pub struct ReportSchedule {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub name: String,
+    pub cron_expression: String,
+    pub time_zone: String,
+    pub recipients: Vec<String>,
+    pub klip_ids: Vec<Uuid>,
+    pub dashboard_id: Option<Uuid>,
+    pub lead_time_ms: Option<i64>,
+    pub user_id: String,
+    pub paused: bool,
+    pub next_send_time: Option<DateTime<Utc>>,
+    pub prepare_at: Option<DateTime<Utc>>,
+    pub last_send_time: Option<DateTime<Utc>>,
+    pub version: i64,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+/// Where a delivery is in its life (the `stage` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStage {
+    /// Its data sources are to be queued at the front (F7).
+    Prepare,
+    /// To be sent at its scheduled time, or retried.
+    Send,
+    /// Sent, skipped, or failed for good.
+    Done,
+}
+
+impl DeliveryStage {
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "prepare" => DeliveryStage::Prepare,
+            "send" => DeliveryStage::Send,
+            "done" => DeliveryStage::Done,
+            _ => return None,
+        })
+    }
+}
+
+/// What a delivery's recipients see of it (the `status` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Refreshing,
+    Sent,
+    Failed,
+    Skipped,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Refreshing => "refreshing",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "refreshing" => DeliveryStatus::Refreshing,
+            "sent" => DeliveryStatus::Sent,
+            "failed" => DeliveryStatus::Failed,
+            "skipped" => DeliveryStatus::Skipped,
+            _ => return None,
+        })
+    }
+}
+
+/// One send of a report schedule (a row of `report_deliveries`), and the report loop's unit
+/// of work.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = report_deliveries)]
+pub struct ReportDelivery {
+    pub id: Uuid,
+    pub schedule_id: Uuid,
+    pub account_id: Uuid,
+    pub scheduled_time: DateTime<Utc>,
+    pub stage: String,
+    pub status: String,
+    pub due_at: DateTime<Utc>,
+    pub refresh_deadline: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub claim: i32,
+    pub prepared_at: Option<DateTime<Utc>>,
+    pub plan: Option<serde_json::Value>,
+    pub recipients: Vec<String>,
+    pub message: Option<Vec<u8>>,
+    pub attempts: i32,
+    pub send_time: Option<DateTime<Utc>>,
+    pub stale_data_sources: serde_json::Value,
+    pub error: String,
+    pub create_time: DateTime<Utc>,
+}
+
+impl ReportDelivery {
+    pub fn stage(&self) -> Option<DeliveryStage> {
+        DeliveryStage::parse(&self.stage)
+    }
+
+    /// The fencing token of the replica that claimed it.
+    pub fn hold(&self) -> DeliveryHold {
+        DeliveryHold {
+            id: self.id,
+            claim: self.claim,
+        }
+    }
+}
+
+/// A replica's claim on a delivery: what it writes counts only while the claim is still
+/// this one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryHold {
+    pub id: Uuid,
+    pub claim: i32,
 }

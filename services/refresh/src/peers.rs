@@ -1,5 +1,6 @@
 //! The services the refresh service calls: the library (data-source definitions and their
-//! resolution, I13) and the token registry (access tokens, credential secrets, limits).
+//! resolution, I13; Klips, dashboards and rendering for email reports, F7) and the token
+//! registry (access tokens, credential secrets, limits).
 //! Background work calls them with a short-lived service token (DESIGN.md section 3); a
 //! handler acting for a user forwards the user's own token instead.
 
@@ -13,7 +14,9 @@ use trellis_platform::client::{self, TracedChannel, authorized};
 use trellis_platform::config::CommonConfig;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::library::v1::{
-    DataSource, ListDataSourcesRequest, ResolveDataSourceRequest, ResolvedRequest,
+    Dashboard, DataSource, GetDashboardRequest, GetDataSourceRequest, GetKlipRequest, Klip,
+    ListDataSourcesRequest, RenderKlipRequest, RenderedKlip, ResolveDataSourceRequest,
+    ResolvedRequest,
 };
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_proto::tokens::v1::{
@@ -108,6 +111,80 @@ impl Peers {
             .into_inner()
             .resolved_request
             .ok_or_else(|| Status::internal("the library resolved nothing"))
+    }
+
+    /// A Klip of an account (NOT_FOUND when the account has none by that id).
+    pub async fn klip(&self, klip_id: Uuid, account_id: Uuid) -> Result<Klip, Status> {
+        let request = GetKlipRequest {
+            id: klip_id.to_string(),
+            account_id: account_id.to_string(),
+        };
+        self.library
+            .clone()
+            .get_klip(authorized(request, &self.service_token()))
+            .await?
+            .into_inner()
+            .klip
+            .ok_or_else(|| Status::internal("the library returned no Klip"))
+    }
+
+    /// A dashboard of an account.
+    pub async fn dashboard(
+        &self,
+        dashboard_id: Uuid,
+        account_id: Uuid,
+    ) -> Result<Dashboard, Status> {
+        let request = GetDashboardRequest {
+            id: dashboard_id.to_string(),
+            account_id: account_id.to_string(),
+        };
+        self.library
+            .clone()
+            .get_dashboard(authorized(request, &self.service_token()))
+            .await?
+            .into_inner()
+            .dashboard
+            .ok_or_else(|| Status::internal("the library returned no dashboard"))
+    }
+
+    /// A data source of an account.
+    pub async fn data_source(
+        &self,
+        data_source_id: Uuid,
+        account_id: Uuid,
+    ) -> Result<DataSource, Status> {
+        let request = GetDataSourceRequest {
+            id: data_source_id.to_string(),
+            account_id: account_id.to_string(),
+        };
+        self.library
+            .clone()
+            .get_data_source(authorized(request, &self.service_token()))
+            .await?
+            .into_inner()
+            .data_source
+            .ok_or_else(|| Status::internal("the library returned no data source"))
+    }
+
+    /// Renders a Klip over the currently cached data, for `user_id`'s values (empty: none).
+    pub async fn render_klip(
+        &self,
+        klip_id: Uuid,
+        account_id: Uuid,
+        user_id: &str,
+    ) -> Result<RenderedKlip, Status> {
+        let request = RenderKlipRequest {
+            klip_id: klip_id.to_string(),
+            account_id: account_id.to_string(),
+            user_id: user_id.to_owned(),
+        };
+        self.library
+            .clone()
+            .render_klip(authorized(request, &self.service_token()))
+            .await?
+            .into_inner()
+            .rendered_klip
+            .ok_or_else(|| Status::internal("the library rendered nothing"))
     }
 
     pub async fn access_token(

@@ -50,6 +50,7 @@ diesel::table! {
         lease_deadline -> Nullable<Timestamptz>,
         finish_time -> Nullable<Timestamptz>,
         error -> Text,
+        trace_context -> Nullable<Jsonb>,
     }
 }
 
@@ -81,3 +82,52 @@ diesel::table! {
         fetch_time -> Timestamptz,
     }
 }
+
+diesel::table! {
+    report_schedules (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        name -> Text,
+        cron_expression -> Text,
+        time_zone -> Text,
+        recipients -> Array<Text>,
+        klip_ids -> Array<Uuid>,
+        dashboard_id -> Nullable<Uuid>,
+        lead_time_ms -> Nullable<Int8>,
+        user_id -> Text,
+        paused -> Bool,
+        next_send_time -> Nullable<Timestamptz>,
+        prepare_at -> Nullable<Timestamptz>,
+        last_send_time -> Nullable<Timestamptz>,
+        version -> Int8,
+        create_time -> Timestamptz,
+        update_time -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    report_deliveries (id) {
+        id -> Uuid,
+        schedule_id -> Uuid,
+        account_id -> Uuid,
+        scheduled_time -> Timestamptz,
+        stage -> Text,
+        status -> Text,
+        due_at -> Timestamptz,
+        refresh_deadline -> Nullable<Timestamptz>,
+        lease_until -> Nullable<Timestamptz>,
+        claim -> Int4,
+        prepared_at -> Nullable<Timestamptz>,
+        plan -> Nullable<Jsonb>,
+        recipients -> Array<Text>,
+        message -> Nullable<Bytea>,
+        attempts -> Int4,
+        send_time -> Nullable<Timestamptz>,
+        stale_data_sources -> Jsonb,
+        error -> Text,
+        create_time -> Timestamptz,
+    }
+}
+
+diesel::joinable!(report_deliveries -> report_schedules (schedule_id));
+diesel::allow_tables_to_appear_in_same_query!(report_schedules, report_deliveries);

@@ -87,6 +87,126 @@ pub struct Settings {
     /// How long finished jobs are kept for GetRefreshJob and status.
     #[arg(long, env = "TRELLIS_REFRESH_JOB_RETENTION", default_value = "24h", value_parser = parse_duration)]
     pub job_retention: Duration,
+
+    /// Longest wait of a replica's report loop between looks for due report work (F7); it
+    /// also wakes when the next known step is due, and when a schedule changes.
+    #[arg(long, env = "TRELLIS_REPORT_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub report_interval: Duration,
+
+    /// Lead time of a report schedule that sets none: how long before a send the data
+    /// sources of its Klips are queued at the front of the queue (F7).
+    #[arg(long, env = "TRELLIS_REPORT_LEAD_TIME", default_value = "15m", value_parser = parse_duration)]
+    pub report_lead_time: Duration,
+
+    /// How long a replica holds a report step (preparing or sending) before another replica
+    /// may take it over.
+    #[arg(long, env = "TRELLIS_REPORT_LEASE", default_value = "2m", value_parser = parse_duration)]
+    pub report_lease: Duration,
+
+    /// Waits before the retries of a report the mail relay did not take, one per retry,
+    /// e.g. `1m,5m,30m,2h`; `none` never retries. A permanent refusal (5xx) is not retried.
+    #[arg(
+        long,
+        env = "TRELLIS_REPORT_SEND_RETRIES",
+        default_value = "1m,5m,30m,2h"
+    )]
+    pub report_send_retries: RetryWaits,
+
+    /// Host name of the SMTP relay that reports are sent through.
+    #[arg(long, env = "TRELLIS_SMTP_HOST", default_value = "localhost")]
+    pub smtp_host: String,
+
+    /// Port of the SMTP relay; by default 25 without TLS, 587 with STARTTLS, 465 with TLS.
+    #[arg(long, env = "TRELLIS_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+
+    /// How the connection to the relay is secured: `none` (a trusted local relay only),
+    /// `starttls` (required, never falling back to plain text) or `tls` (TLS from the start).
+    #[arg(long, env = "TRELLIS_SMTP_TLS", value_enum, default_value_t = SmtpTls::Starttls)]
+    pub smtp_tls: SmtpTls,
+
+    /// User name for the relay's authentication; none means no authentication.
+    #[arg(long, env = "TRELLIS_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    /// Password for the relay's authentication. Never logged.
+    #[arg(long, env = "TRELLIS_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<Secret>,
+
+    /// Sender of reports, e.g. `Trellis reports <reports@example.com>`.
+    #[arg(
+        long,
+        env = "TRELLIS_SMTP_FROM",
+        default_value = "Trellis reports <reports@localhost>"
+    )]
+    pub smtp_from: String,
+
+    /// Longest wait for the relay: connecting, and each SMTP command.
+    #[arg(long, env = "TRELLIS_SMTP_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub smtp_timeout: Duration,
+}
+
+/// How the connection to the SMTP relay is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SmtpTls {
+    /// Plain text: only for a trusted relay on the same host or network.
+    None,
+    /// Plain text upgraded with STARTTLS, which is required.
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+/// A secret setting: its `Debug` never shows it, so logging the settings leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(text.to_owned()))
+    }
+}
+
+/// The waits before each retry of a report send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryWaits(pub Vec<Duration>);
+
+impl RetryWaits {
+    /// The wait before retrying after `failed` failed attempts, or `None` when no retry is
+    /// left.
+    pub fn after(&self, failed: u32) -> Option<Duration> {
+        let index = usize::try_from(failed).ok()?.checked_sub(1)?;
+        self.0.get(index).copied()
+    }
+}
+
+impl std::str::FromStr for RetryWaits {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.is_empty() || text.eq_ignore_ascii_case("none") {
+            return Ok(RetryWaits(Vec::new()));
+        }
+        text.split(',')
+            .map(parse_duration)
+            .collect::<Result<Vec<_>, _>>()
+            .map(RetryWaits)
+    }
 }
 
 impl Default for Settings {
@@ -147,11 +267,33 @@ mod tests {
     }
 
     #[test]
+    fn retry_waits_parse_and_run_out() {
+        let waits: RetryWaits = "1m,5m".parse().unwrap();
+        assert_eq!(waits.after(0), None);
+        assert_eq!(waits.after(1), Some(Duration::from_secs(60)));
+        assert_eq!(waits.after(2), Some(Duration::from_secs(300)));
+        assert_eq!(waits.after(3), None);
+        assert_eq!("none".parse::<RetryWaits>().unwrap().after(1), None);
+        assert!("1m,soon".parse::<RetryWaits>().is_err());
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let settings = Settings {
+            smtp_password: Some("hunter2".parse().unwrap()),
+            ..Settings::default()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
     fn defaults_follow_the_design() {
         let settings = Settings::default();
         let policy = settings.backoff_policy();
         assert_eq!(policy.disable_after(), 20);
         assert_eq!(settings.lease, Duration::from_secs(60));
         assert!(!settings.allow_private_networks);
+        assert_eq!(settings.report_lead_time, Duration::from_secs(15 * 60));
+        assert_eq!(settings.smtp_tls, SmtpTls::Starttls);
     }
 }

@@ -345,7 +345,7 @@ async fn only_due_instances_are_queued_on_activity_and_only_for_active_accounts(
         .iter()
         .map(|r| r.id.clone())
         .collect();
-    let queued = instances::enqueue_due(&mut conn, account, &all, Trigger::Activity)
+    let queued = instances::enqueue_due(&mut conn, account, &all, Trigger::Activity, None)
         .await
         .unwrap();
     let mut keys = Vec::new();

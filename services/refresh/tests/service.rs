@@ -691,15 +691,27 @@ async fn queue_status_positions_an_accounts_jobs_and_access_is_by_account() {
     assert_eq!(global.depth, 4);
     assert!(global.positions.is_empty());
 
-    // Email report schedules (F7) come with a later issue.
+    // Email report schedules (F7, tests/reports.rs) are per account too.
     let reports = client
         .list_report_schedules(call(
             refresh::ListReportSchedulesRequest::default(),
             &tokens::admin(account),
         ))
         .await
-        .expect_err("not yet");
-    assert_eq!(reports.code(), Code::Unimplemented);
+        .expect("the account's schedules")
+        .into_inner();
+    assert!(reports.schedules.is_empty());
+    let theirs = client
+        .list_report_schedules(call(
+            refresh::ListReportSchedulesRequest {
+                account_id: other.to_string(),
+                ..Default::default()
+            },
+            &tokens::admin(account),
+        ))
+        .await
+        .expect_err("another account's schedules");
+    assert_eq!(theirs.code(), Code::PermissionDenied);
 }
 
 async fn cached_json(

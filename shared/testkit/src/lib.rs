@@ -7,6 +7,7 @@
 //! - [`tokens`]: tokens minted for any account and role with the test secret.
 //! - [`oauth`]: a real OAuth 2.0 authorization server on loopback, with knobs and counters.
 //! - [`otlp`]: an OTLP/gRPC receiver that collects the spans services export.
+//! - [`smtp`]: a real SMTP server on loopback that keeps (or refuses) the mail it is sent.
 //! - [`eventually`]: waiting on a condition with a deadline, instead of sleeping.
 //!
 //! The server to use comes from `TRELLIS_TEST_DATABASE_URL` (a URL of any database on it,
@@ -19,6 +20,7 @@ pub mod oauth;
 pub mod otlp;
 pub mod process;
 pub mod server;
+pub mod smtp;
 pub mod tokens;
 pub mod wait;
 

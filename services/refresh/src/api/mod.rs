@@ -1,12 +1,14 @@
 //! gRPC handlers of `trellis.refresh.v1.RefreshService`: authorize, validate, call the
-//! domain and the stores. The email report methods (F7) come with a later issue and answer
-//! UNIMPLEMENTED (the generated default).
+//! domain and the stores. The report schedule methods (F7) are in `reports`.
 
 pub mod convert;
+pub mod report_wire;
+mod reports;
 
 use std::sync::Arc;
 
 use diesel_async::AsyncConnection;
+use tokio::sync::Notify;
 use tonic::{Code, Request, Response, Status};
 use trellis_platform::auth::{Caller, caller};
 use trellis_platform::db::DbPool;
@@ -29,14 +31,22 @@ pub struct RefreshApi {
     pool: DbPool,
     peers: Arc<Peers>,
     settings: Settings,
+    /// Wakes this replica's report loop when a schedule changes.
+    reports_wake: Arc<Notify>,
 }
 
 impl RefreshApi {
-    pub fn new(pool: DbPool, peers: Arc<Peers>, settings: Settings) -> Self {
+    pub fn new(
+        pool: DbPool,
+        peers: Arc<Peers>,
+        settings: Settings,
+        reports_wake: Arc<Notify>,
+    ) -> Self {
         Self {
             pool,
             peers,
             settings,
+            reports_wake,
         }
     }
 
@@ -191,6 +201,7 @@ impl RefreshService for RefreshApi {
 
         let scope = format!("{account}/{}", caller.user());
         const METHOD: &str = "RefreshNow";
+        let trace_context = crate::trace::current();
         let request_id = request.request_id.clone();
         let answer = conn
             .transaction::<_, StoreError, _>(async move |conn| {
@@ -202,7 +213,8 @@ impl RefreshService for RefreshApi {
                 let known = instances::get(conn, &instance)
                     .await?
                     .ok_or(StoreError::NotFound)?;
-                let job = NewJob::new(&instance, account, &known.resolve_user_id, Trigger::Manual);
+                let job = NewJob::new(&instance, account, &known.resolve_user_id, Trigger::Manual)
+                    .traced(trace_context);
                 jobs::enqueue(conn, &[job]).await?;
                 let job = jobs::active_job(conn, &instance)
                     .await?
@@ -365,5 +377,47 @@ impl RefreshService for RefreshApi {
         Ok(Response::new(GetCachedDataResponse {
             cached_data: Some(convert::cached_data(&instance, &data, chrono::Utc::now())),
         }))
+    }
+
+    async fn create_report_schedule(
+        &self,
+        request: Request<CreateReportScheduleRequest>,
+    ) -> Result<Response<CreateReportScheduleResponse>, Status> {
+        self.create_schedule(request).await
+    }
+
+    async fn get_report_schedule(
+        &self,
+        request: Request<GetReportScheduleRequest>,
+    ) -> Result<Response<GetReportScheduleResponse>, Status> {
+        self.get_schedule(request).await
+    }
+
+    async fn list_report_schedules(
+        &self,
+        request: Request<ListReportSchedulesRequest>,
+    ) -> Result<Response<ListReportSchedulesResponse>, Status> {
+        self.list_schedules(request).await
+    }
+
+    async fn update_report_schedule(
+        &self,
+        request: Request<UpdateReportScheduleRequest>,
+    ) -> Result<Response<UpdateReportScheduleResponse>, Status> {
+        self.update_schedule(request).await
+    }
+
+    async fn delete_report_schedule(
+        &self,
+        request: Request<DeleteReportScheduleRequest>,
+    ) -> Result<Response<DeleteReportScheduleResponse>, Status> {
+        self.delete_schedule(request).await
+    }
+
+    async fn list_report_deliveries(
+        &self,
+        request: Request<ListReportDeliveriesRequest>,
+    ) -> Result<Response<ListReportDeliveriesResponse>, Status> {
+        self.list_deliveries(request).await
     }
 }

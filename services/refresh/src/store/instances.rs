@@ -116,12 +116,14 @@ pub async fn of_data_source(
 }
 
 /// Queues those of `wanted` (instances of `account_id`) that are due or past due and not
-/// queued yet, in the given order (F1). Returns the ids of the jobs queued.
+/// queued yet, in the given order (F1), each remembering `trace_context` (the queueing call's
+/// trace). Returns the ids of the jobs queued.
 pub async fn enqueue_due(
     conn: &mut AsyncPgConnection,
     account_id: Uuid,
     wanted: &[InstanceId],
     trigger: Trigger,
+    trace_context: Option<&serde_json::Value>,
 ) -> Result<Vec<Uuid>, StoreError> {
     if wanted.is_empty() {
         return Ok(Vec::new());
@@ -137,9 +139,9 @@ pub async fn enqueue_due(
         .unzip();
     let queued: Vec<Queued> = diesel::sql_query(
         "INSERT INTO refresh_jobs (id, data_source_id, account_id, instance_key, resolve_user_id,
-                                   trigger, state)
+                                   trigger, state, trace_context)
          SELECT gen_random_uuid(), i.data_source_id, i.account_id, i.instance_key,
-                i.resolve_user_id, $4, 'queued'
+                i.resolve_user_id, $4, 'queued', $5
          FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS wanted(data_source_id, instance_key, ord)
          JOIN instances i ON i.data_source_id = wanted.data_source_id
                          AND i.instance_key = wanted.instance_key
@@ -152,6 +154,7 @@ pub async fn enqueue_due(
     .bind::<Array<Text>, _>(keys)
     .bind::<SqlUuid, _>(account_id)
     .bind::<Text, _>(trigger.as_str())
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Jsonb>, _>(trace_context)
     .load(conn)
     .await?;
     Ok(queued.into_iter().map(|q| q.id).collect())

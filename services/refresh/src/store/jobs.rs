@@ -61,6 +61,40 @@ pub async fn active_job(
         .optional()?)
 }
 
+/// Puts an instance's queued job before every normal job (F7: a report's refresh goes to
+/// the front whatever else waits). Returns whether there was one to move.
+pub async fn move_to_front(
+    conn: &mut AsyncPgConnection,
+    instance: &InstanceId,
+) -> Result<bool, StoreError> {
+    let moved = diesel::update(
+        refresh_jobs::table
+            .filter(refresh_jobs::data_source_id.eq(instance.data_source_id))
+            .filter(refresh_jobs::instance_key.eq(&instance.instance_key))
+            .filter(refresh_jobs::state.eq("queued"))
+            .filter(refresh_jobs::front.eq(false)),
+    )
+    .set(refresh_jobs::front.eq(true))
+    .execute(conn)
+    .await?;
+    Ok(moved > 0)
+}
+
+/// The jobs with these ids that still exist.
+pub async fn get_many(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<RefreshJob>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(refresh_jobs::table
+        .filter(refresh_jobs::id.eq_any(ids))
+        .select(RefreshJob::as_select())
+        .load(conn)
+        .await?)
+}
+
 /// The latest job of an instance, finished or not.
 pub async fn latest_job(
     conn: &mut AsyncPgConnection,

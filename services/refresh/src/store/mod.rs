@@ -3,10 +3,12 @@
 
 pub mod activity;
 pub mod cache;
+pub mod deliveries;
 pub mod instances;
 pub mod jobs;
 pub mod limits;
 pub mod outcomes;
+pub mod schedules;
 
 use std::time::Duration;
 

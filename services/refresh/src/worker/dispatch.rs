@@ -66,6 +66,9 @@ async fn run(context: Arc<WorkerContext>, group: Vec<RefreshJob>, _slot: OwnedSe
         worker = %context.owner,
         attempt = group[0].attempt,
     );
+    // The fetch continues the trace of the call that queued the job (its leader's, when
+    // identical requests are fetched together).
+    crate::trace::continue_in(&span, group[0].trace_context.as_ref());
     job::run_group(&context, group).instrument(span).await;
 }
 

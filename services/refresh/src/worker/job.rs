@@ -296,7 +296,8 @@ async fn settle_problem(
             // It waited its turn already: the successor goes to the front.
             let trigger = Trigger::parse(&job.trigger).unwrap_or(Trigger::Schedule);
             let mut next =
-                NewJob::new(&successor.id, job.account_id, &job.resolve_user_id, trigger);
+                NewJob::new(&successor.id, job.account_id, &job.resolve_user_id, trigger)
+                    .traced(job.trace_context.clone());
             next.front = true;
             jobs::enqueue(&mut conn, &[next]).await?;
         }

@@ -4,10 +4,14 @@
 
 #![allow(dead_code, reason = "each test file uses part of the harness")]
 
+pub mod reports;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tonic::Request;
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
@@ -52,10 +56,33 @@ pub struct World {
     pub tokens: RunningService,
     pub refresh_database: TestDatabase,
     pub api: DataApi,
+    /// Where the library reads cached data to render Klips: bound before the library
+    /// started, served by [`World::rendering_replica`].
+    refresh_listener: std::sync::Mutex<Option<TcpListener>>,
+}
+
+/// A refresh replica served on the address the library renders through; stops when
+/// dropped.
+pub struct ServedReplica {
+    pub url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for ServedReplica {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
 }
 
 impl World {
     pub async fn start() -> Self {
+        let refresh_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let refresh_url = format!(
+            "http://{}",
+            refresh_listener.local_addr().expect("an address")
+        );
         let tokens = RunningService::start(
             ServiceKind::Tokens,
             &trellis_tokens::SCHEMA,
@@ -69,7 +96,10 @@ impl World {
             ServiceKind::Library,
             &trellis_library::SCHEMA,
             Default::default(),
-            |common| common.tokens_url = tokens_url,
+            |common| {
+                common.tokens_url = tokens_url;
+                common.refresh_url = refresh_url;
+            },
             trellis_library::build,
         )
         .await;
@@ -78,6 +108,40 @@ impl World {
             tokens,
             refresh_database: TestDatabase::new(&trellis_refresh::SCHEMA).await,
             api: DataApi::start().await,
+            refresh_listener: std::sync::Mutex::new(Some(refresh_listener)),
+        }
+    }
+
+    /// The refresh replica the library reads cached data from (RenderKlip, and so email
+    /// reports); one per world.
+    pub async fn rendering_replica(&self, settings: Settings) -> ServedReplica {
+        let listener = self
+            .refresh_listener
+            .lock()
+            .expect("the listener")
+            .take()
+            .expect("one rendering replica per world");
+        let url = format!("http://{}", listener.local_addr().expect("an address"));
+        let mut common = test_config(&self.refresh_database.url);
+        common.library_url = self.library.server.url();
+        common.tokens_url = self.tokens.server.url();
+        let pool = trellis_platform::db::pool(&self.refresh_database.url, 16).expect("a pool");
+        let context = ServiceContext::new(ServiceKind::Refresh, common, settings, pool)
+            .expect("a service context");
+        let server = trellis_refresh::build(context)
+            .await
+            .expect("refresh builds");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        ServedReplica {
+            url,
+            shutdown: Some(shutdown),
         }
     }
 
@@ -223,6 +287,70 @@ impl World {
         Uuid::parse_str(&created.id).unwrap()
     }
 
+    /// A Klip of `account` with named components (`(name, formula)`) over `bindings`.
+    pub async fn klip(
+        &self,
+        account: Uuid,
+        name: &str,
+        components: &[(&str, &str)],
+        bindings: &[Uuid],
+    ) -> Uuid {
+        let created = self
+            .library_client()
+            .create_klip(call(
+                library::CreateKlipRequest {
+                    request_id: String::new(),
+                    klip: Some(library::Klip {
+                        name: name.into(),
+                        components: components
+                            .iter()
+                            .map(|(name, formula)| library::Component {
+                                name: (*name).into(),
+                                formula: (*formula).into(),
+                            })
+                            .collect(),
+                        bindings: bindings
+                            .iter()
+                            .map(|source| library::Binding {
+                                data_source_id: source.to_string(),
+                            })
+                            .collect(),
+                        ..Default::default()
+                    }),
+                },
+                &tokens::editor(account),
+            ))
+            .await
+            .expect("CreateKlip")
+            .into_inner()
+            .klip
+            .expect("a Klip");
+        Uuid::parse_str(&created.id).unwrap()
+    }
+
+    /// A dashboard of `account` showing `klips`.
+    pub async fn dashboard(&self, account: Uuid, name: &str, klips: &[Uuid]) -> Uuid {
+        let created = self
+            .library_client()
+            .create_dashboard(call(
+                library::CreateDashboardRequest {
+                    request_id: String::new(),
+                    dashboard: Some(library::Dashboard {
+                        name: name.into(),
+                        klip_ids: klips.iter().map(Uuid::to_string).collect(),
+                        ..Default::default()
+                    }),
+                },
+                &tokens::editor(account),
+            ))
+            .await
+            .expect("CreateDashboard")
+            .into_inner()
+            .dashboard
+            .expect("a dashboard");
+        Uuid::parse_str(&created.id).unwrap()
+    }
+
     /// A saved API-key credential of `account`, sent as the query parameter `name`.
     pub async fn api_key_in_query(&self, account: Uuid, name: &str, key: &str) -> String {
         self.tokens_client()
@@ -350,6 +478,29 @@ pub fn refresh_client(server: &TestServer) -> RefreshServiceClient<TracedChannel
 
 pub fn refresh_client_at(url: &str) -> RefreshServiceClient<TracedChannel> {
     RefreshServiceClient::new(trellis_platform::client::channel(url).expect("a channel"))
+}
+
+/// An editor of `account` refreshes a data source now (RefreshNow).
+pub async fn refresh_now(
+    client: &mut RefreshServiceClient<TracedChannel>,
+    account: Uuid,
+    data_source: Uuid,
+) -> refresh::RefreshJob {
+    client
+        .refresh_now(call(
+            refresh::RefreshNowRequest {
+                request_id: String::new(),
+                data_source_id: data_source.to_string(),
+                account_id: String::new(),
+                instance_key: String::new(),
+            },
+            &tokens::editor(account),
+        ))
+        .await
+        .expect("RefreshNow")
+        .into_inner()
+        .job
+        .expect("a job")
 }
 
 /// A user of `account` signs in.
