@@ -26,7 +26,10 @@ impl Cluster {
     pub async fn start(env: &HashMap<String, String>) -> Self {
         let addresses: Vec<SocketAddr> = ServiceKind::ALL.iter().map(|_| free_address()).collect();
         let url = |kind: ServiceKind| {
-            let index = ServiceKind::ALL.iter().position(|k| *k == kind).expect("a kind");
+            let index = ServiceKind::ALL
+                .iter()
+                .position(|k| *k == kind)
+                .expect("a kind");
             format!("http://{}", addresses[index])
         };
         let mut common = HashMap::from([
@@ -34,9 +37,18 @@ impl Cluster {
             ("TRELLIS_IMPORTS_URL".to_owned(), url(ServiceKind::Imports)),
             ("TRELLIS_TOKENS_URL".to_owned(), url(ServiceKind::Tokens)),
             ("TRELLIS_REFRESH_URL".to_owned(), url(ServiceKind::Refresh)),
-            ("TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS".to_owned(), "true".to_owned()),
-            ("TRELLIS_REFRESH_POLL_INTERVAL".to_owned(), "200ms".to_owned()),
-            ("TRELLIS_REFRESH_SCHEDULE_INTERVAL".to_owned(), "200ms".to_owned()),
+            (
+                "TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS".to_owned(),
+                "true".to_owned(),
+            ),
+            (
+                "TRELLIS_REFRESH_POLL_INTERVAL".to_owned(),
+                "200ms".to_owned(),
+            ),
+            (
+                "TRELLIS_REFRESH_SCHEDULE_INTERVAL".to_owned(),
+                "200ms".to_owned(),
+            ),
         ]);
         common.extend(env.clone());
 

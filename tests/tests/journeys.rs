@@ -21,7 +21,7 @@ use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
 use trellis_proto::tokens::v1 as tokens;
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_testkit::oauth::{OAuthServer, OAuthServerConfig};
-use trellis_testkit::otlp::OtlpReceiver;
+use trellis_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 use trellis_testkit::{eventually, tokens as test_tokens};
 use uuid::Uuid;
 
@@ -61,7 +61,7 @@ impl Journey {
     /// Waits until every call of the journey continued its trace in the server it reached,
     /// each of `services` exported spans in the trace, and every span of the trace hangs
     /// from one of the journey's calls.
-    async fn check_trace(&self, receiver: &OtlpReceiver, services: &[&str]) {
+    async fn check_trace(&self, receiver: &OtlpReceiver, services: &[&str]) -> Vec<ReceivedSpan> {
         let wanted: BTreeSet<&str> = services.iter().copied().collect();
         let spans = eventually(
             &format!("one connected trace across {wanted:?} for {}", self.name),
@@ -93,6 +93,7 @@ impl Journey {
             spans.len(),
             self.trace_id
         );
+        spans
     }
 }
 
