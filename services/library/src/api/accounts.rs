@@ -12,9 +12,8 @@ use uuid::Uuid;
 use super::access::{self, Need, denied};
 use super::convert::{page, parse_id, timestamp};
 use super::mask::Mask;
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use crate::domain::account::AccountKind;
-use crate::domain::etag;
 use crate::domain::names::check_display_name;
 use crate::domain::stored::Account;
 use crate::store::accounts::{AccountFilter, NewAccount, Visibility};
@@ -68,12 +67,7 @@ pub async fn create(
     );
     violations.into_result()?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let parent_id = match kind {
             AccountKind::Partner | AccountKind::Standard => {
                 // Signing up is a platform flow: only services create top-level accounts.
@@ -86,10 +80,10 @@ pub async fn create(
                 }
                 None
             }
-            AccountKind::Client => Some(client_parent(&mut conn, caller, &wanted.parent_id).await?),
+            AccountKind::Client => Some(client_parent(conn, caller, &wanted.parent_id).await?),
         };
         let account = accounts::insert(
-            &mut conn,
+            conn,
             NewAccount {
                 id: Uuid::now_v7(),
                 kind,
@@ -98,14 +92,11 @@ pub async fn create(
             },
         )
         .await?;
-        let response = pb::CreateAccountResponse {
+        Ok(pb::CreateAccountResponse {
             account: Some(to_proto(&account)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 /// The partner a new client goes under: any partner for a service token; for a partner's
@@ -221,37 +212,25 @@ pub async fn update(
     })?;
     access::role(caller, Need::Admin)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let id = access::account(&mut conn, caller, &wanted.id, "account.id", Need::Admin).await?;
-        let current = accounts::get_for_update(&mut conn, id)
+    replay::write(pool, &key, async |conn| {
+        let id = access::account(conn, caller, &wanted.id, "account.id", Need::Admin).await?;
+        let current = accounts::get_for_update(conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("account", id))?;
-        if !etag::matches(&wanted.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the account changed; read it again".into(),
-            ));
-        }
-        let next = apply_mask(&mut conn, caller, &current, &wanted, &mask).await?;
+        replay::require_etag(&wanted.etag, &current.etag(), "account")?;
+        let next = apply_mask(conn, caller, &current, &wanted, &mask).await?;
         let account = if (&next.kind, &next.parent_id, &next.display_name)
             == (&current.kind, &current.parent_id, &current.display_name)
         {
             current
         } else {
-            accounts::update(&mut conn, &next).await?
+            accounts::update(conn, &next).await?
         };
-        let response = pb::UpdateAccountResponse {
+        Ok(pb::UpdateAccountResponse {
             account: Some(to_proto(&account)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 /// The account with the masked fields of `wanted`. Moving an account between families
@@ -341,29 +320,20 @@ pub async fn delete(
     let id = parse_id("id", &request.id)?;
     access::role(caller, Need::Admin)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         // A partner's admin deletes its clients; everything else is a platform flow.
         if !caller.is_service() {
             let own = caller.account()?;
-            let found = accounts::get(&mut conn, id).await?;
+            let found = accounts::get(conn, id).await?;
             if found.is_none_or(|account| account.parent_id != Some(own)) {
                 return Err(denied(id));
             }
         }
-        let current = accounts::get_for_update(&mut conn, id)
+        let current = accounts::get_for_update(conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("account", id))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the account changed; read it again".into(),
-            ));
-        }
-        let holdings = accounts::holdings(&mut conn, id).await?;
+        replay::require_etag(&request.etag, &current.etag(), "account")?;
+        let holdings = accounts::holdings(conn, id).await?;
         if !request.force {
             let mut refusals = Vec::new();
             for (count, what) in [
@@ -384,11 +354,8 @@ pub async fn delete(
                 return Err(ApiError::FailedPrecondition(refusals));
             }
         }
-        accounts::delete(&mut conn, id).await?;
-        let response = pb::DeleteAccountResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        accounts::delete(conn, id).await?;
+        Ok(pb::DeleteAccountResponse {})
+    })
+    .await
 }

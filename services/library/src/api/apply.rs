@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::data_source_wire::Parts;
 use super::klip_wire::{bindings, check_bindings, components};
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use crate::domain::etag;
 use crate::domain::klip::KlipDefinition;
 use crate::store::variables::NewVariable;
-use crate::store::{self, data_sources, klips, variables};
+use crate::store::{data_sources, klips, variables};
 
 pub const MAX_UPDATES: usize = 1000;
 
@@ -74,29 +74,18 @@ pub async fn apply_klips(
 ) -> ApiResult<pb::ApplyKlipDefinitionsResponse> {
     check_batch(caller, &request.request_id, request.updates.len())?;
     let key = RequestKey::new(caller, "ApplyKlipDefinitions", &request.request_id)?;
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(mut done) = key
-            .replay::<pb::ApplyKlipDefinitionsResponse>(&mut conn)
-            .await?
-        {
-            done.replayed = true;
-            return Ok(done);
-        }
+    let mark = |done: &mut pb::ApplyKlipDefinitionsResponse| done.replayed = true;
+    replay::write_marking_replays(pool, &key, mark, async |conn| {
         let mut results = Vec::with_capacity(request.updates.len());
         for update in &request.updates {
-            results.push(apply_klip(&mut conn, update, &request.variable_defaults).await?);
+            results.push(apply_klip(conn, update, &request.variable_defaults).await?);
         }
-        let response = pb::ApplyKlipDefinitionsResponse {
+        Ok(pb::ApplyKlipDefinitionsResponse {
             results,
             replayed: false,
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 async fn apply_klip(
@@ -164,29 +153,18 @@ pub async fn apply_data_sources(
 ) -> ApiResult<pb::ApplyDataSourceDefinitionsResponse> {
     check_batch(caller, &request.request_id, request.updates.len())?;
     let key = RequestKey::new(caller, "ApplyDataSourceDefinitions", &request.request_id)?;
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(mut done) = key
-            .replay::<pb::ApplyDataSourceDefinitionsResponse>(&mut conn)
-            .await?
-        {
-            done.replayed = true;
-            return Ok(done);
-        }
+    let mark = |done: &mut pb::ApplyDataSourceDefinitionsResponse| done.replayed = true;
+    replay::write_marking_replays(pool, &key, mark, async |conn| {
         let mut results = Vec::with_capacity(request.updates.len());
         for update in &request.updates {
-            results.push(apply_data_source(&mut conn, update, &request.variable_defaults).await?);
+            results.push(apply_data_source(conn, update, &request.variable_defaults).await?);
         }
-        let response = pb::ApplyDataSourceDefinitionsResponse {
+        Ok(pb::ApplyDataSourceDefinitionsResponse {
             results,
             replayed: false,
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 async fn apply_data_source(

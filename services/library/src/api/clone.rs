@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 use super::closure::{asset_refs, kind_to_proto};
 use super::convert::parse_id;
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use crate::domain::asset::{AssetKind, AssetRef, Selection};
 use crate::domain::clone::ClonePlan;
 use crate::domain::closure::{AssetGraph, Closure};
 use crate::store::variables::NewVariable;
-use crate::store::{self, accounts, dashboards, data_sources, graph, klips, variables};
+use crate::store::{accounts, dashboards, data_sources, graph, klips, variables};
 
 pub async fn clone(
     pool: &DbPool,
@@ -49,17 +49,12 @@ pub async fn clone(
         &request.request_id,
     )?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(mut done) = key.replay::<pb::CloneAssetsResponse>(&mut conn).await? {
-            done.replayed = true;
-            return Ok(done);
-        }
-        let from = accounts::get_for_share(&mut conn, source)
+    let mark = |done: &mut pb::CloneAssetsResponse| done.replayed = true;
+    replay::write_marking_replays(pool, &key, mark, async |conn| {
+        let from = accounts::get_for_share(conn, source)
             .await?
             .ok_or_else(|| ApiError::not_found("account", source))?;
-        let to = accounts::get_for_share(&mut conn, destination)
+        let to = accounts::get_for_share(conn, destination)
             .await?
             .ok_or_else(|| ApiError::not_found("account", destination))?;
         if !from.place().same_family(&to.place()) {
@@ -70,13 +65,13 @@ pub async fn clone(
             ));
         }
         let selection = Selection::from_refs(&refs);
-        let graph = graph::load(&mut conn, source, &selection).await?;
-        let source_variables = variables::defaults(&mut conn, source).await?;
+        let graph = graph::load(conn, source, &selection).await?;
+        let source_variables = variables::defaults(conn, source).await?;
         let defined: BTreeSet<String> = source_variables.keys().cloned().collect();
         let closure = Closure::compute(&selection, &graph, &defined);
         let plan = ClonePlan::new(&refs, &graph, &closure, &reuse, Uuid::now_v7)?;
-        check_reused(&mut conn, destination, &plan).await?;
-        copy(&mut conn, destination, &graph, &plan).await?;
+        check_reused(conn, destination, &plan).await?;
+        copy(conn, destination, &graph, &plan).await?;
 
         // I4: the variables the copies use, created where the destination lacks them.
         let wanted: Vec<NewVariable<'_>> = closure
@@ -89,9 +84,9 @@ pub async fn clone(
                 description: &v.description,
             })
             .collect();
-        let variables_created = variables::insert_missing(&mut conn, destination, &wanted).await?;
+        let variables_created = variables::insert_missing(conn, destination, &wanted).await?;
 
-        let response = pb::CloneAssetsResponse {
+        Ok(pb::CloneAssetsResponse {
             mappings: plan
                 .mappings
                 .iter()
@@ -103,12 +98,9 @@ pub async fn clone(
                 .collect(),
             variables_created,
             replayed: false,
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 fn reuse_ids(wire: &std::collections::HashMap<String, String>) -> ApiResult<BTreeMap<Uuid, Uuid>> {

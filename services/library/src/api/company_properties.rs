@@ -9,8 +9,7 @@ use trellis_proto::library::v1 as pb;
 
 use super::access::{self, Need};
 use super::convert::timestamp;
-use super::replay::RequestKey;
-use crate::domain::etag;
+use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_value, is_property_name};
 use crate::domain::stored::CompanyProperty;
 use crate::store::{self, company_properties};
@@ -52,40 +51,31 @@ pub async fn set(
     );
     violations.into_result()?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "property.account_id",
             Need::Admin,
         )
         .await?;
-        let current = company_properties::get_for_update(&mut conn, account, &wanted.name).await?;
+        let current = company_properties::get_for_update(conn, account, &wanted.name).await?;
         let (property, created) = match current {
             Some(current) => {
-                if !etag::matches(&wanted.etag, &current.etag()) {
-                    return Err(ApiError::Aborted(
-                        "the property changed; read it again".into(),
-                    ));
-                }
+                replay::require_etag(&wanted.etag, &current.etag(), "property")?;
                 if current.value == wanted.value {
                     (current, false)
                 } else {
                     let updated =
-                        company_properties::update(&mut conn, account, &wanted.name, &wanted.value)
+                        company_properties::update(conn, account, &wanted.name, &wanted.value)
                             .await?;
                     (updated, false)
                 }
             }
             None => {
                 let inserted =
-                    company_properties::insert(&mut conn, account, &wanted.name, &wanted.value)
+                    company_properties::insert(conn, account, &wanted.name, &wanted.value)
                         .await
                         .map_err(|error| match error {
                             StoreError::UniqueViolation { .. } => ApiError::Aborted(
@@ -96,15 +86,12 @@ pub async fn set(
                 (inserted, true)
             }
         };
-        let response = pb::SetCompanyPropertyResponse {
+        Ok(pb::SetCompanyPropertyResponse {
             property: Some(to_proto(&property)),
             created,
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn get(
@@ -178,33 +165,15 @@ pub async fn delete(
     access::role(caller, Need::Admin)?;
     check_name("name", &request.name)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Admin,
-        )
-        .await?;
-        let current = company_properties::get_for_update(&mut conn, account, &request.name)
+    replay::write(pool, &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Admin).await?;
+        let current = company_properties::get_for_update(conn, account, &request.name)
             .await?
             .ok_or_else(|| ApiError::not_found("company property", &request.name))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the property changed; read it again".into(),
-            ));
-        }
-        company_properties::delete(&mut conn, account, &request.name).await?;
-        let response = pb::DeleteCompanyPropertyResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        replay::require_etag(&request.etag, &current.etag(), "property")?;
+        company_properties::delete(conn, account, &request.name).await?;
+        Ok(pb::DeleteCompanyPropertyResponse {})
+    })
+    .await
 }

@@ -12,9 +12,8 @@ use uuid::Uuid;
 use super::access::{self, Need};
 use super::convert::{json_to_struct, page, parse_id, struct_to_json, timestamp};
 use super::mask::Mask;
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use crate::domain::dashboard::DashboardDefinition;
-use crate::domain::etag;
 use crate::domain::stored::Dashboard;
 use crate::store::{self, dashboards, klips};
 
@@ -91,30 +90,22 @@ pub async fn create(
     definition.check(&mut violations, "dashboard");
     violations.into_result()?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "dashboard.account_id",
             Need::Write,
         )
         .await?;
-        check_klips(&mut conn, account, &definition).await?;
-        let created = dashboards::insert(&mut conn, Uuid::now_v7(), account, &definition).await?;
-        let response = pb::CreateDashboardResponse {
+        check_klips(conn, account, &definition).await?;
+        let created = dashboards::insert(conn, Uuid::now_v7(), account, &definition).await?;
+        Ok(pb::CreateDashboardResponse {
             dashboard: Some(to_proto(&created)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn get(
@@ -194,28 +185,19 @@ pub async fn update(
         },
     )?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "dashboard.account_id",
             Need::Write,
         )
         .await?;
-        let current = dashboards::get_for_update(&mut conn, account, id)
+        let current = dashboards::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("dashboard", id))?;
-        if !etag::matches(&wanted.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the dashboard changed; read it again".into(),
-            ));
-        }
+        replay::require_etag(&wanted.etag, &current.etag(), "dashboard")?;
         let mut violations = Violations::new();
         let mut next = current.definition.clone();
         if mask.has("name") {
@@ -229,20 +211,17 @@ pub async fn update(
         }
         next.check(&mut violations, "dashboard");
         violations.into_result()?;
-        check_klips(&mut conn, account, &next).await?;
+        check_klips(conn, account, &next).await?;
         let updated = if next == current.definition {
             current
         } else {
-            dashboards::overwrite(&mut conn, account, id, &next).await?
+            dashboards::overwrite(conn, account, id, &next).await?
         };
-        let response = pb::UpdateDashboardResponse {
+        Ok(pb::UpdateDashboardResponse {
             dashboard: Some(to_proto(&updated)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn delete(
@@ -254,33 +233,15 @@ pub async fn delete(
     access::role(caller, Need::Write)?;
     let id = parse_id("id", &request.id)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = dashboards::get_for_update(&mut conn, account, id)
+    replay::write(pool, &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
+        let current = dashboards::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("dashboard", id))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the dashboard changed; read it again".into(),
-            ));
-        }
-        dashboards::delete(&mut conn, account, id).await?;
-        let response = pb::DeleteDashboardResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        replay::require_etag(&request.etag, &current.etag(), "dashboard")?;
+        dashboards::delete(conn, account, id).await?;
+        Ok(pb::DeleteDashboardResponse {})
+    })
+    .await
 }

@@ -13,9 +13,8 @@ use super::data_source_wire::{
     auth_to_proto, definition, format_to_proto, headers_to_proto, method_to_proto, to_proto,
 };
 use super::mask::Mask;
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use super::resolution::{property_to_proto, sources};
-use crate::domain::etag;
 use crate::store::data_sources::DataSourceFilter;
 use crate::store::{self, data_sources, klips};
 
@@ -29,29 +28,21 @@ pub async fn create(
     let wanted = request.data_source.unwrap_or_default();
     let definition = definition(&wanted, "data_source")?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "data_source.account_id",
             Need::Write,
         )
         .await?;
-        let created = data_sources::insert(&mut conn, Uuid::now_v7(), account, &definition).await?;
-        let response = pb::CreateDataSourceResponse {
+        let created = data_sources::insert(conn, Uuid::now_v7(), account, &definition).await?;
+        Ok(pb::CreateDataSourceResponse {
             data_source: Some(to_proto(&created)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn get(
@@ -216,42 +207,30 @@ pub async fn update(
         set
     })?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "data_source.account_id",
             Need::Write,
         )
         .await?;
-        let current = data_sources::get_for_update(&mut conn, account, id)
+        let current = data_sources::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("data source", id))?;
-        if !etag::matches(&wanted.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the data source changed; read it again".into(),
-            ));
-        }
+        replay::require_etag(&wanted.etag, &current.etag(), "data source")?;
         let next = definition(&merge(to_proto(&current), &wanted, &mask), "data_source")?;
         let updated = if next == current.definition {
             current
         } else {
-            data_sources::overwrite(&mut conn, account, id, &next).await?
+            data_sources::overwrite(conn, account, id, &next).await?
         };
-        let response = pb::UpdateDataSourceResponse {
+        Ok(pb::UpdateDataSourceResponse {
             data_source: Some(to_proto(&updated)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn delete(
@@ -263,29 +242,14 @@ pub async fn delete(
     access::role(caller, Need::Write)?;
     let id = parse_id("id", &request.id)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = data_sources::get_for_update(&mut conn, account, id)
+    replay::write(pool, &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
+        let current = data_sources::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("data source", id))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the data source changed; read it again".into(),
-            ));
-        }
-        let binding = klips::binding(&mut conn, id).await?;
+        replay::require_etag(&request.etag, &current.etag(), "data source")?;
+        let binding = klips::binding(conn, id).await?;
         if !binding.is_empty() && !request.force {
             let listed: Vec<String> = binding.iter().take(10).map(Uuid::to_string).collect();
             return Err(ApiError::precondition(
@@ -300,14 +264,11 @@ pub async fn delete(
         }
         // Forced: the bindings dangle (set to NULL by the foreign key) and the Klips count
         // it as a change.
-        klips::touch(&mut conn, &binding).await?;
-        data_sources::delete(&mut conn, account, id).await?;
-        let response = pb::DeleteDataSourceResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        klips::touch(conn, &binding).await?;
+        data_sources::delete(conn, account, id).await?;
+        Ok(pb::DeleteDataSourceResponse {})
+    })
+    .await
 }
 
 pub async fn resolve(

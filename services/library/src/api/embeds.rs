@@ -12,9 +12,8 @@ use trellis_proto::library::v1 as pb;
 use super::access::{self, Need};
 use super::convert::parse_id;
 use super::render_wire::embed as to_proto;
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use crate::domain::embed::{check_max_age, is_embed_id, new_embed_id};
-use crate::domain::etag;
 use crate::render::Renderer;
 use crate::store::embeds::NewEmbed;
 use crate::store::{self, embeds, klips};
@@ -58,14 +57,9 @@ pub async fn create(
         renderer.settings().embed_max_age_limit,
     )?;
 
-    let mut conn = store::connect(renderer.pool()).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(renderer.pool(), &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "embed.account_id",
@@ -73,14 +67,14 @@ pub async fn create(
         )
         .await?;
         // Kept from being deleted until the embed is in.
-        if klips::existing(&mut conn, account, &BTreeSet::from([klip_id]))
+        if klips::existing(conn, account, &BTreeSet::from([klip_id]))
             .await?
             .is_empty()
         {
             return Err(ApiError::not_found("Klip", klip_id));
         }
         let created = embeds::insert(
-            &mut conn,
+            conn,
             &NewEmbed {
                 id: new_embed_id(),
                 account_id: account,
@@ -90,14 +84,11 @@ pub async fn create(
             },
         )
         .await?;
-        let response = pb::CreateEmbedResponse {
+        Ok(pb::CreateEmbedResponse {
             embed: Some(to_proto(&created)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn get(
@@ -168,31 +159,15 @@ pub async fn delete(
     access::role(caller, Need::Write)?;
     let id = embed_id("id", &request.id)?;
 
-    let mut conn = store::connect(renderer.pool()).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = embeds::get_for_update(&mut conn, account, id)
+    replay::write(renderer.pool(), &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
+        let current = embeds::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("embed", id))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted("the embed changed; read it again".into()));
-        }
-        embeds::delete(&mut conn, account, id).await?;
-        let response = pb::DeleteEmbedResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        replay::require_etag(&request.etag, &current.etag(), "embed")?;
+        embeds::delete(conn, account, id).await?;
+        Ok(pb::DeleteEmbedResponse {})
+    })
+    .await
 }

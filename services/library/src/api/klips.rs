@@ -10,8 +10,7 @@ use super::access::{self, Need};
 use super::convert::{page, parse_id};
 use super::klip_wire::{bindings, check_bindings, components, to_proto};
 use super::mask::Mask;
-use super::replay::RequestKey;
-use crate::domain::etag;
+use super::replay::{self, RequestKey};
 use crate::domain::klip::KlipDefinition;
 use crate::store::{self, dashboards, klips};
 
@@ -32,14 +31,9 @@ pub async fn create(
     let variables = definition.check(&mut violations, "klip");
     violations.into_result()?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "klip.account_id",
@@ -47,18 +41,14 @@ pub async fn create(
         )
         .await?;
         let mut violations = Violations::new();
-        check_bindings(&mut conn, &mut violations, account, "klip", &definition).await?;
+        check_bindings(conn, &mut violations, account, "klip", &definition).await?;
         violations.into_result()?;
-        let created =
-            klips::insert(&mut conn, Uuid::now_v7(), account, &definition, &variables).await?;
-        let response = pb::CreateKlipResponse {
+        let created = klips::insert(conn, Uuid::now_v7(), account, &definition, &variables).await?;
+        Ok(pb::CreateKlipResponse {
             klip: Some(to_proto(&created)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn get(
@@ -138,26 +128,19 @@ pub async fn update(
         },
     )?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "klip.account_id",
             Need::Write,
         )
         .await?;
-        let current = klips::get_for_update(&mut conn, account, id)
+        let current = klips::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Klip", id))?;
-        if !etag::matches(&wanted.etag, &current.etag()) {
-            return Err(ApiError::Aborted("the Klip changed; read it again".into()));
-        }
+        replay::require_etag(&wanted.etag, &current.etag(), "Klip")?;
         let mut violations = Violations::new();
         let mut next = current.definition.clone();
         if mask.has("name") {
@@ -172,21 +155,18 @@ pub async fn update(
         let variables = next.check(&mut violations, "klip");
         violations.into_result()?;
         let mut violations = Violations::new();
-        check_bindings(&mut conn, &mut violations, account, "klip", &next).await?;
+        check_bindings(conn, &mut violations, account, "klip", &next).await?;
         violations.into_result()?;
         let updated = if next == current.definition {
             current
         } else {
-            klips::overwrite(&mut conn, account, id, &next, &variables).await?
+            klips::overwrite(conn, account, id, &next, &variables).await?
         };
-        let response = pb::UpdateKlipResponse {
+        Ok(pb::UpdateKlipResponse {
             klip: Some(to_proto(&updated)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn delete(
@@ -198,34 +178,18 @@ pub async fn delete(
     access::role(caller, Need::Write)?;
     let id = parse_id("id", &request.id)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = klips::get_for_update(&mut conn, account, id)
+    replay::write(pool, &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
+        let current = klips::get_for_update(conn, account, id)
             .await?
             .ok_or_else(|| ApiError::not_found("Klip", id))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted("the Klip changed; read it again".into()));
-        }
+        replay::require_etag(&request.etag, &current.etag(), "Klip")?;
         // The dashboards showing it lose it (the foreign key cascades): a change of theirs.
         // Its embeds go the same way, revoked with their render caches (F6).
-        dashboards::touch_showing(&mut conn, id).await?;
-        klips::delete(&mut conn, account, id).await?;
-        let response = pb::DeleteKlipResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        dashboards::touch_showing(conn, id).await?;
+        klips::delete(conn, account, id).await?;
+        Ok(pb::DeleteKlipResponse {})
+    })
+    .await
 }

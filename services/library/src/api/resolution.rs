@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::access::{self, Need};
 use super::convert::timestamp;
-use super::replay::RequestKey;
+use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_value};
 use crate::domain::properties::{PropertySource, PropertySources, ResolvedProperty};
 use crate::store::{self, variables};
@@ -53,32 +53,21 @@ pub async fn set_user_value(
     let user = access::user(caller, &request.user_id)?
         .ok_or_else(|| ApiError::invalid("user_id", "is required with a service token"))?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Read,
-        )
-        .await?;
-        if variables::get(&mut conn, account, &request.name)
+    replay::write(pool, &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Read).await?;
+        if variables::get(conn, account, &request.name)
             .await?
             .is_none()
         {
             return Err(ApiError::not_found("variable", &request.name));
         }
         let user_value = if request.clear {
-            variables::clear_user_value(&mut conn, account, user, &request.name).await?;
+            variables::clear_user_value(conn, account, user, &request.name).await?;
             None
         } else {
             let stored =
-                variables::set_user_value(&mut conn, account, user, &request.name, &request.value)
+                variables::set_user_value(conn, account, user, &request.name, &request.value)
                     .await?;
             Some(pb::UserVariableValue {
                 account_id: stored.account_id.to_string(),
@@ -88,12 +77,9 @@ pub async fn set_user_value(
                 update_time: timestamp(stored.updated_at),
             })
         };
-        let response = pb::SetUserVariableValueResponse { user_value };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        Ok(pb::SetUserVariableValueResponse { user_value })
+    })
+    .await
 }
 
 pub async fn resolve(

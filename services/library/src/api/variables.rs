@@ -9,8 +9,7 @@ use trellis_proto::library::v1 as pb;
 use super::access::{self, Need};
 use super::convert::timestamp;
 use super::mask::Mask;
-use super::replay::RequestKey;
-use crate::domain::etag;
+use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_text, check_value, is_property_name};
 use crate::domain::stored::Variable;
 use crate::store::variables::NewVariable;
@@ -67,14 +66,9 @@ pub async fn create(
     check_fields(&mut violations, &wanted.default_value, &wanted.description);
     violations.into_result()?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "variable.account_id",
@@ -86,23 +80,21 @@ pub async fn create(
             default_value: &wanted.default_value,
             description: &wanted.description,
         };
-        let variable = variables::insert(&mut conn, account, &new)
-            .await
-            .map_err(|error| match error {
-                StoreError::UniqueViolation { .. } => ApiError::AlreadyExists {
-                    resource: "variable",
-                    id: wanted.name.clone(),
-                },
-                other => other.into(),
-            })?;
-        let response = pb::CreateVariableResponse {
+        let variable =
+            variables::insert(conn, account, &new)
+                .await
+                .map_err(|error| match error {
+                    StoreError::UniqueViolation { .. } => ApiError::AlreadyExists {
+                        resource: "variable",
+                        id: wanted.name.clone(),
+                    },
+                    other => other.into(),
+                })?;
+        Ok(pb::CreateVariableResponse {
             variable: Some(to_proto(&variable)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn get(
@@ -194,28 +186,19 @@ pub async fn update(
     check_fields(&mut violations, &wanted.default_value, &wanted.description);
     violations.into_result()?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
+    replay::write(pool, &key, async |conn| {
         let account = access::account(
-            &mut conn,
+            conn,
             caller,
             &wanted.account_id,
             "variable.account_id",
             Need::Write,
         )
         .await?;
-        let current = variables::get_for_update(&mut conn, account, &wanted.name)
+        let current = variables::get_for_update(conn, account, &wanted.name)
             .await?
             .ok_or_else(|| ApiError::not_found("variable", &wanted.name))?;
-        if !etag::matches(&wanted.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the variable changed; read it again".into(),
-            ));
-        }
+        replay::require_etag(&wanted.etag, &current.etag(), "variable")?;
         let mut next = current.clone();
         if mask.has("default_value") {
             next.default_value = wanted.default_value.clone();
@@ -228,16 +211,13 @@ pub async fn update(
         {
             current
         } else {
-            variables::update(&mut conn, &next).await?
+            variables::update(conn, &next).await?
         };
-        let response = pb::UpdateVariableResponse {
+        Ok(pb::UpdateVariableResponse {
             variable: Some(to_proto(&variable)),
-        };
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        })
+    })
+    .await
 }
 
 pub async fn delete(
@@ -249,33 +229,15 @@ pub async fn delete(
     access::role(caller, Need::Write)?;
     check_name("name", &request.name)?;
 
-    let mut conn = store::connect(pool).await?;
-    store::begin(&mut conn).await?;
-    let outcome = async {
-        if let Some(done) = key.replay(&mut conn).await? {
-            return Ok(done);
-        }
-        let account = access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = variables::get_for_update(&mut conn, account, &request.name)
+    replay::write(pool, &key, async |conn| {
+        let account =
+            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
+        let current = variables::get_for_update(conn, account, &request.name)
             .await?
             .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
-        if !etag::matches(&request.etag, &current.etag()) {
-            return Err(ApiError::Aborted(
-                "the variable changed; read it again".into(),
-            ));
-        }
-        variables::delete(&mut conn, account, &request.name).await?;
-        let response = pb::DeleteVariableResponse {};
-        key.remember(&mut conn, &response).await?;
-        Ok(response)
-    }
-    .await;
-    store::finish(&mut conn, outcome).await
+        replay::require_etag(&request.etag, &current.etag(), "variable")?;
+        variables::delete(conn, account, &request.name).await?;
+        Ok(pb::DeleteVariableResponse {})
+    })
+    .await
 }
