@@ -381,3 +381,52 @@ async fn a_client_traceparent_continues_in_the_server_spans() {
         root.name
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_to_old_request_ids_are_purged_and_recent_ones_kept() {
+    let database = TestDatabase::new(&trellis_library::SCHEMA).await;
+    let mut conn = database.connect().await;
+    diesel::sql_query(
+        "INSERT INTO request_ids (scope, method, request_id, response, created_at) VALUES \
+         ('test', 'CreateKlip', 'old', '', now() - interval '8 days'), \
+         ('test', 'CreateKlip', 'recent', '', now() - interval '6 days')",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("seed request ids");
+
+    // The server purges at start, with the default retention of a week.
+    let context = trellis_platform::service::ServiceContext::new(
+        ServiceKind::Library,
+        trellis_testkit::test_config(&database.url),
+        Default::default(),
+        database.pool(),
+    )
+    .expect("a context");
+    let _server =
+        trellis_testkit::TestServer::spawn(trellis_library::build(context).await.expect("builds"))
+            .await;
+    let kept = eventually("the week-old answer to be purged", WAIT, || {
+        let url = database.url.clone();
+        async move {
+            use diesel_async::AsyncConnection;
+            let mut conn = diesel_async::AsyncPgConnection::establish(&url)
+                .await
+                .ok()?;
+            let remaining: Vec<RequestId> =
+                diesel::sql_query("SELECT request_id FROM request_ids ORDER BY request_id")
+                    .load(&mut conn)
+                    .await
+                    .ok()?;
+            (remaining.len() == 1).then_some(remaining)
+        }
+    })
+    .await;
+    assert_eq!(kept[0].request_id, "recent");
+}
+
+#[derive(diesel::QueryableByName)]
+struct RequestId {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    request_id: String,
+}

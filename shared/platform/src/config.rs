@@ -99,6 +99,14 @@ pub struct CommonConfig {
     #[arg(long, env = "TRELLIS_READINESS_INTERVAL_SECS", default_value_t = 5)]
     pub readiness_interval_secs: u64,
 
+    /// Hours that answers to calls with a request id are kept for replay.
+    #[arg(
+        long,
+        env = "TRELLIS_REQUEST_ID_RETENTION_HOURS",
+        default_value_t = 168
+    )]
+    pub request_id_retention_hours: u64,
+
     #[arg(
         long,
         env = "TRELLIS_LIBRARY_URL",
@@ -142,6 +150,10 @@ impl CommonConfig {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    pub fn request_id_retention(&self) -> Duration {
+        Duration::from_secs(self.request_id_retention_hours.max(1) * 3600)
     }
 
     pub fn readiness_interval(&self) -> Duration {

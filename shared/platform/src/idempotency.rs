@@ -4,6 +4,10 @@
 //! same caller already sent the same method with the same request id, the stored response
 //! comes back and nothing is changed again. Otherwise it makes the change and calls
 //! [`remember`] before committing, so the change and its answer land together or not at all.
+//!
+//! Answers are kept for a retention period (`TRELLIS_REQUEST_ID_RETENTION_HOURS`, a week by
+//! default): every server purges older ones hourly ([`purge_older_than`]). A retry after
+//! that is a new request.
 
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -89,4 +93,18 @@ pub async fn remember<R: Message>(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Deletes the answers stored longer ago than `age`; returns how many.
+pub async fn purge_older_than(
+    conn: &mut AsyncPgConnection,
+    age: std::time::Duration,
+) -> Result<usize, StoreError> {
+    let cutoff =
+        chrono::Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+    Ok(
+        diesel::delete(request_ids::table.filter(request_ids::created_at.lt(cutoff)))
+            .execute(conn)
+            .await?,
+    )
 }

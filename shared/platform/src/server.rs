@@ -34,6 +34,7 @@ pub struct GrpcServer {
     health: HealthReporter,
     timeout: Duration,
     readiness: Option<(DbPool, Duration)>,
+    request_id_retention: Option<(DbPool, Duration)>,
 }
 
 impl GrpcServer {
@@ -48,6 +49,7 @@ impl GrpcServer {
             health,
             timeout: Duration::from_secs(30),
             readiness: None,
+            request_id_retention: None,
         }
     }
 
@@ -79,6 +81,12 @@ impl GrpcServer {
         self
     }
 
+    /// Purges answers to request ids older than `retention`, at start and then hourly.
+    pub fn request_id_retention(mut self, pool: DbPool, retention: Duration) -> Self {
+        self.request_id_retention = Some((pool, retention));
+        self
+    }
+
     /// Serves on `listener` until `shutdown` completes, then drains in-flight calls.
     pub async fn serve(
         mut self,
@@ -103,6 +111,10 @@ impl GrpcServer {
             }
         };
 
+        let purge = self
+            .request_id_retention
+            .map(|(pool, retention)| tokio::spawn(purge_request_ids(pool, retention)));
+
         let layers = ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
             .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
@@ -116,6 +128,9 @@ impl GrpcServer {
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await;
         readiness.abort();
+        if let Some(purge) = purge {
+            purge.abort();
+        }
         tracing::info!(service = self.name, "stopped");
         Ok(result?)
     }
@@ -170,6 +185,24 @@ async fn follow_database(
             last = Some(status);
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+async fn purge_request_ids(pool: DbPool, retention: Duration) {
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        hourly.tick().await;
+        let purged = match pool.get().await {
+            Ok(mut conn) => crate::idempotency::purge_older_than(&mut conn, retention)
+                .await
+                .map_err(|error| error.to_string()),
+            Err(error) => Err(error.to_string()),
+        };
+        match purged {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "purged old request ids"),
+            Err(error) => tracing::warn!(%error, "purging old request ids failed"),
+        }
     }
 }
 

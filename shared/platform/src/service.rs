@@ -73,6 +73,7 @@ impl<E> ServiceContext<E> {
         GrpcServer::new(self.kind.name())
             .timeout(self.common.request_timeout())
             .readiness(self.pool.clone(), self.common.readiness_interval())
+            .request_id_retention(self.pool.clone(), self.common.request_id_retention())
     }
 }
 
