@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::{StreamExt, TryStreamExt};
 use tonic::Status;
 use trellis_proto::library::v1 as library;
 use uuid::Uuid;
@@ -12,9 +11,6 @@ use crate::domain::asset::{AssetKind, AssetRef};
 use crate::domain::link::{KlipDefinition, Link};
 use crate::domain::status::{Evaluation, MasterState, evaluate};
 use crate::peers::Peers;
-
-/// Library reads that run at once while observing many instances.
-const CONCURRENT_READS: usize = 8;
 
 /// A link with its status now.
 #[derive(Debug, Clone)]
@@ -91,14 +87,7 @@ pub async fn observe(peers: &Peers, links: Vec<Link>) -> Result<Vec<Observed>, S
     }
     let instances: Vec<(Uuid, AssetRef)> =
         links.iter().map(|l| (l.account_id, l.instance)).collect();
-    let versions: Vec<Option<i64>> = futures::stream::iter(instances)
-        .map(|(account, instance)| {
-            let peers = peers.clone();
-            async move { peers.version(account, instance).await }
-        })
-        .buffered(CONCURRENT_READS)
-        .try_collect()
-        .await?;
+    let versions = peers.versions(&instances).await?;
     Ok(links
         .into_iter()
         .zip(versions)

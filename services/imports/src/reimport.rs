@@ -122,17 +122,30 @@ async fn reuse_ids(
     let wanted: BTreeSet<AssetRef> = spec.refs().collect();
     let mut reuse = BTreeMap::new();
     let mut targets = BTreeSet::new();
+    // Which targets exist, read in one batch; only the wanted ones are asked about.
+    let asked: Vec<(Uuid, AssetRef)> = candidates
+        .iter()
+        .filter(|(master, _)| wanted.contains(master))
+        .map(|(master, instance)| (root.account_id, AssetRef::new(master.kind, *instance)))
+        .collect();
+    let present: BTreeSet<AssetRef> = if asked.is_empty() {
+        BTreeSet::new()
+    } else {
+        peers
+            .versions(&asked)
+            .await
+            .map_err(upstream("library"))?
+            .into_iter()
+            .zip(&asked)
+            .filter_map(|(version, (_, asset))| version.map(|_| *asset))
+            .collect()
+    };
     for (master, instance) in candidates {
         if !wanted.contains(&master) || reuse.contains_key(&master.id) || !targets.insert(instance)
         {
             continue;
         }
-        let exists = peers
-            .version(root.account_id, AssetRef::new(master.kind, instance))
-            .await
-            .map_err(upstream("library"))?
-            .is_some();
-        if exists {
+        if present.contains(&AssetRef::new(master.kind, instance)) {
             reuse.insert(master.id, instance);
         }
     }

@@ -1,11 +1,16 @@
 //! Calls to the library service.
 
+use std::collections::HashMap;
+
 use tonic::Status;
 use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
 use super::{PAGE, Peers, found};
 use crate::domain::asset::{AssetKind, AssetRef};
+
+/// The most assets one BatchGetAssets call may name.
+const BATCH_ASSETS: usize = 1000;
 
 impl Peers {
     // --- library: accounts, closures, properties
@@ -135,6 +140,49 @@ impl Peers {
                 .map(|d| d.version),
             AssetKind::Dashboard => self.dashboard(account, asset.id).await?.map(|d| d.version),
         })
+    }
+
+    /// The current versions of many assets, each in the account it must belong to, in
+    /// order: `None` for one that does not exist there. One library call per
+    /// [`BATCH_ASSETS`] assets.
+    pub async fn versions(&self, assets: &[(Uuid, AssetRef)]) -> Result<Vec<Option<i64>>, Status> {
+        let mut versions = Vec::with_capacity(assets.len());
+        for chunk in assets.chunks(BATCH_ASSETS) {
+            let response = self
+                .library
+                .clone()
+                .batch_get_assets(
+                    self.call(library::BatchGetAssetsRequest {
+                        assets: chunk
+                            .iter()
+                            .map(|(_, asset)| library::AssetRef {
+                                kind: asset.kind.to_library() as i32,
+                                id: asset.id.to_string(),
+                            })
+                            .collect(),
+                    }),
+                )
+                .await?
+                .into_inner();
+            let found: HashMap<AssetRef, (Uuid, i64)> = response
+                .assets
+                .into_iter()
+                .filter_map(|found| {
+                    let asset = found.asset?;
+                    let kind = AssetKind::from_library(asset.kind)?;
+                    let id = Uuid::parse_str(&asset.id).ok()?;
+                    let account = Uuid::parse_str(&found.account_id).ok()?;
+                    Some((AssetRef::new(kind, id), (account, found.version)))
+                })
+                .collect();
+            versions.extend(chunk.iter().map(|(account, asset)| {
+                found
+                    .get(asset)
+                    .filter(|(owner, _)| owner == account)
+                    .map(|(_, version)| *version)
+            }));
+        }
+        Ok(versions)
     }
 
     pub async fn clone_assets(

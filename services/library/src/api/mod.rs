@@ -6,6 +6,7 @@
 mod access;
 mod accounts;
 mod apply;
+mod batch;
 mod clone;
 mod closure;
 mod company_properties;
@@ -140,6 +141,7 @@ handlers! {
 
     get_dependency_closure(GetDependencyClosureRequest) -> GetDependencyClosureResponse
         => closure::get;
+    batch_get_assets(BatchGetAssetsRequest) -> BatchGetAssetsResponse => batch::batch_get;
     clone_assets(CloneAssetsRequest) -> CloneAssetsResponse => clone::clone;
     apply_klip_definitions(ApplyKlipDefinitionsRequest) -> ApplyKlipDefinitionsResponse
         => apply::apply_klips;

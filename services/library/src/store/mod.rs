@@ -3,6 +3,7 @@
 //! [`finish`], so that nothing is half-written.
 
 pub mod accounts;
+pub mod assets;
 pub mod company_properties;
 pub mod dashboards;
 pub mod data_sources;
