@@ -7,6 +7,7 @@
 
 use diesel_async::AsyncPgConnection;
 use trellis_platform::auth::{Caller, Role};
+use trellis_platform::db::{DbConn, DbPool};
 use trellis_platform::error::{ApiError, ApiResult};
 use uuid::Uuid;
 
@@ -34,6 +35,13 @@ pub fn role(caller: &Caller, need: Need) -> ApiResult<()> {
 
 /// The account a request acts on (`requested`, empty for the signed-in one), once the
 /// caller is allowed to act on it with `need`. `field` names the request field.
+/// A connection and the account a read names in `account_id`, once the caller may read it.
+pub async fn reading(pool: &DbPool, caller: &Caller, requested: &str) -> ApiResult<(DbConn, Uuid)> {
+    let mut conn = store::connect(pool).await?;
+    let account = account(&mut conn, caller, requested, "account_id", Need::Read).await?;
+    Ok((conn, account))
+}
+
 pub async fn account(
     conn: &mut AsyncPgConnection,
     caller: &Caller,

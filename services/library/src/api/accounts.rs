@@ -10,7 +10,7 @@ use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
 use super::access::{self, Need, denied};
-use super::convert::{page, parse_id, timestamp};
+use super::convert::{page, parse_id, parse_optional_id, timestamp};
 use super::mask::Mask;
 use super::replay::{self, RequestKey};
 use crate::domain::account::AccountKind;
@@ -155,10 +155,7 @@ pub async fn list(
 ) -> ApiResult<pb::ListAccountsResponse> {
     let (page, after) = page(request.page_size, &request.page_token)?;
     let kind = kind_from_proto("kind", request.kind)?;
-    let parent_id = match request.parent_id.as_str() {
-        "" => None,
-        text => Some(parse_id("parent_id", text)?),
-    };
+    let parent_id = parse_optional_id("parent_id", &request.parent_id)?;
     let visibility = if caller.is_service() {
         Visibility::All
     } else {
@@ -258,10 +255,7 @@ async fn apply_mask(
             .ok_or_else(|| ApiError::invalid("account.kind", "is required"))?;
     }
     if mask.has("parent_id") {
-        next.parent_id = match wanted.parent_id.as_str() {
-            "" => None,
-            text => Some(parse_id("account.parent_id", text)?),
-        };
+        next.parent_id = parse_optional_id("account.parent_id", &wanted.parent_id)?;
     } else if next.kind != AccountKind::Client {
         next.parent_id = None;
     }

@@ -8,10 +8,10 @@ use trellis_platform::error::{ApiResult, Violations};
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, Need};
+use super::access;
 use crate::domain::asset::{AssetKind, AssetRef, Selection};
 use crate::domain::closure::{AssetGraph, Closure, ClosureEntry};
-use crate::store::{self, graph, variables};
+use crate::store::{graph, variables};
 
 pub const MAX_ASSETS: usize = 1000;
 
@@ -71,15 +71,7 @@ pub async fn get(
     request: pb::GetDependencyClosureRequest,
 ) -> ApiResult<pb::GetDependencyClosureResponse> {
     let refs = asset_refs("assets", &request.assets)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let selection = Selection::from_refs(&refs);
     let graph = graph::load(&mut conn, account, &selection).await?;
     let defined: BTreeSet<String> = variables::defaults(&mut conn, account)

@@ -12,7 +12,7 @@ use super::convert::timestamp;
 use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_value, is_property_name};
 use crate::domain::stored::CompanyProperty;
-use crate::store::{self, company_properties};
+use crate::store::company_properties;
 
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
@@ -100,15 +100,7 @@ pub async fn get(
     request: pb::GetCompanyPropertyRequest,
 ) -> ApiResult<pb::GetCompanyPropertyResponse> {
     check_name("name", &request.name)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let property = company_properties::get(&mut conn, account, &request.name)
         .await?
         .ok_or_else(|| ApiError::not_found("company property", &request.name))?;
@@ -133,15 +125,7 @@ pub async fn list(
             "not a token this service issued",
         ));
     }
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let mut found = company_properties::list(
         &mut conn,
         account,

@@ -16,6 +16,14 @@ pub fn parse_id(field: &str, text: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(text).map_err(|_| ApiError::invalid(field, "must be a UUID"))
 }
 
+/// An optional id: empty is none, anything else must be a UUID.
+pub fn parse_optional_id(field: &str, text: &str) -> ApiResult<Option<Uuid>> {
+    match text {
+        "" => Ok(None),
+        text => parse_id(field, text).map(Some),
+    }
+}
+
 pub fn timestamp(time: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
         seconds: time.timestamp(),

@@ -10,12 +10,14 @@ use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
 use super::access::{self, Need};
-use super::convert::{json_to_struct, page, parse_id, struct_to_json, timestamp};
+use super::convert::{
+    json_to_struct, page, parse_id, parse_optional_id, struct_to_json, timestamp,
+};
 use super::mask::Mask;
 use super::replay::{self, RequestKey};
 use crate::domain::dashboard::DashboardDefinition;
 use crate::domain::stored::Dashboard;
-use crate::store::{self, dashboards, klips};
+use crate::store::{dashboards, klips};
 
 pub fn to_proto(dashboard: &Dashboard) -> pb::Dashboard {
     let definition = &dashboard.definition;
@@ -114,15 +116,7 @@ pub async fn get(
     request: pb::GetDashboardRequest,
 ) -> ApiResult<pb::GetDashboardResponse> {
     let id = parse_id("id", &request.id)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let found = dashboards::get(&mut conn, account, id)
         .await?
         .ok_or_else(|| ApiError::not_found("dashboard", id))?;
@@ -137,19 +131,8 @@ pub async fn list(
     request: pb::ListDashboardsRequest,
 ) -> ApiResult<pb::ListDashboardsResponse> {
     let (page, after) = page(request.page_size, &request.page_token)?;
-    let klip = match request.klip_id.as_str() {
-        "" => None,
-        text => Some(parse_id("klip_id", text)?),
-    };
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let klip = parse_optional_id("klip_id", &request.klip_id)?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let mut found = dashboards::list(&mut conn, account, klip, after, page.fetch_limit()).await?;
     let next_page_token = page.finish(&mut found, |d| d.id.to_string());
     Ok(pb::ListDashboardsResponse {

@@ -51,15 +51,7 @@ pub async fn get(
     request: pb::GetDataSourceRequest,
 ) -> ApiResult<pb::GetDataSourceResponse> {
     let id = parse_id("id", &request.id)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let found = data_sources::get(&mut conn, account, id)
         .await?
         .ok_or_else(|| ApiError::not_found("data source", id))?;
@@ -278,15 +270,7 @@ pub async fn resolve(
 ) -> ApiResult<pb::ResolveDataSourceResponse> {
     let id = parse_id("data_source_id", &request.data_source_id)?;
     let user = access::user(caller, &request.user_id)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let found = data_sources::get(&mut conn, account, id)
         .await?
         .ok_or_else(|| ApiError::not_found("data source", id))?;

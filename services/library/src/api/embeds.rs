@@ -10,13 +10,13 @@ use trellis_platform::pagination::PageRequest;
 use trellis_proto::library::v1 as pb;
 
 use super::access::{self, Need};
-use super::convert::parse_id;
+use super::convert::{parse_id, parse_optional_id};
 use super::render_wire::embed as to_proto;
 use super::replay::{self, RequestKey};
 use crate::domain::embed::{check_max_age, is_embed_id, new_embed_id};
 use crate::render::Renderer;
 use crate::store::embeds::NewEmbed;
-use crate::store::{self, embeds, klips};
+use crate::store::{embeds, klips};
 
 /// An embed id the caller named: required; an id of the wrong shape cannot exist.
 fn embed_id<'a>(field: &str, id: &'a str) -> ApiResult<&'a str> {
@@ -97,15 +97,7 @@ pub async fn get(
     request: pb::GetEmbedRequest,
 ) -> ApiResult<pb::GetEmbedResponse> {
     let id = embed_id("id", &request.id)?;
-    let mut conn = store::connect(renderer.pool()).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(renderer.pool(), caller, &request.account_id).await?;
     let found = embeds::get(&mut conn, account, id)
         .await?
         .ok_or_else(|| ApiError::not_found("embed", id))?;
@@ -128,19 +120,8 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("page_token", "not a token this service issued"))
         })
         .transpose()?;
-    let klip = match request.klip_id.as_str() {
-        "" => None,
-        text => Some(parse_id("klip_id", text)?),
-    };
-    let mut conn = store::connect(renderer.pool()).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let klip = parse_optional_id("klip_id", &request.klip_id)?;
+    let (mut conn, account) = access::reading(renderer.pool(), caller, &request.account_id).await?;
     let mut found = embeds::list(&mut conn, account, klip, after, page.fetch_limit()).await?;
     let next_page_token = page.finish(&mut found, |e| e.seq.to_string());
     Ok(pb::ListEmbedsResponse {

@@ -7,12 +7,12 @@ use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
 use super::access::{self, Need};
-use super::convert::{page, parse_id};
+use super::convert::{page, parse_id, parse_optional_id};
 use super::klip_wire::{bindings, check_bindings, components, to_proto};
 use super::mask::Mask;
 use super::replay::{self, RequestKey};
 use crate::domain::klip::KlipDefinition;
-use crate::store::{self, dashboards, klips};
+use crate::store::{dashboards, klips};
 
 pub async fn create(
     pool: &DbPool,
@@ -57,15 +57,7 @@ pub async fn get(
     request: pb::GetKlipRequest,
 ) -> ApiResult<pb::GetKlipResponse> {
     let id = parse_id("id", &request.id)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let found = klips::get(&mut conn, account, id)
         .await?
         .ok_or_else(|| ApiError::not_found("Klip", id))?;
@@ -80,19 +72,8 @@ pub async fn list(
     request: pb::ListKlipsRequest,
 ) -> ApiResult<pb::ListKlipsResponse> {
     let (page, after) = page(request.page_size, &request.page_token)?;
-    let data_source = match request.data_source_id.as_str() {
-        "" => None,
-        text => Some(parse_id("data_source_id", text)?),
-    };
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let data_source = parse_optional_id("data_source_id", &request.data_source_id)?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let mut found = klips::list(&mut conn, account, data_source, after, page.fetch_limit()).await?;
     let next_page_token = page.finish(&mut found, |k| k.id.to_string());
     Ok(pb::ListKlipsResponse {

@@ -97,15 +97,7 @@ pub async fn resolve(
     violations.into_result()?;
     let user = access::user(caller, &request.user_id)?;
 
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let sources = sources(&mut conn, account, user).await?;
     let names: Vec<String> = if request.names.is_empty() {
         sources.names().into_iter().collect()

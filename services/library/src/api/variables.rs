@@ -12,8 +12,8 @@ use super::mask::Mask;
 use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_text, check_value, is_property_name};
 use crate::domain::stored::Variable;
+use crate::store::variables;
 use crate::store::variables::NewVariable;
-use crate::store::{self, variables};
 
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
@@ -103,15 +103,7 @@ pub async fn get(
     request: pb::GetVariableRequest,
 ) -> ApiResult<pb::GetVariableResponse> {
     check_name("name", &request.name)?;
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let variable = variables::get(&mut conn, account, &request.name)
         .await?
         .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
@@ -136,15 +128,7 @@ pub async fn list(
             "not a token this service issued",
         ));
     }
-    let mut conn = store::connect(pool).await?;
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Read,
-    )
-    .await?;
+    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let mut found = variables::list(
         &mut conn,
         account,
