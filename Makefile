@@ -30,11 +30,14 @@ tools/buf/node_modules/.bin/buf: tools/buf/package.json
 k8s-check:
 	scripts/k8s-check.sh
 
-## token: a development token, e.g. make token ACCOUNT=<uuid> ROLE=admin
+## token: a development token: make token ACCOUNT=<uuid> USER_ID=<id> ROLE=admin for a member,
+##        make token SERVICE=operator for an operator
 ACCOUNT ?=
+USER_ID ?= developer
 ROLE ?= admin
+SERVICE ?=
 token:
-	@cargo run --quiet -p trellis-platform --bin trellis-token -- $(if $(ACCOUNT),--account $(ACCOUNT)) --role $(ROLE)
+	@cargo run --quiet -p trellis-platform --bin trellis-token -- $(if $(SERVICE),--service $(SERVICE),--account $(ACCOUNT) --user $(USER_ID) --role $(ROLE))
 
 ## pg-stop: stop the throwaway PostgreSQL that run or test started
 pg-stop:

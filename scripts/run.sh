@@ -44,6 +44,8 @@ for service in "${services[@]}"; do
   (
     export DATABASE_URL="${base_url}/trellis_${service}"
     export TRELLIS_MIGRATE_AT_START=true
+    # Development secrets are refused unless asked for (DESIGN.md section 3).
+    export TRELLIS_DEVELOPMENT="${TRELLIS_DEVELOPMENT:-true}"
     export TRELLIS_LOG_FORMAT="${TRELLIS_LOG_FORMAT:-text}"
     exec "target/debug/trellis-${service}" 2>&1
   ) | sed -u "s/^/[${service}] /" &

@@ -1,8 +1,11 @@
 //! What every service does before it has behaviour of its own: refuse calls without a valid
-//! token, answer health checks that follow the database, describe itself through reflection,
-//! apply its migrations once, and continue a caller's trace.
+//! token (and service tokens meant for another service), refuse to start on missing or
+//! published secrets outside development mode, answer health checks that follow the
+//! database, describe itself through reflection, apply its migrations once, and continue a
+//! caller's trace.
 
 use std::collections::HashMap;
+use std::process::Stdio;
 use std::time::Duration;
 
 use diesel_async::RunQueryDsl;
@@ -15,11 +18,17 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+use trellis_platform::auth::{Identity, TokenMinter};
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
 use trellis_platform::db::{self, Schema};
+use trellis_proto::library::v1 as library;
+use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
+use trellis_proto::tokens::v1 as tokens_pb;
+use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_testkit::otlp::OtlpReceiver;
 use trellis_testkit::process::{ServiceProcess, binary};
+use trellis_testkit::tokens::TEST_SECRET;
 use trellis_testkit::{RunningService, TestDatabase, eventually, tokens};
 use uuid::Uuid;
 
@@ -142,14 +151,202 @@ async fn every_service_refuses_a_call_without_a_valid_token() {
             "{kind:?} with garbage"
         );
 
-        // A valid token passes authentication and reaches the (unknown) method.
-        let valid = call(channel, &method, Some(&tokens::admin(account))).await;
+        // A valid token passes authentication; a method without an access rule is refused
+        // at the gate all the same (docs/access.md).
+        let valid = call(channel.clone(), &method, Some(&tokens::admin(account))).await;
         assert_eq!(
             valid.code(),
-            Code::Unimplemented,
-            "{kind:?} with a valid token"
+            Code::PermissionDenied,
+            "{kind:?} with a valid token, for a method without a rule: {valid:?}"
+        );
+        assert!(
+            valid.message().contains("has no access rule"),
+            "{kind:?}: {}",
+            valid.message()
+        );
+        // And reaches the handler of a method whose rule admits it.
+        let (read, answer) = operator_read(kind);
+        let reached = call(channel, read, Some(&tokens::service())).await;
+        assert_eq!(
+            reached.code(),
+            answer,
+            "{kind:?}: an operator's token reaches the handler of {read}: {reached:?}"
         );
     }
+}
+
+/// A read of each service that an operator may make, and the handler's answer to an empty
+/// request.
+fn operator_read(kind: ServiceKind) -> (&'static str, Code) {
+    match kind {
+        ServiceKind::Library => ("/trellis.library.v1.LibraryService/ListAccounts", Code::Ok),
+        // A service token names the account whose imports it lists.
+        ServiceKind::Imports => (
+            "/trellis.imports.v1.ImportService/ListImports",
+            Code::InvalidArgument,
+        ),
+        ServiceKind::Tokens => ("/trellis.tokens.v1.TokenService/ListProviders", Code::Ok),
+        ServiceKind::Refresh => (
+            "/trellis.refresh.v1.RefreshService/GetQueueStatus",
+            Code::Ok,
+        ),
+    }
+}
+
+/// Runs `kind`'s binary to serve with `env` only (no TRELLIS_DEVELOPMENT), on a database of
+/// its own; returns its exit status and everything it printed. The process must exit by
+/// itself: it is killed, and the test fails, if it is still running after the deadline.
+async fn serve_outside_development(
+    kind: ServiceKind,
+    env: &[(&str, &str)],
+) -> (std::process::ExitStatus, String) {
+    let database = TestDatabase::new(&schema(kind)).await;
+    let binary = binary(&format!("trellis-{}", kind.name()));
+    let child = tokio::process::Command::new(&binary)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &database.url)
+        .env("TRELLIS_LISTEN_ADDR", "127.0.0.1:0")
+        .env("TRELLIS_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("start {}: {error}", binary.display()));
+    let output = tokio::time::timeout(WAIT, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{kind:?} with {env:?} did not exit: it started"))
+        .expect("the process's output");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    (output.status, printed)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_without_secrets_outside_development_mode_exits_with_a_clear_message() {
+    // A random secret of the right length, as a deployment would set.
+    let good_secret = Uuid::new_v4().simple().to_string();
+    for kind in ServiceKind::ALL {
+        for (secret, expected) in [
+            (None, "TRELLIS_JWT_SECRET is not set"),
+            (
+                Some("replace-me"),
+                "TRELLIS_JWT_SECRET is a published placeholder",
+            ),
+            (Some("too-short"), "TRELLIS_JWT_SECRET is 9 bytes"),
+        ] {
+            let env: Vec<(&str, &str)> = secret
+                .map(|secret| ("TRELLIS_JWT_SECRET", secret))
+                .into_iter()
+                .collect();
+            let (status, printed) = serve_outside_development(kind, &env).await;
+            assert!(
+                !status.success(),
+                "{kind:?} with secret {secret:?} exits non-zero: {status}\n{printed}"
+            );
+            assert!(
+                printed.contains(expected),
+                "{kind:?} with secret {secret:?} says {expected:?}:\n{printed}"
+            );
+            assert!(
+                printed.contains("TRELLIS_DEVELOPMENT=true"),
+                "{kind:?} names the development switch:\n{printed}"
+            );
+            assert!(
+                !printed.contains("serving gRPC"),
+                "{kind:?} never served:\n{printed}"
+            );
+        }
+    }
+
+    // The token registry also needs its encryption keys, whatever the JWT secret.
+    let (status, printed) = serve_outside_development(
+        ServiceKind::Tokens,
+        &[("TRELLIS_JWT_SECRET", good_secret.as_str())],
+    )
+    .await;
+    assert!(
+        !status.success(),
+        "tokens without encryption keys exits non-zero: {status}\n{printed}"
+    );
+    assert!(
+        printed.contains("TRELLIS_TOKENS_ENCRYPTION_KEYS is not set"),
+        "tokens names its missing keys:\n{printed}"
+    );
+    assert!(
+        !printed.contains("TRELLIS_JWT_SECRET is"),
+        "a good secret is not complained about:\n{printed}"
+    );
+    assert!(!printed.contains("serving gRPC"), "{printed}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_token_for_one_service_is_refused_by_another() {
+    let tokens_service = start(ServiceKind::Tokens).await;
+    let library_service = start(ServiceKind::Library).await;
+    let refresh = TokenMinter::hs256(TEST_SECRET.as_bytes(), Identity::Refresh);
+    let for_tokens = refresh.service_token(ServiceKind::Tokens);
+    let unknown = Uuid::new_v4().to_string();
+
+    // The token registry accepts the refresh service's token for it: the call reaches the
+    // handler, which finds no such token.
+    let limits = TokenServiceClient::new(tokens_service.server.channel())
+        .get_token_limits(authorized(
+            tokens_pb::GetTokenLimitsRequest {
+                token_id: unknown.clone(),
+                rate_limit_key: String::new(),
+            },
+            &for_tokens,
+        ))
+        .await
+        .expect_err("no such token");
+    assert_eq!(limits.code(), Code::NotFound, "{limits:?}");
+
+    // The library refuses the same token: its audience is the token registry alone.
+    let library_client = LibraryServiceClient::new(library_service.server.channel());
+    let resolve = |bearer: String| {
+        let mut library_client = library_client.clone();
+        let request = library::ResolveDataSourceRequest {
+            data_source_id: unknown.clone(),
+            account_id: Uuid::new_v4().to_string(),
+            user_id: String::new(),
+        };
+        async move {
+            library_client
+                .resolve_data_source(authorized(request, &bearer))
+                .await
+                .expect_err("no such data source")
+        }
+    };
+    let refused = resolve(for_tokens.clone()).await;
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(
+        !refused.message().contains(&for_tokens),
+        "the token never appears in an error"
+    );
+    // The refresh service's token for the library is accepted there.
+    let accepted = resolve(refresh.service_token(ServiceKind::Library)).await;
+    assert_eq!(accepted.code(), Code::NotFound, "{accepted:?}");
+
+    // An identity the method's rule does not list is refused, audience or not.
+    let imports_token = TokenMinter::hs256(TEST_SECRET.as_bytes(), Identity::Imports)
+        .service_token(ServiceKind::Tokens);
+    let not_listed = TokenServiceClient::new(tokens_service.server.channel())
+        .get_token_limits(authorized(
+            tokens_pb::GetTokenLimitsRequest {
+                token_id: unknown,
+                rate_limit_key: String::new(),
+            },
+            &imports_token,
+        ))
+        .await
+        .expect_err("GetTokenLimits is the refresh service's");
+    assert_eq!(not_listed.code(), Code::PermissionDenied, "{not_listed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

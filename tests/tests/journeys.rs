@@ -98,6 +98,8 @@ impl Journey {
 }
 
 struct Clients {
+    /// The library's channel, for the memberships an operator makes outside the journeys.
+    library_channel: TracedChannel,
     library: LibraryServiceClient<TracedChannel>,
     imports: ImportServiceClient<TracedChannel>,
     tokens: TokenServiceClient<TracedChannel>,
@@ -107,6 +109,7 @@ struct Clients {
 impl Clients {
     fn of(cluster: &Cluster) -> Self {
         Self {
+            library_channel: cluster.channel(ServiceKind::Library),
             library: LibraryServiceClient::new(cluster.channel(ServiceKind::Library)),
             imports: ImportServiceClient::new(cluster.channel(ServiceKind::Imports)),
             tokens: TokenServiceClient::new(cluster.channel(ServiceKind::Tokens)),
@@ -184,6 +187,9 @@ async fn build_a_partners_dashboard(
         .account
         .expect("an account");
     let partner: Uuid = partner.id.parse().expect("a uuid");
+    // The agency's staff: the test users are members of the partner, so its admin is also
+    // an admin of each of its clients (I15), and imports from the partner into them.
+    trellis_testkit::members::enroll(&clients.library_channel, partner).await;
     let admin = test_tokens::admin(partner);
 
     // The partner connects its analytics account (OAuth code flow at a real provider).

@@ -48,7 +48,7 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
             "TRELLIS_IMPORTS_FAIL_AFTER_STEP is set: the process aborts mid-import (test only)"
         );
     }
-    let peers = peers::Peers::new(&context.common, context.minter.clone())?;
+    let peers = peers::Peers::new(&context.common, context.service_tokens.clone())?;
     let saga = Arc::new(saga::Saga {
         pool: context.pool.clone(),
         database_url: context.common.database_url(context.kind),
@@ -65,10 +65,8 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         saga,
         settings: context.settings.clone(),
     };
+    let gate = context.gate()?;
     Ok(context
         .server()
-        .add_service(ImportServiceServer::with_interceptor(
-            handlers,
-            context.authenticator.clone(),
-        )))
+        .add_service(gate.guard(ImportServiceServer::new(handlers))))
 }

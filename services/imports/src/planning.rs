@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_proto::library::v1 as library;
@@ -20,6 +21,28 @@ use crate::store::{self, links};
 
 /// The two accounts, once they are known to be in one family (I1). A source the family
 /// rule forbids is refused the same whether it exists or not.
+/// I15: the importer must be allowed in the source too. A person imports only from an
+/// account they could sign into themselves (agency staff into the partner and its clients,
+/// someone who belongs to both clients), so a client's own admin cannot pull a sibling's
+/// assets. The refusal says nothing about whether the source exists.
+pub async fn check_importer(peers: &Peers, caller: &Caller, source: Uuid) -> ApiResult<()> {
+    if caller.is_service() {
+        return Ok(());
+    }
+    if peers
+        .is_member(caller.user(), source)
+        .await
+        .map_err(upstream("library"))?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(format!(
+            "importing from account {source} needs a membership there: an importer must be \
+             allowed in the source too (I15)"
+        )))
+    }
+}
+
 pub async fn check_family(
     peers: &Peers,
     source: Uuid,

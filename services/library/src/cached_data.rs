@@ -5,15 +5,13 @@
 //! the viewer may see the Klip. Reading the cache never queues a refresh and is not activity
 //! (F2, F6).
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, Utc};
 use prost_types::value::Kind;
 use tonic::Code;
 use trellis_formula::Data;
-use trellis_platform::auth::TokenMinter;
+use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{self, TracedChannel, authorized};
+use trellis_platform::config::ServiceKind;
 use trellis_platform::error::ApiError;
 use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
@@ -32,30 +30,15 @@ pub struct CachedData {
 
 pub struct RefreshClient {
     client: RefreshServiceClient<TracedChannel>,
-    minter: TokenMinter,
-    service_token: Mutex<Option<(Instant, String)>>,
+    tokens: ServiceTokens,
 }
 
 impl RefreshClient {
-    pub fn new(refresh_url: &str, minter: TokenMinter) -> anyhow::Result<Self> {
+    pub fn new(refresh_url: &str, tokens: ServiceTokens) -> anyhow::Result<Self> {
         Ok(Self {
             client: RefreshServiceClient::new(client::channel(refresh_url)?),
-            minter,
-            service_token: Mutex::new(None),
+            tokens,
         })
-    }
-
-    /// A service token, minted again well before its five minutes run out.
-    fn service_token(&self) -> String {
-        let mut cached = self.service_token.lock().expect("the service token");
-        match &*cached {
-            Some((minted, token)) if minted.elapsed() < Duration::from_secs(60) => token.clone(),
-            _ => {
-                let token = self.minter.service_token("library");
-                *cached = Some((Instant::now(), token.clone()));
-                token
-            }
-        }
     }
 
     /// The cached data of one data-source instance; `None` when nothing was fetched yet.
@@ -76,7 +59,10 @@ impl RefreshClient {
         let answer = self
             .client
             .clone()
-            .get_cached_data(authorized(request, &self.service_token()))
+            .get_cached_data(authorized(
+                request,
+                &self.tokens.bearer(ServiceKind::Refresh),
+            ))
             .await;
         let cached = match answer {
             Ok(response) => response.into_inner().cached_data.unwrap_or_default(),

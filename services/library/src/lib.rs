@@ -13,6 +13,7 @@ pub mod domain;
 pub mod render;
 pub mod settings;
 pub mod store;
+pub mod token_registry;
 
 use std::sync::Arc;
 
@@ -43,19 +44,27 @@ pub async fn build_with(
     context: ServiceContext<Settings>,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<GrpcServer> {
-    let refresh =
-        cached_data::RefreshClient::new(&context.common.refresh_url, context.minter.clone())?;
+    let refresh = cached_data::RefreshClient::new(
+        &context.common.refresh_url,
+        context.service_tokens.clone(),
+    )?;
+    let registry = Arc::new(token_registry::TokenRegistry::new(
+        &context.common.tokens_url,
+        context.service_tokens.clone(),
+    )?);
     let renderer = Arc::new(render::Renderer::new(
         context.pool.clone(),
         refresh,
+        registry.clone(),
         clock,
         context.settings.clone(),
     ));
-    let handlers = api::LibraryApi::new(&context, renderer);
+    // The library answers membership checks from its own tables.
+    let gate = context.gate_with(Arc::new(api::memberships::LocalMemberships {
+        pool: context.pool.clone(),
+    }));
+    let handlers = api::LibraryApi::new(&context, renderer, registry, gate.memberships().clone());
     Ok(context
         .server()
-        .add_service(LibraryServiceServer::with_interceptor(
-            handlers,
-            context.authenticator.clone(),
-        )))
+        .add_service(gate.guard(LibraryServiceServer::new(handlers))))
 }

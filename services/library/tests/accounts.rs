@@ -97,6 +97,8 @@ async fn a_partner_admin_creates_reads_updates_and_deletes_its_clients() {
         .unwrap();
     assert_eq!(created.parent_id, partner.to_string());
     let client_id: Uuid = created.id.parse().unwrap();
+    // The client's own people become its members (the partner's admin already acts in it).
+    library.enroll(client_id).await;
 
     // Editors do not manage clients; nobody creates clients under another partner; a
     // client's admin creates no clients.

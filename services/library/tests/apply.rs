@@ -5,8 +5,11 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Library, auth_credential, failure, json_source, klip_of, start, with};
+use common::{
+    Library, auth_credential, failure, json_source, klip_of, start, start_with_tokens, with,
+};
 use tonic::Code;
+use trellis_platform::auth::Identity;
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 use uuid::Uuid;
@@ -33,7 +36,7 @@ async fn import(
     };
     library
         .client()
-        .clone_assets(with(&tokens::service(), request))
+        .clone_assets(with(&tokens::service_as(Identity::Imports), request))
         .await
         .unwrap()
         .into_inner()
@@ -143,14 +146,18 @@ async fn klip_definitions_overwrite_instances_keeping_ids_with_an_outcome_each()
         variable_defaults: [("fx".to_owned(), "1.1".to_owned())].into(),
     };
 
-    failure(
-        client
-            .apply_klip_definitions(with(&tokens::admin(family.partner), request.clone()))
-            .await,
-        Code::PermissionDenied,
-    );
+    // The import service's step alone: neither a partner's admin nor an operator.
+    for token in [tokens::admin(family.partner), tokens::service()] {
+        failure(
+            client
+                .apply_klip_definitions(with(&token, request.clone()))
+                .await,
+            Code::PermissionDenied,
+        );
+    }
+    let imports = tokens::service_as(Identity::Imports);
     let applied = client
-        .apply_klip_definitions(with(&tokens::service(), request.clone()))
+        .apply_klip_definitions(with(&imports, request.clone()))
         .await
         .unwrap()
         .into_inner();
@@ -203,7 +210,7 @@ async fn klip_definitions_overwrite_instances_keeping_ids_with_an_outcome_each()
 
     // The same request id replays; a new one finds nothing left to change.
     let replayed = client
-        .apply_klip_definitions(with(&tokens::service(), request.clone()))
+        .apply_klip_definitions(with(&imports, request.clone()))
         .await
         .unwrap()
         .into_inner();
@@ -219,7 +226,7 @@ async fn klip_definitions_overwrite_instances_keeping_ids_with_an_outcome_each()
     again.request_id = "update-2".into();
     again.updates.truncate(1);
     let unchanged = client
-        .apply_klip_definitions(with(&tokens::service(), again))
+        .apply_klip_definitions(with(&imports, again))
         .await
         .unwrap()
         .into_inner();
@@ -232,10 +239,11 @@ async fn klip_definitions_overwrite_instances_keeping_ids_with_an_outcome_each()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
-    let library = start().await;
+    let library = start_with_tokens().await;
     let mut client = library.client();
     let family = library.family().await;
-    let credential = Uuid::now_v7();
+    let imports = tokens::service_as(Identity::Imports);
+    let credential = library.credential(family.partner).await;
     let mut master = json_source(None, "Feed", "https://api.example.com/v1");
     master.auth = auth_credential(credential);
     let master = library
@@ -250,10 +258,18 @@ async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
     .await;
     let instance_id = in_a[&master.id].clone();
     // The import service points the instance at its own credential copy (I5).
-    let copy = Uuid::now_v7();
+    let copy = library
+        .copy_credential(
+            credential,
+            family.partner,
+            family.client_a,
+            &instance_id,
+            &master.fingerprint,
+        )
+        .await;
     let repointed = client
         .update_data_source(with(
-            &tokens::service(),
+            &imports,
             pb::UpdateDataSourceRequest {
                 request_id: String::new(),
                 data_source: Some(pb::DataSource {
@@ -292,7 +308,7 @@ async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
     };
     let applied = client
         .apply_data_source_definitions(with(
-            &tokens::service(),
+            &imports,
             pb::ApplyDataSourceDefinitionsRequest {
                 request_id: "push-1".into(),
                 updates: vec![
@@ -336,7 +352,7 @@ async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
     assert_eq!(instance.fingerprint, applied.results[0].fingerprint);
     let replay = client
         .apply_data_source_definitions(with(
-            &tokens::service(),
+            &imports,
             pb::ApplyDataSourceDefinitionsRequest {
                 request_id: "push-1".into(),
                 updates: vec![],

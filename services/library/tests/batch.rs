@@ -1,9 +1,11 @@
-//! BatchGetAssets: many assets of any accounts read at once, for instance statuses (I11).
+//! BatchGetAssets: many assets of any accounts read at once, for instance statuses (I11), by
+//! the import service alone.
 
 mod common;
 
 use common::{dashboard_of, failure, json_source, klip_of, start, violations, with};
 use tonic::Code;
+use trellis_platform::auth::Identity;
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 use uuid::Uuid;
@@ -57,7 +59,7 @@ async fn returns_found_assets_of_several_accounts_and_lists_the_missing() {
     let response = library
         .client()
         .batch_get_assets(with(
-            &tokens::service(),
+            &tokens::service_as(Identity::Imports),
             pb::BatchGetAssetsRequest {
                 assets: vec![
                     asset(pb::AssetKind::Klip, &klip.id),
@@ -108,7 +110,7 @@ async fn returns_found_assets_of_several_accounts_and_lists_the_missing() {
 }
 
 #[tokio::test]
-async fn refuses_callers_without_a_service_token() {
+async fn refuses_callers_other_than_the_import_service() {
     let library = start().await;
     let partner = library
         .account(pb::AccountKind::Partner, None, "Agency")
@@ -120,7 +122,8 @@ async fn refuses_callers_without_a_service_token() {
             json_source(None, "Sales", "https://api.example.com/sales"),
         )
         .await;
-    for token in [tokens::admin(partner), editor.clone()] {
+    // Members, and operators too: instance statuses are the import service's to read.
+    for token in [tokens::admin(partner), editor.clone(), tokens::service()] {
         failure(
             library
                 .client()
@@ -146,7 +149,7 @@ async fn refuses_more_than_1000_assets() {
         library
             .client()
             .batch_get_assets(with(
-                &tokens::service(),
+                &tokens::service_as(Identity::Imports),
                 pb::BatchGetAssetsRequest { assets },
             ))
             .await,
@@ -162,7 +165,7 @@ async fn refuses_more_than_1000_assets() {
     let response = library
         .client()
         .batch_get_assets(with(
-            &tokens::service(),
+            &tokens::service_as(Identity::Imports),
             pb::BatchGetAssetsRequest { assets },
         ))
         .await

@@ -7,14 +7,16 @@ use std::collections::HashMap;
 
 use common::{
     Library, auth_credential, auth_token, dashboard_of, failure, json_source, klip_of, start,
-    violations, with,
+    start_with_tokens, violations, with,
 };
 use tonic::Code;
+use trellis_platform::auth::Identity;
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 use uuid::Uuid;
 
-/// A partner's dashboard of 10 Klips over 5 data sources, plus assets outside it.
+/// A partner's dashboard of 10 Klips over 5 data sources (one using the partner's OAuth
+/// token, one its credential), plus assets outside it.
 struct Master {
     dashboard: pb::Dashboard,
     klips: Vec<pb::Klip>,
@@ -44,8 +46,9 @@ async fn variable(library: &Library, account: Uuid, name: &str, default: &str) {
 
 async fn master(library: &Library, partner: Uuid) -> Master {
     let editor = tokens::editor(partner);
-    let token_id = Uuid::now_v7();
-    let credential_id = Uuid::now_v7();
+    // The partner's own token and credential (the library runs with the token registry).
+    let token_id = library.oauth_token(partner).await;
+    let credential_id = library.credential(partner).await;
     variable(library, partner, "companyID", "all").await;
     variable(library, partner, "year", "2026").await;
     variable(library, partner, "unused", "x").await;
@@ -156,7 +159,7 @@ fn all_assets(closure: &pb::GetDependencyClosureResponse) -> Vec<pb::AssetRef> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_closure_of_a_dashboard_lists_everything_it_needs() {
-    let library = start().await;
+    let library = start_with_tokens().await;
     let family = library.family().await;
     let master = master(&library, family.partner).await;
     let found = closure(&library, family.partner, &master.dashboard.id).await;
@@ -224,7 +227,7 @@ async fn the_closure_of_a_dashboard_lists_everything_it_needs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cloning_a_dashboard_of_ten_klips_and_five_sources_copies_exactly_once() {
-    let library = start().await;
+    let library = start_with_tokens().await;
     let mut client = library.client();
     let family = library.family().await;
     let master = master(&library, family.partner).await;
@@ -235,7 +238,7 @@ async fn cloning_a_dashboard_of_ten_klips_and_five_sources_copies_exactly_once()
 
     let cloned = client
         .clone_assets(with(
-            &tokens::service(),
+            &tokens::service_as(Identity::Imports),
             clone_request(
                 "import-1",
                 family.partner,
@@ -374,7 +377,7 @@ async fn cloning_a_dashboard_of_ten_klips_and_five_sources_copies_exactly_once()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retried_clone_returns_the_same_mapping_and_copies_nothing_twice() {
-    let library = start().await;
+    let library = start_with_tokens().await;
     let family = library.family().await;
     let master = master(&library, family.partner).await;
     let assets = all_assets(&closure(&library, family.partner, &master.dashboard.id).await);
@@ -383,7 +386,7 @@ async fn a_retried_clone_returns_the_same_mapping_and_copies_nothing_twice() {
         let request = clone_request(request_id, family.partner, destination, assets.clone());
         async move {
             client
-                .clone_assets(with(&tokens::service(), request))
+                .clone_assets(with(&tokens::service_as(Identity::Imports), request))
                 .await
                 .unwrap()
                 .into_inner()
@@ -426,8 +429,8 @@ async fn a_retried_clone_returns_the_same_mapping_and_copies_nothing_twice() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_clone_needs_a_service_token_a_closed_selection_and_one_family() {
-    let library = start().await;
+async fn a_clone_needs_the_import_service_a_closed_selection_and_one_family() {
+    let library = start_with_tokens().await;
     let mut client = library.client();
     let family = library.family().await;
     let rival = library.family().await;
@@ -435,20 +438,23 @@ async fn a_clone_needs_a_service_token_a_closed_selection_and_one_family() {
     let master = master(&library, family.partner).await;
     let assets = all_assets(&closure(&library, family.partner, &master.dashboard.id).await);
 
-    failure(
-        client
-            .clone_assets(with(
-                &tokens::admin(family.client_a),
-                clone_request("x", family.partner, family.client_a, assets.clone()),
-            ))
-            .await,
-        Code::PermissionDenied,
-    );
+    // A saga step of the import service alone: neither a member nor an operator.
+    for token in [tokens::admin(family.client_a), tokens::service()] {
+        failure(
+            client
+                .clone_assets(with(
+                    &token,
+                    clone_request("x", family.partner, family.client_a, assets.clone()),
+                ))
+                .await,
+            Code::PermissionDenied,
+        );
+    }
     for destination in [rival.client_a, rival.partner, standard] {
         failure(
             client
                 .clone_assets(with(
-                    &tokens::service(),
+                    &tokens::service_as(Identity::Imports),
                     clone_request("x", family.partner, destination, assets.clone()),
                 ))
                 .await,
@@ -459,7 +465,7 @@ async fn a_clone_needs_a_service_token_a_closed_selection_and_one_family() {
     let open = violations(
         client
             .clone_assets(with(
-                &tokens::service(),
+                &tokens::service_as(Identity::Imports),
                 clone_request(
                     "x",
                     family.partner,
@@ -481,7 +487,7 @@ async fn a_clone_needs_a_service_token_a_closed_selection_and_one_family() {
     let foreign = violations(
         client
             .clone_assets(with(
-                &tokens::service(),
+                &tokens::service_as(Identity::Imports),
                 clone_request(
                     "x",
                     family.partner,
@@ -499,7 +505,7 @@ async fn a_clone_needs_a_service_token_a_closed_selection_and_one_family() {
     let no_request_id = violations(
         client
             .clone_assets(with(
-                &tokens::service(),
+                &tokens::service_as(Identity::Imports),
                 clone_request("", family.partner, family.client_a, assets),
             ))
             .await,
@@ -535,7 +541,7 @@ async fn reuse_ids_overwrite_destination_assets_in_place() {
     ];
     let first = client
         .clone_assets(with(
-            &tokens::service(),
+            &tokens::service_as(Identity::Imports),
             clone_request("first", family.partner, family.client_a, assets.clone()),
         ))
         .await
@@ -566,7 +572,7 @@ async fn reuse_ids_overwrite_destination_assets_in_place() {
     let mut request = clone_request("second", family.partner, family.client_a, assets.clone());
     request.reuse_ids = map.clone();
     let second = client
-        .clone_assets(with(&tokens::service(), request))
+        .clone_assets(with(&tokens::service_as(Identity::Imports), request))
         .await
         .unwrap()
         .into_inner();
@@ -591,6 +597,10 @@ async fn reuse_ids_overwrite_destination_assets_in_place() {
     // A reuse id that is not an asset of that kind in the destination is refused.
     let mut bad = clone_request("third", family.partner, family.client_a, assets);
     bad.reuse_ids = [(klip.id.clone(), Uuid::now_v7().to_string())].into();
-    let refused = violations(client.clone_assets(with(&tokens::service(), bad)).await);
+    let refused = violations(
+        client
+            .clone_assets(with(&tokens::service_as(Identity::Imports), bad))
+            .await,
+    );
     assert_eq!(refused[0].0, format!("reuse_ids[{}]", klip.id));
 }

@@ -1,13 +1,18 @@
 //! Data sources: validation of the templated request, versions and fingerprints (I10),
-//! resolution per account and user (I13), "who uses this token" (T3), deletes.
+//! the tokens and credentials they may name (I14, I15), resolution per account and user
+//! (I13), "who uses this token" (T3), deletes.
 
 mod common;
 
+use std::collections::HashMap;
+
 use common::{
-    auth_credential, auth_token, failure, json_source, klip_of, mask, start, violations, with,
+    auth_credential, auth_token, failure, json_source, klip_of, mask, start, start_with_tokens,
+    violations, with,
 };
 use tonic::Code;
-use trellis_platform::auth::Role;
+use tonic_types::StatusExt;
+use trellis_platform::auth::{Identity, Role};
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 use uuid::Uuid;
@@ -27,13 +32,58 @@ fn update(source: pb::DataSource, paths: &[&str]) -> pb::UpdateDataSourceRequest
     }
 }
 
+/// What an import does first (CloneAssets): copies the data source `id` of `source` into
+/// `destination`, naming what the master names. Returns the instance's id.
+async fn import(library: &common::Library, source: Uuid, destination: Uuid, id: &str) -> String {
+    library
+        .client()
+        .clone_assets(with(
+            &tokens::service_as(Identity::Imports),
+            pb::CloneAssetsRequest {
+                request_id: format!("import-{destination}-{id}"),
+                source_account_id: source.to_string(),
+                destination_account_id: destination.to_string(),
+                assets: vec![pb::AssetRef {
+                    kind: pb::AssetKind::DataSource as i32,
+                    id: id.to_owned(),
+                }],
+                reuse_ids: HashMap::new(),
+            },
+        ))
+        .await
+        .expect("CloneAssets")
+        .into_inner()
+        .mappings
+        .into_iter()
+        .find(|m| m.source_id == id)
+        .expect("a mapping")
+        .destination_id
+}
+
+/// The precondition types of a FAILED_PRECONDITION.
+fn preconditions<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+) -> Vec<String> {
+    failure(result, Code::FailedPrecondition)
+        .get_details_precondition_failure()
+        .expect("FAILED_PRECONDITION carries a PreconditionFailure")
+        .violations
+        .into_iter()
+        .map(|v| v.r#type)
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_data_source_is_created_read_updated_and_versioned() {
-    let library = start().await;
+    let library = start_with_tokens().await;
     let mut client = library.client();
     let account = library.standard().await;
     let editor = tokens::editor(account);
-    let token_id = Uuid::now_v7();
+    let token_id = library.oauth_token(account).await;
+    let credentials = [
+        library.credential(account).await,
+        library.credential(account).await,
+    ];
 
     let mut source = json_source(
         None,
@@ -140,15 +190,15 @@ async fn a_data_source_is_created_read_updated_and_versioned() {
         pb::HttpMethod::Post as i32
     );
 
-    // Pointing at another credential (what an import does with its copy, I5) is a new
-    // version with the same fingerprint... once the source uses a credential.
+    // Pointing at another credential of the account (as an import does with its copy, I5)
+    // is a new version with the same fingerprint... once the source uses a credential.
     let with_credential = client
         .update_data_source(with(
             &editor,
             update(
                 pb::DataSource {
                     id: created.id.clone(),
-                    auth: auth_credential(Uuid::now_v7()),
+                    auth: auth_credential(credentials[0]),
                     ..Default::default()
                 },
                 &["auth"],
@@ -166,7 +216,7 @@ async fn a_data_source_is_created_read_updated_and_versioned() {
                 pb::DataSource {
                     id: created.id.clone(),
                     account_id: account.to_string(),
-                    auth: auth_credential(Uuid::now_v7()),
+                    auth: auth_credential(credentials[1]),
                     ..Default::default()
                 },
                 &["auth"],
@@ -503,6 +553,9 @@ async fn a_dynamic_data_source_resolves_per_account_and_user() {
         ))
         .await
         .unwrap();
+    // Pat, a viewer of the partner, picks a company there (the partner has no company
+    // property of that name, so a user value decides).
+    library.member(family.partner, "pat", Role::Viewer).await;
     let picker = tokens::user_token(family.partner, "pat", Role::Viewer);
     client
         .set_user_variable_value(with(
@@ -621,24 +674,39 @@ async fn a_dynamic_data_source_resolves_per_account_and_user() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_finds_every_data_source_using_a_token_across_accounts() {
-    let library = start().await;
+    let library = start_with_tokens().await;
     let mut client = library.client();
     let family = library.family().await;
     let stranger = library.standard().await;
-    let token_id = Uuid::now_v7();
-    let credential_id = Uuid::now_v7();
 
-    let mut expected = vec![];
-    for account in [family.partner, family.client_a, stranger] {
-        let mut source = json_source(None, "GA", "https://analytics.example.com/");
-        source.auth = auth_token(token_id);
-        expected.push(
-            library
-                .data_source(&tokens::editor(account), source)
-                .await
-                .id,
-        );
+    // The partner's token: its own data source uses it, and so do the instances an import
+    // made of that data source in both clients, each through a grant (I6).
+    let token_id = library.oauth_token(family.partner).await;
+    let mut master = json_source(None, "GA", "https://analytics.example.com/");
+    master.auth = auth_token(token_id);
+    let master = library
+        .data_source(&tokens::editor(family.partner), master)
+        .await;
+    let mut expected = vec![master.id.clone()];
+    for client_account in [family.client_a, family.client_b] {
+        let instance = import(&library, family.partner, client_account, &master.id).await;
+        library
+            .grant(
+                token_id,
+                family.partner,
+                client_account,
+                &instance,
+                &master.fingerprint,
+            )
+            .await;
+        expected.push(instance);
     }
+    // The stranger's data source uses a token of its own: not one of the partner's users.
+    let stranger_token = library.oauth_token(stranger).await;
+    let mut theirs = json_source(None, "GA", "https://analytics.example.com/");
+    theirs.auth = auth_token(stranger_token);
+    library.data_source(&tokens::editor(stranger), theirs).await;
+    let credential_id = library.credential(family.client_b).await;
     let mut by_credential = json_source(None, "Basic", "https://basic.example.com/");
     by_credential.auth = auth_credential(credential_id);
     let credential_user = library
@@ -711,6 +779,253 @@ async fn a_service_finds_every_data_source_using_a_token_across_accounts() {
         ))
         .await;
     assert_eq!(violations(unscoped)[0].0, "account_id");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_data_source_names_only_a_token_or_credential_its_account_holds_for_it() {
+    let library = start_with_tokens().await;
+    let mut client = library.client();
+    let family = library.family().await;
+    let stranger = library.standard().await;
+    let editor = tokens::editor(family.client_a);
+    let imports = tokens::service_as(Identity::Imports);
+    let stranger_token = library.oauth_token(stranger).await;
+    let stranger_credential = library.credential(stranger).await;
+    let partner_token = library.oauth_token(family.partner).await;
+    let partner_credential = library.credential(family.partner).await;
+
+    // I15: unknown ids, another family's, and even the partner's own (no grant or copy of
+    // them for this data source) are refused, naming the field.
+    for (auth, field) in [
+        (auth_token(Uuid::now_v7()), "data_source.auth.token_id"),
+        (auth_token(stranger_token), "data_source.auth.token_id"),
+        (auth_token(partner_token), "data_source.auth.token_id"),
+        (
+            auth_credential(Uuid::now_v7()),
+            "data_source.auth.credential_id",
+        ),
+        (
+            auth_credential(stranger_credential),
+            "data_source.auth.credential_id",
+        ),
+        (
+            auth_credential(partner_credential),
+            "data_source.auth.credential_id",
+        ),
+    ] {
+        let mut source = json_source(None, "Borrowed", "https://api.example.com/v1");
+        source.auth = auth.clone();
+        let found = violations(
+            client
+                .create_data_source(with(&editor, create(source)))
+                .await,
+        );
+        assert_eq!(found.len(), 1, "{auth:?}: {found:?}");
+        assert_eq!(found[0].0, field, "{auth:?}");
+    }
+    assert_eq!(
+        library
+            .count("data_sources", "account_id", family.client_a)
+            .await,
+        0
+    );
+
+    // Nor does an update switch to one: the data source stays as it was.
+    let own = library
+        .data_source(
+            &editor,
+            json_source(None, "Own", "https://api.example.com/own"),
+        )
+        .await;
+    let switched = violations(
+        client
+            .update_data_source(with(
+                &editor,
+                update(
+                    pb::DataSource {
+                        id: own.id.clone(),
+                        auth: auth_token(stranger_token),
+                        ..Default::default()
+                    },
+                    &["auth"],
+                ),
+            ))
+            .await,
+    );
+    assert_eq!(switched[0].0, "data_source.auth.token_id");
+    let unchanged = client
+        .get_data_source(with(
+            &editor,
+            pb::GetDataSourceRequest {
+                id: own.id.clone(),
+                account_id: String::new(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_source
+        .unwrap();
+    assert_eq!(unchanged, own);
+
+    // An import of the partner's data source: the instance uses a copy of the partner's
+    // credential scoped to it (I5), which serves no other data source of the client.
+    let mut master = json_source(
+        None,
+        "Feed",
+        "https://api.example.com/feed?c={props.companyID}",
+    );
+    master.auth = auth_credential(partner_credential);
+    let master = library
+        .data_source(&tokens::editor(family.partner), master)
+        .await;
+    let instance = import(&library, family.partner, family.client_a, &master.id).await;
+    let copy = library
+        .copy_credential(
+            partner_credential,
+            family.partner,
+            family.client_a,
+            &instance,
+            &master.fingerprint,
+        )
+        .await;
+    let repointed = client
+        .update_data_source(with(
+            &imports,
+            update(
+                pb::DataSource {
+                    id: instance.clone(),
+                    account_id: family.client_a.to_string(),
+                    auth: auth_credential(copy),
+                    ..Default::default()
+                },
+                &["auth"],
+            ),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_source
+        .unwrap();
+    let mut elsewhere = json_source(None, "Elsewhere", "https://api.example.com/feed");
+    elsewhere.auth = auth_credential(copy);
+    assert_eq!(
+        violations(
+            client
+                .create_data_source(with(&editor, create(elsewhere)))
+                .await
+        )[0]
+        .0,
+        "data_source.auth.credential_id"
+    );
+
+    // I14: while it borrows, a rename is fine, but what it fetches stays as imported...
+    let renamed = client
+        .update_data_source(with(
+            &editor,
+            update(
+                pb::DataSource {
+                    id: instance.clone(),
+                    name: "Feed (ours)".into(),
+                    ..Default::default()
+                },
+                &["name"],
+            ),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_source
+        .unwrap();
+    assert_eq!(renamed.version, repointed.version + 1);
+    let elsewhere_url = || {
+        Some(pb::HttpRequestTemplate {
+            url: "https://attacker.example.com/collect".into(),
+            ..Default::default()
+        })
+    };
+    assert_eq!(
+        preconditions(
+            client
+                .update_data_source(with(
+                    &editor,
+                    update(
+                        pb::DataSource {
+                            id: instance.clone(),
+                            request: elsewhere_url(),
+                            ..Default::default()
+                        },
+                        &["request.url"],
+                    ),
+                ))
+                .await
+        ),
+        ["IMPORTED_QUERY_NEEDS_OWN_AUTH"]
+    );
+    // ...unless the same update switches to a credential of the client's own.
+    let own_credential = library.credential(family.client_a).await;
+    let moved = client
+        .update_data_source(with(
+            &editor,
+            update(
+                pb::DataSource {
+                    id: instance.clone(),
+                    request: elsewhere_url(),
+                    auth: auth_credential(own_credential),
+                    ..Default::default()
+                },
+                &["request.url", "auth"],
+            ),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .data_source
+        .unwrap();
+    assert_eq!(moved.version, renamed.version + 1);
+    assert_ne!(moved.fingerprint, master.fingerprint);
+    assert_eq!(
+        moved.auth,
+        auth_credential(own_credential).map(|mut a| {
+            a.kind = pb::AuthKind::Credential as i32;
+            a
+        })
+    );
+
+    // The same for the partner's token, borrowed through a grant (I6).
+    let mut master = json_source(None, "GA", "https://analytics.example.com/");
+    master.auth = auth_token(partner_token);
+    let master = library
+        .data_source(&tokens::editor(family.partner), master)
+        .await;
+    let instance = import(&library, family.partner, family.client_b, &master.id).await;
+    library
+        .grant(
+            partner_token,
+            family.partner,
+            family.client_b,
+            &instance,
+            &master.fingerprint,
+        )
+        .await;
+    assert_eq!(
+        preconditions(
+            client
+                .update_data_source(with(
+                    &tokens::editor(family.client_b),
+                    update(
+                        pb::DataSource {
+                            id: instance.clone(),
+                            request: elsewhere_url(),
+                            ..Default::default()
+                        },
+                        &["request.url"],
+                    ),
+                ))
+                .await
+        ),
+        ["IMPORTED_QUERY_NEEDS_OWN_AUTH"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

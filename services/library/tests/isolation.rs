@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use common::{Library, dashboard_of, failure, json_source, klip_of, mask, refused, start, with};
 use tonic::Code;
+use trellis_platform::auth::{Identity, Role};
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 use uuid::Uuid;
@@ -333,8 +334,21 @@ async fn no_account_reads_or_changes_another_familys_assets() {
     let victim_account = theirs.client_a.to_string();
     let leaks = [SECRET, "secret.example.com"];
 
-    // The most privileged members of the other family: its partner's admin and a client's.
-    for attacker in [tokens::admin(ours.partner), tokens::admin(ours.client_a)] {
+    // The most privileged members of the other family: its partner's admin and a client's;
+    // both as users who belong to our family alone, and as the test users, who are members
+    // of every account (the victim's too): the account a token is signed into decides.
+    library
+        .member(ours.partner, "mallory@ours", Role::Admin)
+        .await;
+    library
+        .member(ours.client_a, "mike@ours", Role::Admin)
+        .await;
+    for attacker in [
+        tokens::user_token(ours.partner, "mallory@ours", Role::Admin),
+        tokens::user_token(ours.client_a, "mike@ours", Role::Admin),
+        tokens::admin(ours.partner),
+        tokens::admin(ours.client_a),
+    ] {
         // Naming the other account is refused outright...
         for account_id in [victim_account.clone(), String::new()] {
             // ...and asking for its assets by id in one's own account finds nothing.
@@ -690,7 +704,7 @@ async fn no_account_reads_or_changes_another_familys_assets() {
         );
         assert_eq!(foreign_klip[0].0, "dashboard.klip_ids[0]");
 
-        // Cloning is for services only.
+        // Cloning is for the import service only.
         refused(
             client
                 .clone_assets(with(
@@ -711,11 +725,11 @@ async fn no_account_reads_or_changes_another_familys_assets() {
         );
     }
 
-    // Not even a service clones across families (I1).
+    // Not even the import service clones across families (I1).
     failure(
         client
             .clone_assets(with(
-                &tokens::service(),
+                &tokens::service_as(Identity::Imports),
                 pb::CloneAssetsRequest {
                     request_id: "cross".into(),
                     source_account_id: victim_account.clone(),

@@ -1,4 +1,6 @@
-//! Company properties, variables, user values and property resolution (I13).
+//! Company properties, variables, user values and property resolution (I13): the
+//! account's company property, else the user's value, else the variable's default; a
+//! variable's allowed values bound what a user may pick.
 
 mod common;
 
@@ -238,6 +240,7 @@ async fn variables_are_created_updated_and_deleted_with_their_user_values() {
         .await;
     assert_eq!(violations(rename)[0].0, "update_mask");
 
+    library.member(account, "vera", Role::Viewer).await;
     let viewer = tokens::user_token(account, "vera", Role::Viewer);
     client
         .set_user_variable_value(with(
@@ -294,11 +297,13 @@ async fn variables_are_created_updated_and_deleted_with_their_user_values() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn properties_resolve_user_value_then_company_property_then_default() {
+async fn properties_resolve_company_property_then_user_value_then_default() {
     let library = start().await;
     let mut client = library.client();
     let account = library.standard().await;
     let admin = tokens::admin(account);
+    library.member(account, "ursula", Role::Viewer).await;
+    library.member(account, "victor", Role::Editor).await;
     let ursula = tokens::user_token(account, "ursula", Role::Viewer);
     let victor = tokens::user_token(account, "victor", Role::Editor);
 
@@ -308,24 +313,24 @@ async fn properties_resolve_user_value_then_company_property_then_default() {
             .await
             .unwrap();
     }
-    for (name, value) in [("companyID", "4711"), ("region", "us")] {
+    client
+        .set_company_property(with(&admin, property("companyID", "4711")))
+        .await
+        .unwrap();
+    // Ursula picks a company and a region with user input controls.
+    for (name, value) in [("companyID", "42"), ("region", "us")] {
         client
-            .set_company_property(with(&admin, property(name, value)))
+            .set_user_variable_value(with(
+                &ursula,
+                pb::SetUserVariableValueRequest {
+                    name: name.into(),
+                    value: value.into(),
+                    ..Default::default()
+                },
+            ))
             .await
             .unwrap();
     }
-    // Ursula picks a company with a user input control.
-    client
-        .set_user_variable_value(with(
-            &ursula,
-            pb::SetUserVariableValueRequest {
-                name: "companyID".into(),
-                value: "42".into(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
     // Setting another user's value needs a service token; an unknown variable is NOT_FOUND.
     failure(
         client
@@ -333,8 +338,8 @@ async fn properties_resolve_user_value_then_company_property_then_default() {
                 &victor,
                 pb::SetUserVariableValueRequest {
                     user_id: "ursula".into(),
-                    name: "companyID".into(),
-                    value: "1".into(),
+                    name: "region".into(),
+                    value: "ap".into(),
                     ..Default::default()
                 },
             ))
@@ -388,43 +393,75 @@ async fn properties_resolve_user_value_then_company_property_then_default() {
             .unwrap()
     };
 
+    // The company property decides over Ursula's value; where the account has none, her
+    // value does; else the default.
     let for_ursula = resolve(ursula.clone(), "").await;
     assert_eq!(
         source_of(&for_ursula, "companyID"),
-        ("42".into(), pb::PropertySource::UserValue as i32)
+        ("4711".into(), pb::PropertySource::CompanyProperty as i32)
     );
     assert_eq!(
         source_of(&for_ursula, "region"),
-        ("us".into(), pb::PropertySource::CompanyProperty as i32)
+        ("us".into(), pb::PropertySource::UserValue as i32)
     );
     assert_eq!(
         source_of(&for_ursula, "year"),
         ("2026".into(), pb::PropertySource::VariableDefault as i32)
     );
-    assert_eq!(for_ursula.values["companyID"], "42");
+    assert_eq!(for_ursula.values["companyID"], "4711");
     assert_eq!(for_ursula.unresolved, ["missing"]);
 
+    // Her values are hers alone.
     let for_victor = resolve(victor, "").await;
     assert_eq!(for_victor.values["companyID"], "4711");
+    assert_eq!(
+        source_of(&for_victor, "region"),
+        ("eu".into(), pb::PropertySource::VariableDefault as i32)
+    );
     // A service resolves for no user, or for a named one.
     let no_user = resolve(tokens::service(), "").await;
     assert_eq!(no_user.values["companyID"], "4711");
+    assert_eq!(no_user.values["region"], "eu");
     let as_ursula = resolve(tokens::service(), "ursula").await;
-    assert_eq!(as_ursula.values["companyID"], "42");
+    assert_eq!(as_ursula.values["companyID"], "4711");
+    assert_eq!(as_ursula.values["region"], "us");
 
-    // Clearing Ursula's value brings the company property back.
+    // Clearing Ursula's region brings the default back.
     client
         .set_user_variable_value(with(
             &ursula,
             pb::SetUserVariableValueRequest {
-                name: "companyID".into(),
+                name: "region".into(),
                 clear: true,
                 ..Default::default()
             },
         ))
         .await
         .unwrap();
-    assert_eq!(resolve(ursula, "").await.values["companyID"], "4711");
+    assert_eq!(
+        source_of(&resolve(ursula.clone(), "").await, "region"),
+        ("eu".into(), pb::PropertySource::VariableDefault as i32)
+    );
+    // Without the company property, her company is used (a partner has none: there a
+    // user input chooses).
+    client
+        .delete_company_property(with(
+            &admin,
+            pb::DeleteCompanyPropertyRequest {
+                name: "companyID".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        source_of(&resolve(ursula, "").await, "companyID"),
+        ("42".into(), pb::PropertySource::UserValue as i32)
+    );
+    assert_eq!(
+        resolve(tokens::service(), "").await.values["companyID"],
+        "0"
+    );
 
     // Without names, everything the account defines resolves.
     let everything = client
@@ -445,4 +482,235 @@ async fn properties_resolve_user_value_then_company_property_then_default() {
         ))
         .await;
     assert_eq!(violations(bad_name)[0].0, "names[1]");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_values_are_held_to_the_variables_allowed_values() {
+    let library = start().await;
+    let mut client = library.client();
+    let account = library.standard().await;
+    let editor = tokens::editor(account);
+    let viewer = tokens::viewer(account);
+    let regions = |default: &str, allowed: &[&str]| {
+        let mut request = variable("region", default);
+        request.variable.as_mut().unwrap().allowed_values =
+            allowed.iter().map(|v| (*v).to_owned()).collect();
+        request
+    };
+
+    // A default outside the allowed values is refused.
+    let bad_default = violations(
+        client
+            .create_variable(with(&editor, regions("apac", &["eu", "us"])))
+            .await,
+    );
+    assert_eq!(bad_default[0].0, "variable.default_value");
+    assert_eq!(library.count("variables", "account_id", account).await, 0);
+    let created = client
+        .create_variable(with(&editor, regions("eu", &["eu", "us"])))
+        .await
+        .unwrap()
+        .into_inner()
+        .variable
+        .unwrap();
+    assert_eq!(created.allowed_values, ["eu", "us"]);
+    // Nor may an update leave the default outside them.
+    for (variable, paths) in [
+        (
+            pb::Variable {
+                name: "region".into(),
+                default_value: "apac".into(),
+                ..Default::default()
+            },
+            &["default_value"],
+        ),
+        (
+            pb::Variable {
+                name: "region".into(),
+                allowed_values: vec!["us".into()],
+                ..Default::default()
+            },
+            &["allowed_values"],
+        ),
+    ] {
+        let refused = violations(
+            client
+                .update_variable(with(
+                    &editor,
+                    pb::UpdateVariableRequest {
+                        request_id: String::new(),
+                        variable: Some(variable),
+                        update_mask: mask(paths),
+                    },
+                ))
+                .await,
+        );
+        assert_eq!(refused[0].0, "variable.default_value", "{paths:?}");
+    }
+
+    let set = |token: String, user: &str, value: &str| {
+        let mut client = library.client();
+        let request = pb::SetUserVariableValueRequest {
+            account_id: if token == tokens::service() {
+                account.to_string()
+            } else {
+                String::new()
+            },
+            user_id: user.into(),
+            name: "region".into(),
+            value: value.into(),
+            ..Default::default()
+        };
+        async move { client.set_user_variable_value(with(&token, request)).await }
+    };
+    let region_for_viewer = || {
+        let mut client = library.client();
+        async move {
+            let resolved = client
+                .resolve_properties(with(
+                    &tokens::viewer(account),
+                    pb::ResolvePropertiesRequest {
+                        names: vec!["region".into()],
+                        ..Default::default()
+                    },
+                ))
+                .await
+                .unwrap()
+                .into_inner();
+            let property = &resolved.properties[0];
+            (property.value.clone(), property.source)
+        }
+    };
+
+    // A user's value outside them is INVALID_ARGUMENT naming `value`, from the user or a
+    // service alike, and nothing is stored.
+    for (token, user) in [(viewer.clone(), ""), (tokens::service(), "viewer@test")] {
+        let outside = violations(set(token, user, "apac").await);
+        assert_eq!(outside.len(), 1, "{outside:?}");
+        assert_eq!(outside[0].0, "value");
+    }
+    assert_eq!(
+        library
+            .count("user_variable_values", "account_id", account)
+            .await,
+        0
+    );
+    assert_eq!(
+        region_for_viewer().await,
+        ("eu".into(), pb::PropertySource::VariableDefault as i32)
+    );
+
+    // One of them is stored and resolves.
+    set(viewer.clone(), "", "us").await.unwrap();
+    assert_eq!(
+        library
+            .count("user_variable_values", "account_id", account)
+            .await,
+        1
+    );
+    assert_eq!(
+        region_for_viewer().await,
+        ("us".into(), pb::PropertySource::UserValue as i32)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_a_client_the_company_property_wins_over_any_user_value() {
+    // I13: a viewer of client A cannot point A's instance at client B's company by setting
+    // a user value: the company property decides what is fetched.
+    let library = start().await;
+    let mut client = library.client();
+    let family = library.family().await;
+    let admin = tokens::admin(family.client_a);
+    let viewer = tokens::viewer(family.client_a);
+    for (account, company) in [(family.client_a, "1001"), (family.client_b, "1002")] {
+        client
+            .set_company_property(with(
+                &tokens::admin(account),
+                property("companyID", company),
+            ))
+            .await
+            .unwrap();
+    }
+    // As an import leaves it: the partner's user-input variable, and its data source.
+    client
+        .create_variable(with(&admin, variable("companyID", "all")))
+        .await
+        .unwrap();
+    let source = library
+        .data_source(
+            &admin,
+            common::json_source(
+                None,
+                "Sales",
+                "https://api.example.com/sales?company={props.companyID}",
+            ),
+        )
+        .await;
+    let resolve_source = |token: String, account: String, user: &str| {
+        let mut client = library.client();
+        let request = pb::ResolveDataSourceRequest {
+            data_source_id: source.id.clone(),
+            account_id: account,
+            user_id: user.into(),
+        };
+        async move {
+            client
+                .resolve_data_source(with(&token, request))
+                .await
+                .unwrap()
+                .into_inner()
+                .resolved_request
+                .unwrap()
+        }
+    };
+    let before = resolve_source(viewer.clone(), String::new(), "").await;
+
+    // The sibling's company, as a user value.
+    client
+        .set_user_variable_value(with(
+            &viewer,
+            pb::SetUserVariableValueRequest {
+                name: "companyID".into(),
+                value: "1002".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap();
+
+    let properties = client
+        .resolve_properties(with(
+            &viewer,
+            pb::ResolvePropertiesRequest {
+                names: vec!["companyID".into()],
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(properties.values["companyID"], "1001");
+    assert_eq!(
+        properties.properties[0].source,
+        pb::PropertySource::CompanyProperty as i32
+    );
+    // The viewer's own resolution, and the refresh service's for the viewer, fetch A's
+    // data: the same instance as for nobody.
+    let for_viewer = resolve_source(viewer.clone(), String::new(), "").await;
+    let for_viewer_by_service = resolve_source(
+        tokens::service(),
+        family.client_a.to_string(),
+        "viewer@test",
+    )
+    .await;
+    let for_nobody = resolve_source(tokens::service(), family.client_a.to_string(), "").await;
+    for resolved in [&for_viewer, &for_viewer_by_service, &for_nobody] {
+        assert_eq!(resolved.url, "https://api.example.com/sales?company=1001");
+        assert_eq!(
+            resolved.properties[0].source,
+            pb::PropertySource::CompanyProperty as i32
+        );
+        assert_eq!(resolved.instance_key, before.instance_key);
+    }
 }

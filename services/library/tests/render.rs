@@ -231,7 +231,8 @@ async fn each_component_fails_alone_with_its_reason() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_viewer_sees_the_instance_its_values_select() {
-    // I13: `{props.region}` resolves with the viewer's own value, else the default.
+    // I13: `{props.region}` resolves with the viewer's own value, else the default (the
+    // account has no company property `region`, which would decide for everyone).
     let world = World::start().await;
     let account = world.library.standard().await;
     let admin = tokens::admin(account);
@@ -263,6 +264,7 @@ async fn each_viewer_sees_the_instance_its_values_select() {
             common::json_source(None, "Sales", &world.api.url("/sales/{props.region}")),
         )
         .await;
+    world.library.member(account, "ana", Role::Editor).await;
     let ana = tokens::user_token(account, "ana", Role::Editor);
     world
         .client()
@@ -339,6 +341,7 @@ async fn each_viewer_sees_the_instance_its_values_select() {
         .unwrap();
     assert_eq!(values(&nobody, 0), json!([6]));
     // A user who has no instance fetched yet sees "no data yet", not someone else's data.
+    world.library.member(account, "bob", Role::Viewer).await;
     let bob = tokens::user_token(account, "bob", Role::Viewer);
     world
         .client()

@@ -50,7 +50,7 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
     let settings = context.settings.clone();
     let peers = Arc::new(peers::Peers::new(
         &context.common,
-        context.minter.clone(),
+        context.service_tokens.clone(),
         settings.limits_cache,
     )?);
 
@@ -85,10 +85,8 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
     tokio::spawn(reports::run(reports, reports_wake.clone()));
 
     let handlers = api::RefreshApi::new(context.pool.clone(), peers, settings, reports_wake);
+    let gate = context.gate()?;
     Ok(context
         .server()
-        .add_service(RefreshServiceServer::with_interceptor(
-            handlers,
-            context.authenticator.clone(),
-        )))
+        .add_service(gate.guard(RefreshServiceServer::new(handlers))))
 }

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tonic::Status;
-use trellis_platform::auth::TokenMinter;
+use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{self, TracedChannel, authorized};
-use trellis_platform::config::CommonConfig;
+use trellis_platform::config::{CommonConfig, ServiceKind};
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::library::v1::{
     Dashboard, DataSource, GetDashboardRequest, GetDataSourceRequest, GetKlipRequest, Klip,
@@ -29,8 +29,7 @@ use uuid::Uuid;
 pub struct Peers {
     library: LibraryServiceClient<TracedChannel>,
     tokens: TokenServiceClient<TracedChannel>,
-    minter: TokenMinter,
-    service_token: Mutex<Option<(Instant, String)>>,
+    service_tokens: ServiceTokens,
     limits: Mutex<HashMap<(String, String), (Instant, GetTokenLimitsResponse)>>,
     limits_ttl: Duration,
 }
@@ -38,30 +37,26 @@ pub struct Peers {
 impl Peers {
     pub fn new(
         common: &CommonConfig,
-        minter: TokenMinter,
+        service_tokens: ServiceTokens,
         limits_ttl: Duration,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             library: LibraryServiceClient::new(client::channel(&common.library_url)?),
             tokens: TokenServiceClient::new(client::channel(&common.tokens_url)?),
-            minter,
-            service_token: Mutex::new(None),
+            service_tokens,
             limits: Mutex::new(HashMap::new()),
             limits_ttl,
         })
     }
 
-    /// A service token, minted again well before its five minutes run out.
-    fn service_token(&self) -> String {
-        let mut cached = self.service_token.lock().expect("service token");
-        match &*cached {
-            Some((minted, token)) if minted.elapsed() < Duration::from_secs(60) => token.clone(),
-            _ => {
-                let token = self.minter.service_token("refresh");
-                *cached = Some((Instant::now(), token.clone()));
-                token
-            }
-        }
+    /// This service's token for calls to the library.
+    fn library_token(&self) -> String {
+        self.service_tokens.bearer(ServiceKind::Library)
+    }
+
+    /// This service's token for calls to the token registry.
+    fn tokens_token(&self) -> String {
+        self.service_tokens.bearer(ServiceKind::Tokens)
     }
 
     /// Every data source of an account, page by page.
@@ -78,7 +73,7 @@ impl Peers {
             let page = self
                 .library
                 .clone()
-                .list_data_sources(authorized(request, &self.service_token()))
+                .list_data_sources(authorized(request, &self.library_token()))
                 .await?
                 .into_inner();
             all.extend(page.data_sources);
@@ -98,7 +93,7 @@ impl Peers {
         user_id: &str,
         bearer: Option<&str>,
     ) -> Result<ResolvedRequest, Status> {
-        let token = bearer.map_or_else(|| self.service_token(), str::to_owned);
+        let token = bearer.map_or_else(|| self.library_token(), str::to_owned);
         let request = ResolveDataSourceRequest {
             data_source_id: data_source_id.to_string(),
             account_id: account_id.to_string(),
@@ -121,7 +116,7 @@ impl Peers {
         };
         self.library
             .clone()
-            .get_klip(authorized(request, &self.service_token()))
+            .get_klip(authorized(request, &self.library_token()))
             .await?
             .into_inner()
             .klip
@@ -140,7 +135,7 @@ impl Peers {
         };
         self.library
             .clone()
-            .get_dashboard(authorized(request, &self.service_token()))
+            .get_dashboard(authorized(request, &self.library_token()))
             .await?
             .into_inner()
             .dashboard
@@ -159,7 +154,7 @@ impl Peers {
         };
         self.library
             .clone()
-            .get_data_source(authorized(request, &self.service_token()))
+            .get_data_source(authorized(request, &self.library_token()))
             .await?
             .into_inner()
             .data_source
@@ -180,7 +175,7 @@ impl Peers {
         };
         self.library
             .clone()
-            .render_klip(authorized(request, &self.service_token()))
+            .render_klip(authorized(request, &self.library_token()))
             .await?
             .into_inner()
             .rendered_klip
@@ -192,6 +187,7 @@ impl Peers {
         token_id: &str,
         account_id: Uuid,
         data_source_id: Uuid,
+        fingerprint: &str,
         rejected_generation: i64,
     ) -> Result<GetAccessTokenResponse, Status> {
         let request = GetAccessTokenRequest {
@@ -199,11 +195,12 @@ impl Peers {
             account_id: account_id.to_string(),
             data_source_id: data_source_id.to_string(),
             rejected_generation,
+            request_fingerprint: fingerprint.to_owned(),
         };
         Ok(self
             .tokens
             .clone()
-            .get_access_token(authorized(request, &self.service_token()))
+            .get_access_token(authorized(request, &self.tokens_token()))
             .await?
             .into_inner())
     }
@@ -213,16 +210,18 @@ impl Peers {
         credential_id: &str,
         account_id: Uuid,
         data_source_id: Uuid,
+        fingerprint: &str,
     ) -> Result<GetCredentialSecretResponse, Status> {
         let request = GetCredentialSecretRequest {
             credential_id: credential_id.to_owned(),
             data_source_id: data_source_id.to_string(),
             account_id: account_id.to_string(),
+            request_fingerprint: fingerprint.to_owned(),
         };
         Ok(self
             .tokens
             .clone()
-            .get_credential_secret(authorized(request, &self.service_token()))
+            .get_credential_secret(authorized(request, &self.tokens_token()))
             .await?
             .into_inner())
     }
@@ -246,7 +245,7 @@ impl Peers {
         let limits = self
             .tokens
             .clone()
-            .get_token_limits(authorized(request, &self.service_token()))
+            .get_token_limits(authorized(request, &self.tokens_token()))
             .await?
             .into_inner();
         self.limits

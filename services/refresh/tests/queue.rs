@@ -1,20 +1,26 @@
 //! The refresh queue against a real PostgreSQL (F3, DESIGN.md section 7): FIFO claims, the
 //! front of the queue for deferred and reclaimed jobs, dedup per instance, exclusive claims
 //! under concurrency, leases and fencing, and the scheduler's choice of due instances
-//! (F1, F2, F4).
+//! (F1, F2, F4); and the queue's figures, which a member sees of their own account only.
+
+mod common;
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
+use tonic::Code;
+use trellis_platform::auth::Role;
+use trellis_proto::library::v1 as library;
+use trellis_proto::refresh::v1 as refresh;
 use trellis_refresh::backoff::BackoffPolicy;
 use trellis_refresh::model::{
     CachedData, InstanceId, Lease, NewJob, RefreshJob, ResolvedInstance, Trigger,
 };
 use trellis_refresh::store::outcomes::{self, Fetched};
 use trellis_refresh::store::{activity, cache, instances, jobs};
-use trellis_testkit::{TestDatabase, eventually};
+use trellis_testkit::{TestDatabase, eventually, tokens};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -473,4 +479,82 @@ async fn failures_back_off_by_the_configured_steps_and_disable_the_instance() {
     assert_eq!(state.last_error, "");
     assert!(!state.disabled && state.backoff_until.is_none());
     assert_eq!(state.fetch_count, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_sees_the_queue_figures_of_their_own_account_only() {
+    let world = common::World::start().await;
+    let mut settings = common::fast_settings();
+    // An API-only replica: jobs stay queued.
+    settings.workers = 0;
+    let replica = world.replica(settings).await;
+    let mut client = common::refresh_client(&replica);
+    let hourly = Duration::from_secs(3600);
+    let a = world.account(library::AccountKind::Standard, None).await;
+    let b = world.account(library::AccountKind::Standard, None).await;
+    world.member(a, "al", Role::Viewer).await;
+    world.member(b, "bo", Role::Viewer).await;
+    let mut theirs = Vec::new();
+    for i in 0..3 {
+        let url = world.api.url(&format!("/b/{i}"));
+        theirs.push(world.data_source(b, &url, hourly).await);
+    }
+    let mut mine = Vec::new();
+    for i in 0..2 {
+        let url = world.api.url(&format!("/a/{i}"));
+        mine.push(world.data_source(a, &url, hourly).await);
+    }
+    // B's three jobs are queued first, then A's two.
+    assert_eq!(common::login(&mut client, b, "bo").await.queued_jobs, 3);
+    assert_eq!(common::login(&mut client, a, "al").await.queued_jobs, 2);
+
+    let status = |account_id: String, bearer: String| {
+        let mut client = client.clone();
+        async move {
+            client
+                .get_queue_status(common::call(
+                    refresh::GetQueueStatusRequest { account_id },
+                    &bearer,
+                ))
+                .await
+                .map(tonic::Response::into_inner)
+        }
+    };
+    // A's member, without an account id or with A's own: A's two jobs, not B's three.
+    for account_id in [String::new(), a.to_string()] {
+        let figures = status(account_id.clone(), tokens::viewer(a))
+            .await
+            .expect("a member reads the account's figures");
+        assert_eq!(figures.depth, 2, "A's jobs only ({account_id:?})");
+        assert_eq!(figures.deferred_count, 0);
+        assert_eq!(figures.running_count, 0);
+        assert!(figures.oldest_wait.is_some());
+        let positions: Vec<(String, i64)> = figures
+            .positions
+            .iter()
+            .map(|p| (p.job.as_ref().unwrap().data_source_id.clone(), p.position))
+            .collect();
+        assert_eq!(
+            positions,
+            [(mine[0].to_string(), 4), (mine[1].to_string(), 5)],
+            "A's jobs, behind B's three"
+        );
+    }
+    // B's figures are not A's members' to read, whatever their role.
+    for bearer in [tokens::viewer(a), tokens::admin(a)] {
+        let denied = status(b.to_string(), bearer)
+            .await
+            .expect_err("another account's figures");
+        assert_eq!(denied.code(), Code::PermissionDenied);
+    }
+    // B's member sees B's three.
+    let figures = status(String::new(), tokens::viewer(b)).await.unwrap();
+    assert_eq!(figures.depth, 3);
+    assert_eq!(figures.positions.len(), 3);
+    // The whole queue is an operator's to see.
+    let global = status(String::new(), tokens::service()).await.unwrap();
+    assert_eq!(global.depth, 5);
+    assert!(global.positions.is_empty());
+    let of_b = status(b.to_string(), tokens::service()).await.unwrap();
+    assert_eq!(of_b.depth, 3, "an operator asks for one account's figures");
 }

@@ -231,6 +231,9 @@ async fn a_reports_data_sources_go_to_the_front_of_the_queue_whatever_the_activi
 
     // A busy account, signed in: its data sources are queued first.
     let busy = world.account(library::AccountKind::Standard, None).await;
+    world
+        .member(busy, "bea", trellis_platform::auth::Role::Viewer)
+        .await;
     for i in 0..4 {
         let path = format!("/busy/{i}");
         api.set_json(&path, serde_json::json!(i));

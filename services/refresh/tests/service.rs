@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use tonic::Code;
+use trellis_platform::auth::Role;
 use trellis_proto::library::v1 as library;
 use trellis_proto::refresh::v1 as refresh;
 use trellis_testkit::data_api::Reply;
@@ -29,6 +30,7 @@ async fn a_login_queues_exactly_the_due_data_sources() {
     }
 
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     world.set_property(account, "region", "north").await;
     let a = world.data_source(account, &api.url("/a"), HOUR).await;
     let b = world.data_source(account, &api.url("/b"), HOUR).await;
@@ -68,6 +70,7 @@ async fn a_login_queues_exactly_the_due_data_sources() {
 
     // A second account, active, as a witness that the scheduler ran.
     let witness = world.account(library::AccountKind::Standard, None).await;
+    world.member(witness, "cy", Role::Viewer).await;
     let c = world.data_source(witness, &api.url("/c"), HOUR).await;
     assert_eq!(login(&mut client, witness, "cy").await.queued_jobs, 1);
     wait_until_fetched(&client, witness, &[c]).await;
@@ -127,6 +130,10 @@ async fn a_partners_activity_queues_nothing_of_its_clients() {
     let partner_source = world.data_source(partner, &api.url("/partner"), HOUR).await;
     let client_source = world
         .data_source(client_account, &api.url("/client"), HOUR)
+        .await;
+    world.member(partner, "agency-admin", Role::Admin).await;
+    world
+        .member(client_account, "client-user", Role::Viewer)
         .await;
 
     // The partner's admin signs in (and browses, views dashboards): only the partner is
@@ -206,6 +213,7 @@ async fn fifo_order_holds_and_a_deferred_job_runs_before_the_jobs_queued_after_i
     let mut client = refresh_client(&replica);
     let api = &world.api;
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     const JOBS: usize = 12;
     let mut sources = Vec::new();
     for i in 0..JOBS {
@@ -270,6 +278,7 @@ async fn identical_requests_due_together_are_fetched_once() {
     let api = &world.api;
     api.set_csv("/shared.csv", "day,visits\nmon,3\ntue,5\n");
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     let url = api.url("/shared.csv");
     let sources = [
         world.data_source(account, &url, HOUR).await,
@@ -284,15 +293,29 @@ async fn identical_requests_due_together_are_fetched_once() {
         "one fetch for three data sources"
     );
 
+    // Cached data is read by services (the library renders it for people): a member's own
+    // token is refused.
+    let member = client
+        .get_cached_data(call(
+            refresh::GetCachedDataRequest {
+                data_source_id: sources[0].to_string(),
+                ..Default::default()
+            },
+            &tokens::viewer(account),
+        ))
+        .await
+        .expect_err("people read data through the library");
+    assert_eq!(member.code(), Code::PermissionDenied);
     let mut hashes = Vec::new();
     for source in sources {
         let cached = client
             .get_cached_data(call(
                 refresh::GetCachedDataRequest {
                     data_source_id: source.to_string(),
+                    account_id: account.to_string(),
                     ..Default::default()
                 },
-                &tokens::viewer(account),
+                &tokens::service(),
             ))
             .await
             .expect("GetCachedData")
@@ -493,6 +516,7 @@ async fn a_response_over_the_size_cap_fails_the_refresh() {
     let mut client = refresh_client(&replica);
     world.api.set("/huge", Reply::large(1024 * 1024).chunked());
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     let source = world
         .data_source(account, &world.api.url("/huge"), HOUR)
         .await;
@@ -517,9 +541,10 @@ async fn a_response_over_the_size_cap_fails_the_refresh() {
         .get_cached_data(call(
             refresh::GetCachedDataRequest {
                 data_source_id: source.to_string(),
+                account_id: account.to_string(),
                 ..Default::default()
             },
-            &tokens::viewer(account),
+            &tokens::service(),
         ))
         .await
         .expect_err("nothing cached");
@@ -537,6 +562,7 @@ async fn private_destinations_are_refused_unless_allowed() {
         .api
         .set_json("/internal", serde_json::json!("secret internal data"));
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     let by_address = world
         .data_source(account, &world.api.url("/internal"), HOUR)
         .await;
@@ -579,6 +605,8 @@ async fn queue_status_positions_an_accounts_jobs_and_access_is_by_account() {
     let mut client = refresh_client(&replica);
     let account = world.account(library::AccountKind::Standard, None).await;
     let other = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
+    world.member(other, "olga", Role::Viewer).await;
     let mut mine = Vec::new();
     for i in 0..3 {
         mine.push(
@@ -599,7 +627,9 @@ async fn queue_status_positions_an_accounts_jobs_and_access_is_by_account() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(status.depth, 4);
+    // A member's figures are their account's (the other account's job is not counted);
+    // the positions are places in the whole queue.
+    assert_eq!(status.depth, 3, "the account's own jobs only");
     assert_eq!(status.deferred_count, 0);
     assert_eq!(status.running_count, 0);
     assert!(status.oldest_wait.is_some());
@@ -688,7 +718,7 @@ async fn queue_status_positions_an_accounts_jobs_and_access_is_by_account() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(global.depth, 4);
+    assert_eq!(global.depth, 4, "an operator sees the whole queue");
     assert!(global.positions.is_empty());
 
     // Email report schedules (F7, tests/reports.rs) are per account too.
@@ -714,21 +744,26 @@ async fn queue_status_positions_an_accounts_jobs_and_access_is_by_account() {
     assert_eq!(theirs.code(), Code::PermissionDenied);
 }
 
+/// The cached data of `account`'s data source for `user` (empty: no user's values), read
+/// as the services read it (GetCachedData takes no user's token).
 async fn cached_json(
     client: &refresh::refresh_service_client::RefreshServiceClient<
         trellis_platform::client::TracedChannel,
     >,
+    account: Uuid,
     data_source: Uuid,
-    bearer: &str,
+    user: &str,
 ) -> prost_types::Value {
     client
         .clone()
         .get_cached_data(call(
             refresh::GetCachedDataRequest {
                 data_source_id: data_source.to_string(),
-                ..Default::default()
+                account_id: account.to_string(),
+                instance_key: String::new(),
+                user_id: user.to_owned(),
             },
-            bearer,
+            &tokens::service(),
         ))
         .await
         .expect("GetCachedData")
@@ -755,6 +790,8 @@ async fn a_dynamic_data_source_resolves_with_each_users_values() {
     api.set_json("/sales/us", serde_json::json!("us sales"));
     api.set_json("/sales/eu", serde_json::json!("eu sales"));
     let partner = world.account(library::AccountKind::Partner, None).await;
+    world.member(partner, "ann", Role::Editor).await;
+    world.member(partner, "bob", Role::Viewer).await;
     let mut library_client = world.library_client();
     library_client
         .create_variable(call(
@@ -771,8 +808,7 @@ async fn a_dynamic_data_source_resolves_with_each_users_values() {
         .await
         .expect("CreateVariable");
     // Ann picked "us" in a user input; Bob kept the default (I13).
-    let ann = tokens::user_token(partner, "ann", trellis_platform::auth::Role::Editor);
-    let bob = tokens::user_token(partner, "bob", trellis_platform::auth::Role::Editor);
+    let ann = tokens::user_token(partner, "ann", Role::Editor);
     library_client
         .set_user_variable_value(call(
             library::SetUserVariableValueRequest {
@@ -817,8 +853,14 @@ async fn a_dynamic_data_source_resolves_with_each_users_values() {
         [api.url("/sales/eu"), api.url("/sales/us")],
         "one instance per distinct resolved request"
     );
-    assert_eq!(text(&cached_json(&client, source, &ann).await), "us sales");
-    assert_eq!(text(&cached_json(&client, source, &bob).await), "eu sales");
+    assert_eq!(
+        text(&cached_json(&client, partner, source, "ann").await),
+        "us sales"
+    );
+    assert_eq!(
+        text(&cached_json(&client, partner, source, "bob").await),
+        "eu sales"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -830,6 +872,7 @@ async fn a_changed_data_source_retires_its_old_instance() {
     api.set_json("/v1", serde_json::json!("old"));
     api.set_json("/v2", serde_json::json!("new"));
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     let source = world.data_source(account, &api.url("/v1"), HOUR).await;
     login(&mut client, account, "ann").await;
     wait_until_fetched(&client, account, &[source]).await;
@@ -880,7 +923,7 @@ async fn a_changed_data_source_retires_its_old_instance() {
         "the old request is not sent again"
     );
     assert_eq!(
-        text(&cached_json(&client, source, &tokens::viewer(account)).await),
+        text(&cached_json(&client, account, source, "").await),
         "new"
     );
 }
@@ -894,6 +937,7 @@ async fn a_data_source_created_while_the_account_is_active_joins_the_schedule() 
     let mut client = refresh_client(&replica);
     world.api.set_json("/later", serde_json::json!(1));
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     assert_eq!(login(&mut client, account, "ann").await.queued_jobs, 0);
     let source = world
         .data_source(account, &world.api.url("/later"), HOUR)

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use tonic::Request;
+use trellis_platform::auth::Role;
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
@@ -17,13 +18,20 @@ use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_testkit::data_api::{Auth, DataApi};
 use trellis_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 use trellis_testkit::process::{ServiceProcess, binary};
-use trellis_testkit::{TestDatabase, eventually, tokens};
+use trellis_testkit::{TestDatabase, eventually, members, tokens};
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(60);
 
 fn channel(process: &ServiceProcess) -> TracedChannel {
     trellis_platform::client::channel(&process.url()).expect("a channel")
+}
+
+/// A loopback address nothing listens on right now: the library and the token registry
+/// call each other, so the library's port is chosen before either starts, and released.
+fn free_address() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,14 +50,22 @@ async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
         env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
         env
     };
+    let library_address = free_address();
     let tokens_db = TestDatabase::new(&trellis_tokens::SCHEMA).await;
-    let tokens_process =
-        ServiceProcess::start(binary("trellis-tokens"), &tokens_db.url, &otel(&[])).await;
+    let tokens_process = ServiceProcess::start(
+        binary("trellis-tokens"),
+        &tokens_db.url,
+        &otel(&[("TRELLIS_LIBRARY_URL", format!("http://{library_address}"))]),
+    )
+    .await;
     let library_db = TestDatabase::new(&trellis_library::SCHEMA).await;
     let library_process = ServiceProcess::start(
         binary("trellis-library"),
         &library_db.url,
-        &otel(&[("TRELLIS_TOKENS_URL", tokens_process.url())]),
+        &otel(&[
+            ("TRELLIS_LISTEN_ADDR", library_address.to_string()),
+            ("TRELLIS_TOKENS_URL", tokens_process.url()),
+        ]),
     )
     .await;
     let refresh_db = TestDatabase::new(&trellis_refresh::SCHEMA).await;
@@ -87,6 +103,9 @@ async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
         .expect("an account")
         .id;
     let account = Uuid::parse_str(&account).unwrap();
+    // Its members: the test users, and Ann, who logs in below.
+    members::enroll(&channel(&library_process), account).await;
+    members::add(&channel(&library_process), account, "ann", Role::Admin).await;
     let credential = TokenServiceClient::new(channel(&tokens_process))
         .create_credential(authorized(
             tokens_pb::CreateCredentialRequest {
@@ -157,7 +176,7 @@ async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
         request_id: String::new(),
         kind: refresh::ActivityKind::Login as i32,
     });
-    let bearer = tokens::user_token(account, "ann", trellis_platform::auth::Role::Admin);
+    let bearer = tokens::user_token(account, "ann", Role::Admin);
     login
         .metadata_mut()
         .insert("authorization", format!("Bearer {bearer}").parse().unwrap());

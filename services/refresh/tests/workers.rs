@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use trellis_platform::auth::Role;
 use trellis_proto::library::v1 as library;
 use trellis_proto::tokens::v1::ApiLimit;
 use trellis_testkit::data_api::{Auth, Limits};
@@ -40,6 +41,7 @@ async fn an_api_limited_to_n_at_once_and_r_per_second_is_never_exceeded_and_answ
     api.limit_per_credential(limits);
 
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "analyst", Role::Viewer).await;
     // The same limits, configured with the provider in the token registry.
     let token = world
         .oauth_token(
@@ -120,6 +122,7 @@ async fn a_worker_killed_mid_job_loses_no_job_and_completes_it_once() {
     let world = World::start().await;
     let api = &world.api;
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     let mut sources = Vec::new();
     for i in 0..4 {
         let path = format!("/k/{i}");
@@ -181,6 +184,7 @@ async fn two_worker_replicas_never_run_one_job_at_the_same_time() {
     let world = World::start().await;
     let api = &world.api;
     let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
     let mut sources = Vec::new();
     for i in 0..SOURCES {
         let path = format!("/r/{i}");

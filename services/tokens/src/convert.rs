@@ -92,6 +92,7 @@ pub fn grant(row: &GrantRow) -> TokenGrant {
         data_source_id: row.data_source_id.to_string(),
         etag: row.etag(),
         create_time: Some(timestamp(row.create_time)),
+        request_fingerprint: row.request_fingerprint.clone(),
     }
 }
 

@@ -40,14 +40,20 @@ pub const SCHEMA: Schema = Schema {
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
     let keyring = context.settings.keyring()?;
     if keyring.is_development() {
+        anyhow::ensure!(
+            context.common.development,
+            "TRELLIS_TOKENS_ENCRYPTION_KEYS is not set: secrets would be sealed with the public \
+             development key. Set keys (`kid:base64 of 32 random bytes`, comma-separated) or \
+             TRELLIS_DEVELOPMENT=true to run on the development key"
+        );
         tracing::warn!(
-            "TRELLIS_TOKENS_ENCRYPTION_KEYS is not set: secrets are encrypted with the development key"
+            "TRELLIS_TOKENS_ENCRYPTION_KEYS is not set: secrets are encrypted with the development key (development mode)"
         );
     }
     let oauth = oauth::OAuthClient::new(context.settings.provider_timeout())?;
     let usage = domain::usage::UsageFinder::new(
         client::channel(&context.common.library_url)?,
-        context.minter.clone(),
+        context.service_tokens.clone(),
     );
     let access = domain::access::AccessTokens {
         pool: context.pool.clone(),
@@ -72,10 +78,8 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         usage,
         oauth,
     };
+    let gate = context.gate()?;
     Ok(context
         .server()
-        .add_service(TokenServiceServer::with_interceptor(
-            handlers,
-            context.authenticator.clone(),
-        )))
+        .add_service(gate.guard(TokenServiceServer::new(handlers))))
 }

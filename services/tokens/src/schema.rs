@@ -58,6 +58,7 @@ diesel::table! {
         grantee_account_id -> Uuid,
         data_source_id -> Uuid,
         create_time -> Timestamptz,
+        request_fingerprint -> Text,
     }
 }
 
@@ -101,6 +102,7 @@ diesel::table! {
         version -> Int8,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        request_fingerprint -> Text,
     }
 }
 

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The four services and their default ports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceKind {
     Library,
     Imports,
@@ -87,9 +87,26 @@ pub struct CommonConfig {
     #[arg(long, env = "TRELLIS_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
-    /// PEM file of an RS256 public key; when set, tokens are verified with it instead.
+    /// PEM file of RS256 public keys (one or more blocks: the identity provider's and each
+    /// service's); when set, tokens are verified with them instead of the secret.
     #[arg(long, env = "TRELLIS_JWT_PUBLIC_KEY_FILE")]
     pub jwt_public_key_file: Option<std::path::PathBuf>,
+
+    /// PEM file of this service's RS256 private key, which signs its service tokens; needed
+    /// with `TRELLIS_JWT_PUBLIC_KEY_FILE`.
+    #[arg(long, env = "TRELLIS_JWT_PRIVATE_KEY_FILE")]
+    pub jwt_private_key_file: Option<std::path::PathBuf>,
+
+    /// Development mode: accept the public development JWT secret and encryption key
+    /// (with a warning). Never set it in production; without it a service refuses to start
+    /// on them.
+    #[arg(long, env = "TRELLIS_DEVELOPMENT", default_value_t = false, action = clap::ArgAction::Set)]
+    pub development: bool,
+
+    /// Seconds a membership check (DESIGN.md section 3) is remembered; a removed
+    /// membership stops working at most this long after.
+    #[arg(long, env = "TRELLIS_MEMBERSHIP_CACHE_SECS", default_value_t = 30)]
+    pub membership_cache_secs: u64,
 
     /// Longest time one RPC may run, in seconds.
     #[arg(long, env = "TRELLIS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
@@ -154,6 +171,10 @@ impl CommonConfig {
 
     pub fn request_id_retention(&self) -> Duration {
         Duration::from_secs(self.request_id_retention_hours.max(1) * 3600)
+    }
+
+    pub fn membership_cache(&self) -> Duration {
+        Duration::from_secs(self.membership_cache_secs)
     }
 
     pub fn readiness_interval(&self) -> Duration {

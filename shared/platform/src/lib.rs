@@ -4,7 +4,9 @@
 //! - [`telemetry`]: logs (readable or JSON), OTLP export, W3C trace context across calls.
 //! - [`db`]: the diesel-async connection pool and embedded migrations.
 //! - [`server`]: a tonic server with health, reflection, a tower stack and graceful shutdown.
-//! - [`auth`]: JWT claims (DESIGN.md section 3), verification and minting.
+//! - [`auth`]: JWT claims (DESIGN.md section 3), identities, verification and minting.
+//! - [`policy`]: which callers each RPC accepts, one table for every service.
+//! - [`gate`]: authentication, the policy and membership checks in front of every service.
 //! - [`client`]: channels to other Trellis services that carry trace context and credentials.
 //! - [`error`]: the one error type handlers return, mapped to gRPC codes with details.
 //! - [`service`]: the `serve` / `migrate` command line every service binary shares.
@@ -14,8 +16,10 @@ pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod gate;
 pub mod idempotency;
 pub mod pagination;
+pub mod policy;
 pub mod server;
 pub mod service;
 pub mod telemetry;

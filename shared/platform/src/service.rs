@@ -9,9 +9,12 @@ use std::future::Future;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use crate::auth::{self, Authenticator, TokenMinter};
+use std::sync::Arc;
+
+use crate::auth::{self, Authenticator, Identity, ServiceTokens, TokenMinter};
 use crate::config::{CommonConfig, ServiceKind};
 use crate::db::{self, DbPool, Schema};
+use crate::gate::{Gate, LibraryMemberships, MembershipCache, MembershipDirectory};
 use crate::server::{GrpcServer, shutdown_signal};
 use crate::telemetry;
 
@@ -46,7 +49,10 @@ pub struct ServiceContext<E> {
     pub settings: E,
     pub pool: DbPool,
     pub authenticator: Authenticator,
+    /// Signs as this service's own identity.
     pub minter: TokenMinter,
+    /// This service's tokens for calls to the others, cached.
+    pub service_tokens: ServiceTokens,
 }
 
 impl<E> ServiceContext<E> {
@@ -56,16 +62,30 @@ impl<E> ServiceContext<E> {
         settings: E,
         pool: DbPool,
     ) -> anyhow::Result<Self> {
-        let authenticator = Authenticator::from_config(&common)?;
-        let minter = TokenMinter::from_config(&common);
+        let authenticator = Authenticator::from_config(&common, kind)?;
+        let minter = TokenMinter::from_config(&common, Identity::of(kind))?;
         Ok(Self {
             kind,
             common,
             settings,
             pool,
             authenticator,
+            service_tokens: ServiceTokens::new(minter.clone()),
             minter,
         })
+    }
+
+    /// The gate that checks memberships with the library service.
+    pub fn gate(&self) -> anyhow::Result<Gate> {
+        let directory =
+            LibraryMemberships::new(&self.common.library_url, self.service_tokens.clone())?;
+        Ok(self.gate_with(Arc::new(directory)))
+    }
+
+    /// The gate over another membership directory (the library's own tables).
+    pub fn gate_with(&self, directory: Arc<dyn MembershipDirectory>) -> Gate {
+        let cache = MembershipCache::new(directory, self.common.membership_cache());
+        Gate::new(self.authenticator.clone(), Arc::new(cache))
     }
 
     /// A server with this service's name, timeout and database readiness.
@@ -95,11 +115,7 @@ where
             Ok(())
         }
         Command::Serve => {
-            if auth::uses_development_secret(&cli.common) {
-                tracing::warn!(
-                    "TRELLIS_JWT_SECRET is not set: tokens are signed with the development secret"
-                );
-            }
+            auth::check_jwt_settings(&cli.common)?;
             if cli.common.migrate_at_start {
                 let applied = db::migrate(&database_url, &schema).await?;
                 tracing::info!(applied = applied.len(), "migrations applied at start");

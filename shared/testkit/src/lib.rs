@@ -5,6 +5,7 @@
 //! - [`TestServer`]: a service's [`GrpcServer`] on `127.0.0.1:0`, with a channel to it.
 //! - [`data_api`]: a third-party data API on loopback with limits, knobs and counters.
 //! - [`tokens`]: tokens minted for any account and role with the test secret.
+//! - [`members`]: the test users made members of accounts, through the library.
 //! - [`oauth`]: a real OAuth 2.0 authorization server on loopback, with knobs and counters.
 //! - [`otlp`]: an OTLP/gRPC receiver that collects the spans services export.
 //! - [`smtp`]: a real SMTP server on loopback that keeps (or refuses) the mail it is sent.
@@ -16,6 +17,7 @@
 
 pub mod data_api;
 pub mod database;
+pub mod members;
 pub mod oauth;
 pub mod otlp;
 pub mod process;

@@ -52,6 +52,7 @@ impl ServiceProcess {
             .env("DATABASE_URL", database_url)
             .env("TRELLIS_LISTEN_ADDR", "127.0.0.1:0")
             .env("TRELLIS_JWT_SECRET", TEST_SECRET)
+            .env("TRELLIS_DEVELOPMENT", "true")
             .env("TRELLIS_LOG_FORMAT", "json")
             .env("TRELLIS_READINESS_INTERVAL_SECS", "1")
             .envs(env)

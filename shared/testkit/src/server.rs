@@ -24,6 +24,7 @@ pub fn test_config(database_url: &str) -> CommonConfig {
     common.database_url = Some(database_url.to_owned());
     common.jwt_secret = Some(TEST_SECRET.to_owned());
     common.jwt_public_key_file = None;
+    common.development = true;
     common.readiness_interval_secs = 1;
     common.migrate_at_start = false;
     common

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use trellis_platform::auth::TokenMinter;
+use trellis_platform::auth::{Identity, TokenMinter};
 use trellis_platform::config::CommonConfig;
 
 #[derive(Parser)]
@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
             trellis_demo::data_server::serve(listener).await
         }
         Command::Seed { data_url, env_file } => {
-            let minter = TokenMinter::from_config(&cli.common);
+            let minter = TokenMinter::from_config(&cli.common, Identity::Operator)?;
             let env = trellis_demo::seed::seed(&cli.common.library_url, &data_url, &minter).await?;
             if let Some(parent) = env_file.parent() {
                 std::fs::create_dir_all(parent)?;

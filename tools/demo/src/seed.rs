@@ -6,6 +6,8 @@ use std::time::Duration;
 use tonic::Request;
 use trellis_platform::auth::{Role, TokenMinter};
 use trellis_platform::client::{self, TracedChannel, authorized};
+use trellis_platform::config::ServiceKind;
+use trellis_platform::gate::role_to_wire;
 use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use uuid::Uuid;
@@ -22,8 +24,9 @@ pub async fn seed(
     let channel = client::channel(library_url)?;
     wait_until_serving(channel.clone()).await?;
     let mut library = LibraryServiceClient::new(channel);
-    let service = minter.service_token("demo");
     let ttl = Duration::from_secs(12 * 3600);
+    // An operator creates the partner and its first admin; the rest is the partner's work.
+    let service = minter.service_token_for(&ServiceKind::ALL, ttl);
 
     let partner = create_account(
         &mut library,
@@ -33,7 +36,9 @@ pub async fn seed(
         None,
     )
     .await?;
-    let partner_token = minter.mint("ada@northwind.example", Some(partner), Role::Admin, ttl);
+    const AGENCY_ADMIN: &str = "ada@northwind.example";
+    add_member(&mut library, &service, partner, AGENCY_ADMIN, Role::Admin).await?;
+    let partner_token = minter.mint(AGENCY_ADMIN, Some(partner), Role::Admin, ttl);
 
     // The partner views every client's data through a user input that sets companyID (I13).
     library
@@ -147,12 +152,17 @@ pub async fn seed(
             Some(partner),
         )
         .await?;
-        let token = minter.mint(
+        // The client's own admin is a member of the client alone; the walkthrough signs
+        // into the client as the agency's admin, who may import from the partner (I15).
+        add_member(
+            &mut library,
+            &partner_token,
+            client,
             &format!("admin@{company}.example"),
-            Some(client),
             Role::Admin,
-            ttl,
-        );
+        )
+        .await?;
+        let token = minter.mint(AGENCY_ADMIN, Some(client), Role::Admin, ttl);
         library
             .set_company_property(authorized(
                 library::SetCompanyPropertyRequest {
@@ -170,7 +180,7 @@ pub async fn seed(
         env.insert(label.into(), client.to_string());
         env.insert(format!("{label}_TOKEN"), token);
     }
-    env.insert("SERVICE_TOKEN".into(), minter.service_token("demo"));
+    env.insert("SERVICE_TOKEN".into(), service);
     Ok(env)
 }
 
@@ -179,6 +189,30 @@ fn component(name: &str, formula: &str) -> library::Component {
         name: name.into(),
         formula: formula.into(),
     }
+}
+
+async fn add_member(
+    library: &mut LibraryServiceClient<TracedChannel>,
+    bearer: &str,
+    account: Uuid,
+    user: &str,
+    role: Role,
+) -> anyhow::Result<()> {
+    library
+        .create_membership(authorized(
+            library::CreateMembershipRequest {
+                request_id: Uuid::new_v4().to_string(),
+                membership: Some(library::Membership {
+                    user_id: user.to_owned(),
+                    account_id: account.to_string(),
+                    role: role_to_wire(Some(role)) as i32,
+                    create_time: None,
+                }),
+            },
+            bearer,
+        ))
+        .await?;
+    Ok(())
 }
 
 async fn create_account(

@@ -273,6 +273,9 @@ impl ImportsApi {
         }
         // An admin of the instance's account or of the master's.
         let link = self.visible_link(&caller, instance).await?;
+        // I15: a re-import copies the master's assets and secrets again, so it needs a
+        // membership of the master's account as a first import does.
+        planning::check_importer(&self.peers, &caller, link.master_account_id).await?;
         let import = reimport::prepare(&self.peers, &self.pool, &link, kind, caller.user()).await?;
         let mut conn = self.conn().await?;
         let id = conn

@@ -78,6 +78,7 @@ impl ImportsApi {
             return Ok(done);
         }
         drop(conn);
+        planning::check_importer(&self.peers, &caller, source).await?;
         let expire_time =
             Utc::now() + chrono::Duration::from_std(self.settings.plan_ttl()).unwrap_or_default();
         let plan = planning::make(
@@ -167,7 +168,8 @@ impl ImportsApi {
             return Err(ApiError::not_found("import plan", plan_id));
         }
         check_executable(&plan, &request.etag)?;
-        // I1 again: the family may have changed since planning.
+        // I1 and I15 again: the family and the memberships may have changed since planning.
+        planning::check_importer(&self.peers, &caller, plan.source_account_id).await?;
         planning::check_family(
             &self.peers,
             plan.source_account_id,

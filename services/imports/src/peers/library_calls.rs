@@ -19,10 +19,25 @@ impl Peers {
         found(
             self.library
                 .clone()
-                .get_account(self.call(library::GetAccountRequest { id: id.to_string() }))
+                .get_account(self.library_call(library::GetAccountRequest { id: id.to_string() }))
                 .await
                 .map(|r| r.into_inner().account.unwrap_or_default()),
         )
+    }
+
+    /// Whether `user` may sign into `account` (a membership there, or an admin one of its
+    /// partner).
+    pub async fn is_member(&self, user: &str, account: Uuid) -> Result<bool, Status> {
+        let answer = self
+            .library
+            .clone()
+            .check_membership(self.library_call(library::CheckMembershipRequest {
+                user_id: user.to_owned(),
+                account_id: account.to_string(),
+            }))
+            .await?
+            .into_inner();
+        Ok(answer.role != library::MembershipRole::Unspecified as i32)
     }
 
     pub async fn closure(
@@ -33,7 +48,7 @@ impl Peers {
         Ok(self
             .library
             .clone()
-            .get_dependency_closure(self.call(library::GetDependencyClosureRequest {
+            .get_dependency_closure(self.library_call(library::GetDependencyClosureRequest {
                 account_id: account.to_string(),
                 assets,
             }))
@@ -50,7 +65,7 @@ impl Peers {
         Ok(self
             .library
             .clone()
-            .resolve_properties(self.call(library::ResolvePropertiesRequest {
+            .resolve_properties(self.library_call(library::ResolvePropertiesRequest {
                 account_id: account.to_string(),
                 user_id: String::new(),
                 names,
@@ -66,7 +81,7 @@ impl Peers {
             let page = self
                 .library
                 .clone()
-                .list_variables(self.call(library::ListVariablesRequest {
+                .list_variables(self.library_call(library::ListVariablesRequest {
                     account_id: account.to_string(),
                     page_size: PAGE,
                     page_token,
@@ -87,7 +102,7 @@ impl Peers {
         found(
             self.library
                 .clone()
-                .get_klip(self.call(library::GetKlipRequest {
+                .get_klip(self.library_call(library::GetKlipRequest {
                     id: id.to_string(),
                     account_id: account.to_string(),
                 }))
@@ -104,7 +119,7 @@ impl Peers {
         found(
             self.library
                 .clone()
-                .get_data_source(self.call(library::GetDataSourceRequest {
+                .get_data_source(self.library_call(library::GetDataSourceRequest {
                     id: id.to_string(),
                     account_id: account.to_string(),
                 }))
@@ -121,7 +136,7 @@ impl Peers {
         found(
             self.library
                 .clone()
-                .get_dashboard(self.call(library::GetDashboardRequest {
+                .get_dashboard(self.library_call(library::GetDashboardRequest {
                     id: id.to_string(),
                     account_id: account.to_string(),
                 }))
@@ -152,7 +167,7 @@ impl Peers {
                 .library
                 .clone()
                 .batch_get_assets(
-                    self.call(library::BatchGetAssetsRequest {
+                    self.library_call(library::BatchGetAssetsRequest {
                         assets: chunk
                             .iter()
                             .map(|(_, asset)| library::AssetRef {
@@ -192,7 +207,7 @@ impl Peers {
         Ok(self
             .library
             .clone()
-            .clone_assets(self.call(request))
+            .clone_assets(self.library_call(request))
             .await?
             .into_inner())
     }
@@ -208,7 +223,7 @@ impl Peers {
         Ok(self
             .library
             .clone()
-            .update_data_source(self.call(library::UpdateDataSourceRequest {
+            .update_data_source(self.library_call(library::UpdateDataSourceRequest {
                 request_id,
                 data_source: Some(library::DataSource {
                     id: data_source.to_string(),
@@ -238,7 +253,7 @@ impl Peers {
         Ok(self
             .library
             .clone()
-            .apply_klip_definitions(self.call(request))
+            .apply_klip_definitions(self.library_call(request))
             .await?
             .into_inner())
     }
@@ -250,7 +265,7 @@ impl Peers {
         Ok(self
             .library
             .clone()
-            .apply_data_source_definitions(self.call(request))
+            .apply_data_source_definitions(self.library_call(request))
             .await?
             .into_inner())
     }
@@ -269,7 +284,7 @@ impl Peers {
         let mut library = self.library.clone();
         let result = match asset.kind {
             AssetKind::Dashboard => library
-                .delete_dashboard(self.call(library::DeleteDashboardRequest {
+                .delete_dashboard(self.library_call(library::DeleteDashboardRequest {
                     request_id,
                     id,
                     account_id,
@@ -278,7 +293,7 @@ impl Peers {
                 .await
                 .map(drop),
             AssetKind::Klip => library
-                .delete_klip(self.call(library::DeleteKlipRequest {
+                .delete_klip(self.library_call(library::DeleteKlipRequest {
                     request_id,
                     id,
                     account_id,
@@ -287,7 +302,7 @@ impl Peers {
                 .await
                 .map(drop),
             AssetKind::DataSource => library
-                .delete_data_source(self.call(library::DeleteDataSourceRequest {
+                .delete_data_source(self.library_call(library::DeleteDataSourceRequest {
                     request_id,
                     id,
                     account_id,
@@ -309,7 +324,7 @@ impl Peers {
         let page = self
             .library
             .clone()
-            .list_klips(self.call(library::ListKlipsRequest {
+            .list_klips(self.library_call(library::ListKlipsRequest {
                 account_id: account.to_string(),
                 data_source_id: data_source.to_string(),
                 page_size: 1,
@@ -329,7 +344,7 @@ impl Peers {
         let page = self
             .library
             .clone()
-            .list_klips(self.call(library::ListKlipsRequest {
+            .list_klips(self.library_call(library::ListKlipsRequest {
                 account_id: account.to_string(),
                 data_source_id: data_source.to_string(),
                 page_size: PAGE,
@@ -349,7 +364,7 @@ impl Peers {
         let page = self
             .library
             .clone()
-            .list_dashboards(self.call(library::ListDashboardsRequest {
+            .list_dashboards(self.library_call(library::ListDashboardsRequest {
                 account_id: account.to_string(),
                 klip_id: klip.to_string(),
                 page_size: PAGE,

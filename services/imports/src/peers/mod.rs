@@ -4,16 +4,12 @@
 //! only), as the recovery loop does.
 
 use tonic::{Code, Status};
-use trellis_platform::auth::TokenMinter;
+use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{self, TracedChannel, authorized};
-use trellis_platform::config::CommonConfig;
+use trellis_platform::config::{CommonConfig, ServiceKind};
 use trellis_platform::error::ApiError;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
-
-/// The `sub` of this service's tokens; the library and token services scope request ids
-/// by it, so a restarted replica replays its predecessor's calls.
-const SERVICE_NAME: &str = "imports";
 
 const PAGE: i32 = 1000;
 
@@ -24,7 +20,9 @@ mod token_calls;
 pub struct Peers {
     library: LibraryServiceClient<TracedChannel>,
     tokens: TokenServiceClient<TracedChannel>,
-    minter: TokenMinter,
+    /// Tokens of this service's identity (`imports`): the library and token services scope
+    /// request ids by it, so a restarted replica replays its predecessor's calls.
+    tokens_of_imports: ServiceTokens,
 }
 
 /// A failed call that waiting may fix: the peer is down, overloaded, timed out, or failed
@@ -66,15 +64,22 @@ fn found<T>(result: Result<T, Status>) -> Result<Option<T>, Status> {
 }
 
 impl Peers {
-    pub fn new(common: &CommonConfig, minter: TokenMinter) -> anyhow::Result<Self> {
+    pub fn new(common: &CommonConfig, tokens_of_imports: ServiceTokens) -> anyhow::Result<Self> {
         Ok(Self {
             library: LibraryServiceClient::new(client::channel(&common.library_url)?),
             tokens: TokenServiceClient::new(client::channel(&common.tokens_url)?),
-            minter,
+            tokens_of_imports,
         })
     }
 
-    pub(super) fn call<T>(&self, message: T) -> tonic::Request<T> {
-        authorized(message, &self.minter.service_token(SERVICE_NAME))
+    pub(super) fn library_call<T>(&self, message: T) -> tonic::Request<T> {
+        authorized(
+            message,
+            &self.tokens_of_imports.bearer(ServiceKind::Library),
+        )
+    }
+
+    pub(super) fn tokens_call<T>(&self, message: T) -> tonic::Request<T> {
+        authorized(message, &self.tokens_of_imports.bearer(ServiceKind::Tokens))
     }
 }

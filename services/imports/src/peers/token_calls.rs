@@ -13,7 +13,7 @@ impl Peers {
         found(
             self.tokens
                 .clone()
-                .get_token(self.call(tokens::GetTokenRequest {
+                .get_token(self.tokens_call(tokens::GetTokenRequest {
                     id: id.to_string(),
                     account_id: account.to_string(),
                 }))
@@ -27,20 +27,24 @@ impl Peers {
         &self,
         request_id: String,
         token: Uuid,
+        source: Uuid,
         grantee: Uuid,
         data_source: Uuid,
+        fingerprint: &str,
     ) -> Result<tokens::TokenGrant, Status> {
         Ok(self
             .tokens
             .clone()
-            .create_token_grant(self.call(tokens::CreateTokenGrantRequest {
+            .create_token_grant(self.tokens_call(tokens::CreateTokenGrantRequest {
                 request_id,
                 grant: Some(tokens::TokenGrant {
                     token_id: token.to_string(),
                     grantee_account_id: grantee.to_string(),
                     data_source_id: data_source.to_string(),
+                    request_fingerprint: fingerprint.to_owned(),
                     ..Default::default()
                 }),
+                source_account_id: source.to_string(),
             }))
             .await?
             .into_inner()
@@ -53,7 +57,7 @@ impl Peers {
         found(
             self.tokens
                 .clone()
-                .delete_token_grant(self.call(tokens::DeleteTokenGrantRequest {
+                .delete_token_grant(self.tokens_call(tokens::DeleteTokenGrantRequest {
                     request_id,
                     id: id.to_string(),
                     etag: String::new(),
@@ -70,7 +74,7 @@ impl Peers {
             let page = self
                 .tokens
                 .clone()
-                .list_token_grants(self.call(tokens::ListTokenGrantsRequest {
+                .list_token_grants(self.tokens_call(tokens::ListTokenGrantsRequest {
                     token_id: String::new(),
                     grantee_account_id: account.to_string(),
                     page_size: PAGE,
@@ -91,17 +95,21 @@ impl Peers {
         &self,
         request_id: String,
         credential: Uuid,
+        source: Uuid,
         destination: Uuid,
         data_source: Uuid,
+        fingerprint: &str,
     ) -> Result<tokens::Credential, Status> {
         Ok(self
             .tokens
             .clone()
-            .copy_credential(self.call(tokens::CopyCredentialRequest {
+            .copy_credential(self.tokens_call(tokens::CopyCredentialRequest {
                 request_id,
                 credential_id: credential.to_string(),
                 destination_account_id: destination.to_string(),
                 data_source_id: data_source.to_string(),
+                source_account_id: source.to_string(),
+                request_fingerprint: fingerprint.to_owned(),
             }))
             .await?
             .into_inner()
@@ -116,7 +124,7 @@ impl Peers {
             let page = self
                 .tokens
                 .clone()
-                .list_credentials(self.call(tokens::ListCredentialsRequest {
+                .list_credentials(self.tokens_call(tokens::ListCredentialsRequest {
                     account_id: account.to_string(),
                     page_size: PAGE,
                     page_token,
@@ -141,7 +149,7 @@ impl Peers {
         found(
             self.tokens
                 .clone()
-                .delete_credential(self.call(tokens::DeleteCredentialRequest {
+                .delete_credential(self.tokens_call(tokens::DeleteCredentialRequest {
                     request_id,
                     id: id.to_string(),
                     account_id: account.to_string(),

@@ -107,8 +107,10 @@ impl Saga {
                     .grant(
                         format!("{}/grant/{data_source}", import.id),
                         token,
+                        import.source_account_id,
                         destination,
                         data_source,
+                        &master.fingerprint,
                     )
                     .await
                     .map_err(failed("the token service refused the token grant"))?;
@@ -127,8 +129,10 @@ impl Saga {
                     .copy_credential(
                         format!("{}/credential/{data_source}", import.id),
                         credential,
+                        import.source_account_id,
                         destination,
                         data_source,
+                        &master.fingerprint,
                     )
                     .await
                     .map_err(failed("the token service could not copy the credential"))?;

@@ -15,6 +15,50 @@ use crate::peers::upstream;
 use crate::store::{self, links};
 
 impl Context<'_> {
+    /// I14: a pushed definition changes what the instance fetches, so its grant or
+    /// credential copy is bound to the new fingerprint (the master's admin pushed the
+    /// master's own query; the token registry refuses the old binding from now on).
+    async fn rebind(&self, push: &SourcePush, fingerprint: &str) -> Result<(), Status> {
+        let parse = |id: &str| {
+            Uuid::parse_str(id).map_err(|_| Status::internal("the library answered a malformed id"))
+        };
+        let master_account = parse(&push.master.account_id)?;
+        let account = parse(&push.update.account_id)?;
+        let data_source = parse(&push.update.data_source_id)?;
+        let request_id = format!("rebind/{data_source}/{fingerprint}");
+        let tokens_down = |s| Status::from(upstream("tokens")(s));
+        match push.master.auth.as_ref().and_then(|a| a.method.as_ref()) {
+            Some(library::data_source_auth::Method::TokenId(token)) => {
+                self.peers
+                    .grant(
+                        request_id,
+                        parse(token)?,
+                        master_account,
+                        account,
+                        data_source,
+                        fingerprint,
+                    )
+                    .await
+                    .map_err(tokens_down)?;
+            }
+            Some(library::data_source_auth::Method::CredentialId(credential)) => {
+                self.peers
+                    .copy_credential(
+                        request_id,
+                        parse(credential)?,
+                        master_account,
+                        account,
+                        data_source,
+                        fingerprint,
+                    )
+                    .await
+                    .map_err(tokens_down)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// Applies a batch: data-source pushes first, then the Klips whose pushes succeeded.
     /// Returns the outcomes and the links re-synced to what was applied.
     pub(super) async fn apply(
@@ -55,6 +99,13 @@ impl Context<'_> {
                 Ok(library::ApplyOutcome::Applied | library::ApplyOutcome::Unchanged)
             )
         };
+        for (id, answer) in &pushed {
+            if let Some(push) = pushes.get(id)
+                && ok(answer.outcome)
+            {
+                self.rebind(push, &answer.fingerprint).await?;
+            }
+        }
         let mut outcomes = Vec::with_capacity(pending.len());
         let mut applying = Vec::new();
         for update in pending {

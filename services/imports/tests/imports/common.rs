@@ -1,18 +1,23 @@
 //! What the tests share: the library, token and import services in-process on their own
-//! databases, calling each other over real gRPC; families of accounts; assets; imports.
+//! databases, calling each other over real gRPC; families of accounts whose members are the
+//! test users; assets; imports.
 
 use std::time::Duration;
 
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 use tonic::{Code, Request, Status};
+use trellis_platform::auth::Role;
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
+use trellis_platform::service::ServiceContext;
 use trellis_proto::imports::v1 as imp;
 use trellis_proto::imports::v1::import_service_client::ImportServiceClient;
 use trellis_proto::library::v1 as lib;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::tokens::v1 as tok;
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
-use trellis_testkit::{RunningService, tokens};
+use trellis_testkit::{RunningService, TestDatabase, members, test_config, tokens};
 use uuid::Uuid;
 
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -26,44 +31,116 @@ pub fn call<T>(message: T, bearer: &str) -> Request<T> {
     authorized(message, bearer)
 }
 
+/// `admin@test` signed into `account`: [`account`] makes it an admin member of every
+/// account it creates.
 pub fn admin(account: Uuid) -> String {
     tokens::admin(account)
+}
+
+/// The agency's staff: an admin member of each family's partner and of nothing else, so an
+/// admin of the partner's clients through the partner (I15). The imports of [`plan`],
+/// [`execute`] and [`import`] are theirs.
+pub const AGENCY_ADMIN: &str = "agency@test";
+
+/// [`AGENCY_ADMIN`] signed into `account` (the partner or one of its clients).
+pub fn agency(account: Uuid) -> String {
+    tokens::user_token(account, AGENCY_ADMIN, Role::Admin)
 }
 
 pub fn request_id() -> String {
     Uuid::new_v4().to_string()
 }
 
-/// The library and token services, the two peers of the import service.
+/// A service served in-process on a listener bound before it was built, so that it and the
+/// service it calls can each be told where the other is; stops when dropped.
+pub struct ServedService {
+    pub url: String,
+    /// Dropped with the service.
+    _database: TestDatabase,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for ServedService {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+impl ServedService {
+    /// The token registry on `listener`, asking the library at `library_url` about
+    /// memberships.
+    async fn tokens(listener: TcpListener, library_url: String) -> Self {
+        let url = format!("http://{}", listener.local_addr().expect("a local address"));
+        let database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
+        let mut common = test_config(&database.url);
+        common.library_url = library_url;
+        let context = ServiceContext::new(
+            ServiceKind::Tokens,
+            common,
+            trellis_tokens::Settings::default(),
+            database.pool(),
+        )
+        .expect("a service context");
+        let server = trellis_tokens::build(context)
+            .await
+            .expect("the service builds");
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = server
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Self {
+            url,
+            _database: database,
+            shutdown: Some(shutdown),
+        }
+    }
+}
+
+/// The library and token services, the two peers of the import service. Each calls the
+/// other: the library asks the registry whether a data source may name a token or
+/// credential (I15), the registry asks the library about memberships.
 pub struct Peers {
     pub library_service: RunningService,
-    pub tokens_service: RunningService,
+    pub tokens_service: ServedService,
+    /// For [`members`]: memberships are made in the library.
+    pub library_channel: TracedChannel,
     pub library: Library,
     pub tokens: Tokens,
 }
 
 impl Peers {
     pub async fn start() -> Self {
+        let tokens_listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let tokens_url = format!(
+            "http://{}",
+            tokens_listener.local_addr().expect("a local address")
+        );
         let library_service = RunningService::start(
             ServiceKind::Library,
             &trellis_library::SCHEMA,
             Default::default(),
-            |_| {},
+            |common| common.tokens_url = tokens_url,
             trellis_library::build,
         )
         .await;
-        let library_url = library_service.server.url();
-        let tokens_service = RunningService::start(
-            ServiceKind::Tokens,
-            &trellis_tokens::SCHEMA,
-            trellis_tokens::Settings::default(),
-            |common| common.library_url = library_url,
-            trellis_tokens::build,
-        )
-        .await;
+        let tokens_service =
+            ServedService::tokens(tokens_listener, library_service.server.url()).await;
+        let library_channel = library_service.server.channel();
         Self {
-            library: LibraryServiceClient::new(library_service.server.channel()),
-            tokens: TokenServiceClient::new(tokens_service.server.channel()),
+            library: LibraryServiceClient::new(library_channel.clone()),
+            tokens: TokenServiceClient::new(
+                trellis_platform::client::channel(&tokens_service.url)
+                    .expect("a channel to the token registry"),
+            ),
+            library_channel,
             library_service,
             tokens_service,
         }
@@ -74,7 +151,9 @@ impl Peers {
 pub struct World {
     /// Kept for their lifetime: the services stop when dropped.
     pub _peers: Peers,
-    pub _imports_service: RunningService,
+    /// Its database holds the plans.
+    pub imports_service: RunningService,
+    pub library_channel: TracedChannel,
     pub library: Library,
     pub tokens: Tokens,
     pub imports: Imports,
@@ -97,7 +176,7 @@ impl World {
         let peers = Peers::start().await;
         let (library_url, tokens_url) = (
             peers.library_service.server.url(),
-            peers.tokens_service.server.url(),
+            peers.tokens_service.url.clone(),
         );
         let imports_service = RunningService::start(
             ServiceKind::Imports,
@@ -111,22 +190,27 @@ impl World {
         )
         .await;
         Self {
+            library_channel: peers.library_channel.clone(),
             library: peers.library.clone(),
             tokens: peers.tokens.clone(),
             imports: ImportServiceClient::new(imports_service.server.channel()),
             _peers: peers,
-            _imports_service: imports_service,
+            imports_service,
         }
     }
 
     pub async fn family(&self) -> Family {
-        family(&self.library).await
+        family(&self.library_channel).await
     }
 }
 
-pub async fn account(library: &Library, kind: lib::AccountKind, parent: Option<Uuid>) -> Uuid {
-    library
-        .clone()
+/// A new account, with `admin@test`, `editor@test` and `viewer@test` as its members.
+pub async fn account(
+    library: &TracedChannel,
+    kind: lib::AccountKind,
+    parent: Option<Uuid>,
+) -> Uuid {
+    let account = LibraryServiceClient::new(library.clone())
         .create_account(call(
             lib::CreateAccountRequest {
                 request_id: String::new(),
@@ -146,11 +230,15 @@ pub async fn account(library: &Library, kind: lib::AccountKind, parent: Option<U
         .unwrap()
         .id
         .parse()
-        .unwrap()
+        .unwrap();
+    members::enroll(library, account).await;
+    account
 }
 
-pub async fn family(library: &Library) -> Family {
+/// A partner with [`AGENCY_ADMIN`] as an admin, and two clients.
+pub async fn family(library: &TracedChannel) -> Family {
     let partner = account(library, lib::AccountKind::Partner, None).await;
+    members::add(library, partner, AGENCY_ADMIN, Role::Admin).await;
     Family {
         partner,
         client_a: account(library, lib::AccountKind::Client, Some(partner)).await,
@@ -445,10 +533,20 @@ pub fn data_source_ref(id: &str) -> imp::AssetRef {
     asset(imp::AssetKind::DataSource, id)
 }
 
-/// A plan made by the destination's admin.
+/// A plan made by the agency's admin signed into the destination.
 pub async fn plan(
     imports: &Imports,
     destination: Uuid,
+    source: Uuid,
+    selection: Vec<imp::AssetRef>,
+) -> Result<imp::ImportPlan, Status> {
+    plan_as(imports, &agency(destination), source, selection).await
+}
+
+/// A plan made by `bearer`, signed into the destination.
+pub async fn plan_as(
+    imports: &Imports,
+    bearer: &str,
     source: Uuid,
     selection: Vec<imp::AssetRef>,
 ) -> Result<imp::ImportPlan, Status> {
@@ -461,15 +559,25 @@ pub async fn plan(
                 source_account_id: source.to_string(),
                 selection,
             },
-            &admin(destination),
+            bearer,
         ))
         .await
         .map(|r| r.into_inner().plan.unwrap())
 }
 
+/// Executes `plan` as the agency's admin signed into `destination`.
 pub async fn execute(
     imports: &Imports,
     destination: Uuid,
+    plan: &imp::ImportPlan,
+    request_id: &str,
+) -> Result<imp::Import, Status> {
+    execute_as(imports, &agency(destination), plan, request_id).await
+}
+
+pub async fn execute_as(
+    imports: &Imports,
+    bearer: &str,
     plan: &imp::ImportPlan,
     request_id: &str,
 ) -> Result<imp::Import, Status> {
@@ -481,23 +589,33 @@ pub async fn execute(
                 plan_id: plan.id.clone(),
                 etag: plan.etag.clone(),
             },
-            &admin(destination),
+            bearer,
         ))
         .await
         .map(|r| r.into_inner().import.unwrap())
 }
 
-/// Plans and executes an import that must succeed.
+/// Plans and executes an import that must succeed, as the agency's admin.
 pub async fn import(
     imports: &Imports,
     destination: Uuid,
     source: Uuid,
     selection: Vec<imp::AssetRef>,
 ) -> imp::Import {
-    let plan = plan(imports, destination, source, selection)
+    import_as(imports, &agency(destination), source, selection).await
+}
+
+/// Plans and executes an import that must succeed, as `bearer`.
+pub async fn import_as(
+    imports: &Imports,
+    bearer: &str,
+    source: Uuid,
+    selection: Vec<imp::AssetRef>,
+) -> imp::Import {
+    let plan = plan_as(imports, bearer, source, selection)
         .await
         .expect("CreateImportPlan");
-    let done = execute(imports, destination, &plan, &request_id())
+    let done = execute_as(imports, bearer, &plan, &request_id())
         .await
         .expect("ExecuteImportPlan");
     assert_eq!(
@@ -529,6 +647,18 @@ pub fn failure<T: std::fmt::Debug>(result: Result<T, Status>, code: Code) -> Sta
             status
         }
     }
+}
+
+/// The fields an INVALID_ARGUMENT names.
+pub fn field_violations(status: &Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .unwrap_or_else(|| panic!("a BadRequest: {status:?}"))
+        .field_violations
+        .into_iter()
+        .map(|v| v.field)
+        .collect()
 }
 
 /// The instances of a master, as its account's admin lists them.

@@ -32,7 +32,7 @@ async fn start(
         ),
         (
             "TRELLIS_TOKENS_URL".to_owned(),
-            peers.tokens_service.server.url(),
+            peers.tokens_service.url.clone(),
         ),
     ]);
     if let Some(step) = fail_after {
@@ -56,9 +56,9 @@ async fn imports_into(imports: &Imports, account: Uuid) -> Vec<imp::Import> {
 async fn an_import_cut_short_by_a_crash_is_finished_once_after_a_restart() {
     let peers = Peers::start().await;
     let database = TestDatabase::new(&trellis_imports::SCHEMA).await;
-    let family = family(&peers.library).await;
+    let family = family(&peers.library_channel).await;
     let third = account(
-        &peers.library,
+        &peers.library_channel,
         trellis_proto::library::v1::AccountKind::Client,
         Some(family.partner),
     )

@@ -14,7 +14,7 @@ async fn instances_are_listed_with_their_account_and_status() {
     let world = World::start().await;
     let family = world.family().await;
     let third = account(
-        &world.library,
+        &world.library_channel,
         lib::AccountKind::Client,
         Some(family.partner),
     )

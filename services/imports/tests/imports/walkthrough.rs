@@ -91,7 +91,7 @@ async fn each_client_instance_of_a_dynamic_dashboard_resolves_to_its_own_company
             vec![dashboard_ref(&board.id)],
         )
         .await
-        .expect("the client's admin plans the import");
+        .expect("the agency's admin, signed into the client, plans the import");
         // I3, I8: the dashboard brings its Klip, the Klip its data source.
         let items: Vec<(String, bool)> = plan
             .items

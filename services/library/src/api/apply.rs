@@ -62,6 +62,7 @@ async fn create_variables(
             name,
             default_value: defaults.get(name).map_or("", String::as_str),
             description: "",
+            allowed_values: &[],
         })
         .collect();
     Ok(variables::insert_missing(conn, account, &wanted).await?)

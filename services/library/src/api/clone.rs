@@ -82,6 +82,7 @@ pub async fn clone(
                 name: &v.name,
                 default_value: &v.default_value,
                 description: &v.description,
+                allowed_values: &v.allowed_values,
             })
             .collect();
         let variables_created = variables::insert_missing(conn, destination, &wanted).await?;

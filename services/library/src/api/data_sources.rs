@@ -15,14 +15,70 @@ use super::data_source_wire::{
 use super::mask::Mask;
 use super::replay::{self, RequestKey};
 use super::resolution::{property_to_proto, sources};
+use crate::domain::data_source::{Auth, DataSourceDefinition};
 use crate::store::data_sources::DataSourceFilter;
 use crate::store::{self, data_sources, klips};
+use crate::token_registry::{Holding, TokenRegistry};
+
+/// What saving a data source needs: its tables and the token registry, which says whether
+/// the account may name the token or credential (I14, I15).
+pub struct Saving {
+    pub pool: DbPool,
+    pub registry: std::sync::Arc<TokenRegistry>,
+}
+
+fn auth_field(auth: Auth) -> &'static str {
+    match auth {
+        Auth::OauthToken(_) => "data_source.auth.token_id",
+        _ => "data_source.auth.credential_id",
+    }
+}
+
+/// I15: a data source names only a token or credential its account owns, or holds a grant
+/// or scoped copy of for this very data source. I14: while it borrows the master's, what it
+/// fetches stays as imported; changing it needs a token or credential of the account's own,
+/// switched to in the same update.
+async fn check_auth(
+    registry: &TokenRegistry,
+    account: Uuid,
+    id: Option<Uuid>,
+    current: Option<&DataSourceDefinition>,
+    next: &DataSourceDefinition,
+) -> ApiResult<()> {
+    if let Some(current) = current
+        && current.auth == next.auth
+        && current.fingerprint() == next.fingerprint()
+    {
+        return Ok(());
+    }
+    match registry
+        .holding(account, id, next.auth, &next.fingerprint())
+        .await?
+    {
+        Holding::Own | Holding::Borrowed => Ok(()),
+        Holding::Refused => Err(ApiError::invalid(
+            auth_field(next.auth),
+            "is not a token or credential of this account, nor one granted to this data source",
+        )),
+        Holding::BorrowedForAnotherQuery => Err(ApiError::precondition(
+            "IMPORTED_QUERY_NEEDS_OWN_AUTH",
+            format!(
+                "data_sources/{}",
+                id.map(|id| id.to_string()).unwrap_or_default()
+            ),
+            "this imported data source uses its master's token or credential, which serve only \
+             the query as imported (I14); to change what it fetches, switch `auth` to a token \
+             or credential of this account in the same update",
+        )),
+    }
+}
 
 pub async fn create(
-    pool: &DbPool,
+    saving: &Saving,
     caller: &Caller,
     request: pb::CreateDataSourceRequest,
 ) -> ApiResult<pb::CreateDataSourceResponse> {
+    let pool = &saving.pool;
     let key = RequestKey::new(caller, "CreateDataSource", &request.request_id)?;
     access::role(caller, Need::Write)?;
     let wanted = request.data_source.unwrap_or_default();
@@ -37,6 +93,7 @@ pub async fn create(
             Need::Write,
         )
         .await?;
+        check_auth(&saving.registry, account, None, None, &definition).await?;
         let created = data_sources::insert(conn, Uuid::now_v7(), account, &definition).await?;
         Ok(pb::CreateDataSourceResponse {
             data_source: Some(to_proto(&created)),
@@ -168,10 +225,11 @@ fn merge(mut current: pb::DataSource, wanted: &pb::DataSource, mask: &Mask) -> p
 }
 
 pub async fn update(
-    pool: &DbPool,
+    saving: &Saving,
     caller: &Caller,
     request: pb::UpdateDataSourceRequest,
 ) -> ApiResult<pb::UpdateDataSourceResponse> {
+    let pool = &saving.pool;
     let key = RequestKey::new(caller, "UpdateDataSource", &request.request_id)?;
     access::role(caller, Need::Write)?;
     let wanted = request.data_source.unwrap_or_default();
@@ -216,6 +274,14 @@ pub async fn update(
         let updated = if next == current.definition {
             current
         } else {
+            check_auth(
+                &saving.registry,
+                account,
+                Some(id),
+                Some(&current.definition),
+                &next,
+            )
+            .await?;
             data_sources::overwrite(conn, account, id, &next).await?
         };
         Ok(pb::UpdateDataSourceResponse {
@@ -294,6 +360,7 @@ pub async fn resolve(
             instance_key: resolved.instance_key,
             properties: properties.iter().map(property_to_proto).collect(),
             unresolved_properties: resolved.unresolved,
+            fingerprint: found.fingerprint.clone(),
         }),
     })
 }

@@ -18,6 +18,7 @@ mod embeds;
 mod klip_wire;
 mod klips;
 mod mask;
+pub mod memberships;
 mod render;
 mod render_wire;
 mod replay;
@@ -36,17 +37,33 @@ use trellis_proto::library::v1::library_service_server::LibraryService;
 
 use crate::Settings;
 use crate::render::Renderer;
+use crate::token_registry::TokenRegistry;
 
 pub struct LibraryApi {
     pool: DbPool,
     renderer: Arc<Renderer>,
+    members: memberships::Members,
+    saving: data_sources::Saving,
 }
 
 impl LibraryApi {
-    pub fn new(context: &ServiceContext<Settings>, renderer: Arc<Renderer>) -> Self {
+    pub fn new(
+        context: &ServiceContext<Settings>,
+        renderer: Arc<Renderer>,
+        registry: Arc<TokenRegistry>,
+        memberships: Arc<trellis_platform::gate::MembershipCache>,
+    ) -> Self {
         Self {
             pool: context.pool.clone(),
             renderer,
+            members: memberships::Members {
+                pool: context.pool.clone(),
+                cache: memberships,
+            },
+            saving: data_sources::Saving {
+                pool: context.pool.clone(),
+                registry,
+            },
         }
     }
 }
@@ -90,6 +107,17 @@ handlers! {
     update_account(UpdateAccountRequest) -> UpdateAccountResponse => accounts::update;
     delete_account(DeleteAccountRequest) -> DeleteAccountResponse => accounts::delete;
 
+    create_membership(CreateMembershipRequest) -> CreateMembershipResponse
+        => memberships::create via members;
+    list_memberships(ListMembershipsRequest) -> ListMembershipsResponse
+        => memberships::list via members;
+    delete_membership(DeleteMembershipRequest) -> DeleteMembershipResponse
+        => memberships::delete via members;
+    check_membership(CheckMembershipRequest) -> CheckMembershipResponse
+        => memberships::check via members;
+    list_importable_assets(ListImportableAssetsRequest) -> ListImportableAssetsResponse
+        => memberships::importable via members;
+
     set_company_property(SetCompanyPropertyRequest) -> SetCompanyPropertyResponse
         => company_properties::set;
     get_company_property(GetCompanyPropertyRequest) -> GetCompanyPropertyResponse
@@ -110,11 +138,11 @@ handlers! {
         => resolution::resolve;
 
     create_data_source(CreateDataSourceRequest) -> CreateDataSourceResponse
-        => data_sources::create;
+        => data_sources::create via saving;
     get_data_source(GetDataSourceRequest) -> GetDataSourceResponse => data_sources::get;
     list_data_sources(ListDataSourcesRequest) -> ListDataSourcesResponse => data_sources::list;
     update_data_source(UpdateDataSourceRequest) -> UpdateDataSourceResponse
-        => data_sources::update;
+        => data_sources::update via saving;
     delete_data_source(DeleteDataSourceRequest) -> DeleteDataSourceResponse
         => data_sources::delete;
     resolve_data_source(ResolveDataSourceRequest) -> ResolveDataSourceResponse

@@ -56,11 +56,11 @@ pub async fn set_user_value(
     replay::write(pool, &key, async |conn| {
         let account =
             access::account(conn, caller, &request.account_id, "account_id", Need::Read).await?;
-        if variables::get(conn, account, &request.name)
+        let variable = variables::get(conn, account, &request.name)
             .await?
-            .is_none()
-        {
-            return Err(ApiError::not_found("variable", &request.name));
+            .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
+        if !request.clear {
+            super::variables::check_user_value(&variable, &request.value)?;
         }
         let user_value = if request.clear {
             variables::clear_user_value(conn, account, user, &request.name).await?;

@@ -17,6 +17,8 @@ use crate::store::variables::NewVariable;
 
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// The most values a user input control offers.
+pub const MAX_ALLOWED_VALUES: usize = 500;
 
 fn to_proto(variable: &Variable) -> pb::Variable {
     pb::Variable {
@@ -24,19 +26,22 @@ fn to_proto(variable: &Variable) -> pb::Variable {
         name: variable.name.clone(),
         default_value: variable.default_value.clone(),
         description: variable.description.clone(),
+        allowed_values: variable.allowed_values.clone(),
         etag: variable.etag(),
         create_time: timestamp(variable.created_at),
         update_time: timestamp(variable.updated_at),
     }
 }
 
-fn check_fields(violations: &mut Violations, default_value: &str, description: &str) {
+fn check_fields(violations: &mut Violations, variable: &pb::Variable) {
+    let (default_value, description) = (&variable.default_value, &variable.description);
     check_value(
         violations,
         "variable.default_value",
         default_value,
         MAX_VALUE_BYTES,
     );
+    check_allowed_values(violations, &variable.allowed_values);
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         violations.add(
             "variable.description",
@@ -44,6 +49,54 @@ fn check_fields(violations: &mut Violations, default_value: &str, description: &
         );
     } else {
         check_text(violations, "variable.description", description);
+    }
+}
+
+fn check_allowed_values(violations: &mut Violations, allowed: &[String]) {
+    if allowed.len() > MAX_ALLOWED_VALUES {
+        return violations.add(
+            "variable.allowed_values",
+            format!("at most {MAX_ALLOWED_VALUES} values are allowed"),
+        );
+    }
+    for (i, value) in allowed.iter().enumerate() {
+        check_value(
+            violations,
+            &format!("variable.allowed_values[{i}]"),
+            value,
+            MAX_VALUE_BYTES,
+        );
+    }
+}
+
+/// With allowed values, the default must be one of them (an empty default means none).
+fn check_default_allowed(allowed_values: &[String], default_value: &str) -> ApiResult<()> {
+    if allowed_values.is_empty()
+        || default_value.is_empty()
+        || allowed_values.iter().any(|v| v == default_value)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "variable.default_value",
+            "must be one of the variable's allowed_values",
+        ))
+    }
+}
+
+/// A user's value must be one of the allowed values, when the variable has any (I13).
+pub fn check_user_value(variable: &Variable, value: &str) -> ApiResult<()> {
+    if variable.allowed_values.is_empty() || variable.allowed_values.iter().any(|v| v == value) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "value",
+            format!(
+                "is not one of the {} values variable {} allows",
+                variable.allowed_values.len(),
+                variable.name
+            ),
+        ))
     }
 }
 
@@ -63,7 +116,7 @@ pub async fn create(
     let wanted = request.variable.unwrap_or_default();
     let mut violations = Violations::new();
     check_property_name(&mut violations, "variable.name", &wanted.name);
-    check_fields(&mut violations, &wanted.default_value, &wanted.description);
+    check_fields(&mut violations, &wanted);
     violations.into_result()?;
 
     replay::write(pool, &key, async |conn| {
@@ -79,7 +132,9 @@ pub async fn create(
             name: &wanted.name,
             default_value: &wanted.default_value,
             description: &wanted.description,
+            allowed_values: &wanted.allowed_values,
         };
+        check_default_allowed(new.allowed_values, new.default_value)?;
         let variable =
             variables::insert(conn, account, &new)
                 .await
@@ -154,7 +209,7 @@ pub async fn update(
     check_name("variable.name", &wanted.name)?;
     let mask = Mask::parse(
         request.update_mask.as_ref(),
-        &["default_value", "description"],
+        &["default_value", "description", "allowed_values"],
         || {
             let mut set = vec![];
             if !wanted.default_value.is_empty() {
@@ -163,11 +218,14 @@ pub async fn update(
             if !wanted.description.is_empty() {
                 set.push("description");
             }
+            if !wanted.allowed_values.is_empty() {
+                set.push("allowed_values");
+            }
             set
         },
     )?;
     let mut violations = Violations::new();
-    check_fields(&mut violations, &wanted.default_value, &wanted.description);
+    check_fields(&mut violations, &wanted);
     violations.into_result()?;
 
     replay::write(pool, &key, async |conn| {
@@ -190,9 +248,16 @@ pub async fn update(
         if mask.has("description") {
             next.description = wanted.description.clone();
         }
-        let variable = if (&next.default_value, &next.description)
-            == (&current.default_value, &current.description)
-        {
+        if mask.has("allowed_values") {
+            next.allowed_values = wanted.allowed_values.clone();
+        }
+        check_default_allowed(&next.allowed_values, &next.default_value)?;
+        let variable = if (&next.default_value, &next.description, &next.allowed_values)
+            == (
+                &current.default_value,
+                &current.description,
+                &current.allowed_values,
+            ) {
             current
         } else {
             variables::update(conn, &next).await?

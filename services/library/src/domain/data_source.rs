@@ -89,7 +89,7 @@ impl Format {
 }
 
 /// How a data source authenticates; the secrets themselves live in the token service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Auth {
     None,
     /// A saved basic or API-key credential (copied per instance on import, I5).

@@ -1,5 +1,7 @@
-//! Property resolution for an account and a user (I13): the user's variable value, else the
-//! account's company property, else the variable's default.
+//! Property resolution for an account and a user (I13): the account's company property,
+//! else the user's variable value, else the variable's default. So in a client account the
+//! company property decides and no user input can point an instance at another client's
+//! data; in a partner (which has none) a user input chooses.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,8 +30,8 @@ pub struct PropertySources {
 impl PropertySources {
     pub fn resolve(&self, name: &str) -> Option<ResolvedProperty> {
         let found = [
-            (&self.user_values, PropertySource::UserValue),
             (&self.company_properties, PropertySource::CompanyProperty),
+            (&self.user_values, PropertySource::UserValue),
             (&self.variable_defaults, PropertySource::VariableDefault),
         ]
         .into_iter()
@@ -88,10 +90,10 @@ mod tests {
     }
 
     #[test]
-    fn user_value_beats_company_property_beats_default() {
+    fn company_property_beats_user_value_beats_default() {
         let sources = PropertySources {
-            user_values: map(&[("a", "user")]),
-            company_properties: map(&[("a", "company"), ("b", "company")]),
+            user_values: map(&[("a", "user"), ("b", "user")]),
+            company_properties: map(&[("b", "company")]),
             variable_defaults: map(&[("a", "default"), ("b", "default"), ("c", "default")]),
         };
         let (resolved, unresolved) = sources.resolve_all(["a", "b", "c", "d"]);

@@ -48,6 +48,8 @@ pub struct Variable {
     pub name: String,
     pub default_value: String,
     pub description: String,
+    /// The values a user may choose; empty means any (I13).
+    pub allowed_values: Vec<String>,
     pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

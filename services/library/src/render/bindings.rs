@@ -9,11 +9,12 @@ use trellis_platform::error::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::cached_data::RefreshClient;
-use crate::domain::data_source::Format;
+use crate::domain::data_source::{Auth, Format};
 use crate::domain::properties::PropertySources;
 use crate::domain::render::{BindingState, BoundData};
 use crate::domain::stored::Klip;
 use crate::store::data_sources;
+use crate::token_registry::{Holding, TokenRegistry};
 
 /// A binding once resolved: either known already, or an instance whose cache to read.
 pub enum Plan {
@@ -22,6 +23,8 @@ pub enum Plan {
         data_source_id: Uuid,
         instance_key: String,
         format: Format,
+        auth: Auth,
+        fingerprint: String,
     },
 }
 
@@ -65,6 +68,8 @@ pub async fn plan(
                 data_source_id: id,
                 instance_key: resolved.instance_key,
                 format: source.definition.format,
+                auth: source.definition.auth,
+                fingerprint: source.fingerprint.clone(),
             },
         });
     }
@@ -82,6 +87,52 @@ fn reason(error: &ApiError) -> String {
     }
 }
 
+/// Drops the reads of data sources whose token or credential the account no longer holds:
+/// cached data is shared by instance key, so an instance whose grant or credential copy was
+/// revoked would otherwise go on seeing what its master fetches (I6, I14).
+pub async fn without_revoked(
+    registry: &TokenRegistry,
+    account: Uuid,
+    plans: Vec<Plan>,
+) -> ApiResult<Vec<Plan>> {
+    let mut checked: HashMap<(Uuid, Auth), Holding> = HashMap::new();
+    let mut kept = Vec::with_capacity(plans.len());
+    for plan in plans {
+        let Plan::Read {
+            data_source_id,
+            auth,
+            fingerprint,
+            ..
+        } = &plan
+        else {
+            kept.push(plan);
+            continue;
+        };
+        let (id, auth, fingerprint) = (*data_source_id, *auth, fingerprint.clone());
+        let holding = match checked.get(&(id, auth)) {
+            Some(holding) => *holding,
+            None => {
+                let holding = registry
+                    .holding(account, Some(id), auth, &fingerprint)
+                    .await?;
+                checked.insert((id, auth), holding);
+                holding
+            }
+        };
+        kept.push(match holding {
+            Holding::Refused | Holding::BorrowedForAnotherQuery => Plan::Known(BoundData {
+                data_source_id: Some(id),
+                instance_key: String::new(),
+                state: BindingState::Unresolvable(
+                    "its token or credential is no longer granted to this data source".into(),
+                ),
+            }),
+            Holding::Own | Holding::Borrowed => plan,
+        });
+    }
+    Ok(kept)
+}
+
 /// Reads the cached data of every planned instance, each distinct one once and up to
 /// `concurrency` at a time.
 pub async fn read(
@@ -96,6 +147,7 @@ pub async fn read(
             data_source_id,
             instance_key,
             format,
+            ..
         } = plan
             && !wanted
                 .iter()

@@ -20,12 +20,14 @@ use crate::cached_data::RefreshClient;
 use crate::clock::Clock;
 use crate::domain::render::{Render, render};
 use crate::store::{self, klips};
+use crate::token_registry::TokenRegistry;
 
 pub use embed_view::EmbedView;
 
 pub struct Renderer {
     pool: DbPool,
     refresh: RefreshClient,
+    registry: Arc<TokenRegistry>,
     clock: Arc<dyn Clock>,
     settings: Settings,
 }
@@ -34,12 +36,14 @@ impl Renderer {
     pub fn new(
         pool: DbPool,
         refresh: RefreshClient,
+        registry: Arc<TokenRegistry>,
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
         Self {
             pool,
             refresh,
+            registry,
             clock,
             settings,
         }
@@ -77,6 +81,7 @@ impl Renderer {
             let plans = bindings::plan(&mut conn, account, &klip, &sources).await?;
             (klip, sources, plans)
         };
+        let plans = bindings::without_revoked(&self.registry, account, plans).await?;
         let bound = bindings::read(
             &self.refresh,
             account,

@@ -123,3 +123,55 @@ pub async fn dashboards(
         })
         .collect())
 }
+
+/// An asset by name, for choosing what to import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedAsset {
+    pub kind: crate::domain::asset::AssetKind,
+    pub id: Uuid,
+    pub name: String,
+    pub version: i64,
+}
+
+/// The account's dashboards, Klips and data sources (at most `limit` of each), in that
+/// order, each kind in creation order.
+pub async fn named(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    limit: i64,
+) -> Result<Vec<NamedAsset>, StoreError> {
+    use crate::domain::asset::AssetKind;
+    let boards: Vec<(Uuid, String, i64)> = dashboards::table
+        .filter(dashboards::account_id.eq(account))
+        .select((dashboards::id, dashboards::name, dashboards::version))
+        .order(dashboards::id)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    let klip_rows: Vec<(Uuid, String, i64)> = klips::table
+        .filter(klips::account_id.eq(account))
+        .select((klips::id, klips::name, klips::version))
+        .order(klips::id)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    let source_rows: Vec<(Uuid, String, i64)> = data_sources::table
+        .filter(data_sources::account_id.eq(account))
+        .select((data_sources::id, data_sources::name, data_sources::version))
+        .order(data_sources::id)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    let tag = |kind: AssetKind, rows: Vec<(Uuid, String, i64)>| {
+        rows.into_iter().map(move |(id, name, version)| NamedAsset {
+            kind,
+            id,
+            name,
+            version,
+        })
+    };
+    Ok(tag(AssetKind::Dashboard, boards)
+        .chain(tag(AssetKind::Klip, klip_rows))
+        .chain(tag(AssetKind::DataSource, source_rows))
+        .collect())
+}

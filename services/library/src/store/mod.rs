@@ -10,6 +10,7 @@ pub mod data_sources;
 pub mod embeds;
 pub mod graph;
 pub mod klips;
+pub mod memberships;
 pub mod properties;
 pub mod schema;
 pub mod variables;

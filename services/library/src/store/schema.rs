@@ -32,6 +32,7 @@ diesel::table! {
         revision -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        allowed_values -> Array<Text>,
     }
 }
 
@@ -131,6 +132,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    memberships (account_id, user_id) {
+        account_id -> Uuid,
+        user_id -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(embed_renders -> embeds (embed_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -145,4 +162,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     dashboard_klips,
     embeds,
     embed_renders,
+    users,
+    memberships,
 );

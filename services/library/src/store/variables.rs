@@ -22,6 +22,7 @@ struct VariableRow {
     revision: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    allowed_values: Vec<String>,
 }
 
 impl From<VariableRow> for Variable {
@@ -31,6 +32,7 @@ impl From<VariableRow> for Variable {
             name: row.name,
             default_value: row.default_value,
             description: row.description,
+            allowed_values: row.allowed_values,
             revision: row.revision,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -109,6 +111,7 @@ pub struct NewVariable<'a> {
     pub name: &'a str,
     pub default_value: &'a str,
     pub description: &'a str,
+    pub allowed_values: &'a [String],
 }
 
 pub async fn insert(
@@ -122,6 +125,7 @@ pub async fn insert(
             variables::name.eq(variable.name),
             variables::default_value.eq(variable.default_value),
             variables::description.eq(variable.description),
+            variables::allowed_values.eq(variable.allowed_values),
         ))
         .returning(VariableRow::as_returning())
         .get_result(conn)
@@ -147,6 +151,7 @@ pub async fn insert_missing(
                 variables::name.eq(v.name),
                 variables::default_value.eq(v.default_value),
                 variables::description.eq(v.description),
+                variables::allowed_values.eq(v.allowed_values),
             )
         })
         .collect();
@@ -170,6 +175,7 @@ pub async fn update(
             .set((
                 variables::default_value.eq(&variable.default_value),
                 variables::description.eq(&variable.description),
+                variables::allowed_values.eq(&variable.allowed_values),
                 variables::revision.eq(variables::revision + 1),
                 variables::updated_at.eq(diesel::dsl::now),
             ))

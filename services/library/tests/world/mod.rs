@@ -67,12 +67,19 @@ impl World {
             ServiceKind::Library,
             &trellis_library::SCHEMA,
             settings,
-            |common| common.refresh_url = refresh_url.clone(),
+            |common| {
+                common.refresh_url = refresh_url.clone();
+                common.tokens_url = common::NOWHERE.into();
+            },
             |context| trellis_library::build_with(context, library_clock),
         )
         .await;
         let client = LibraryServiceClient::new(service.server.channel());
-        let library = Library { service, client };
+        let library = Library {
+            service,
+            client,
+            tokens: None,
+        };
 
         let database = TestDatabase::new(&trellis_refresh::SCHEMA).await;
         let mut common = test_config(&database.url);

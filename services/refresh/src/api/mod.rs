@@ -253,13 +253,16 @@ impl RefreshService for RefreshApi {
     ) -> Result<Response<GetQueueStatusResponse>, Status> {
         let caller = caller(&request)?;
         let request = request.into_inner();
-        let account = if caller.is_service() && request.account_id.is_empty() {
+        // Members see their account's figures; the whole queue is the operators' to see.
+        let account = if caller.is_operator() && request.account_id.is_empty() {
             None
         } else {
             Some(account_of(&caller, &request.account_id)?)
         };
         let mut conn = self.conn().await?;
-        let figures = jobs::figures(&mut conn).await.map_err(ApiError::from)?;
+        let figures = jobs::figures(&mut conn, account)
+            .await
+            .map_err(ApiError::from)?;
         let positions = match account {
             Some(account) => jobs::positions(&mut conn, account, MAX_POSITIONS)
                 .await
@@ -331,12 +334,9 @@ impl RefreshService for RefreshApi {
         let account = account_of(&caller, &request.account_id)?;
         let instance_key = if request.instance_key.is_empty() {
             self.peers
-                .resolve(
-                    data_source_id,
-                    account,
-                    &request.user_id,
-                    Some(&caller.bearer),
-                )
+                // Only services read the cache (the library renders for people): resolve
+                // with this service's own identity.
+                .resolve(data_source_id, account, &request.user_id, None)
                 .await
                 .map_err(|status| library_error(status, data_source_id))?
                 .instance_key

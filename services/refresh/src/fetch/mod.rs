@@ -87,10 +87,34 @@ pub enum FetchOutcome {
     Failed(String),
 }
 
+/// A redirect of a request that carries a secret may go only where the secret was meant
+/// for: the same host and port, and not from https down to http.
+fn same_destination(first: &url::Url, next: &url::Url) -> Result<(), &'static str> {
+    let same_host = first.host_str() == next.host_str();
+    let same_origin = same_host
+        && first.scheme() == next.scheme()
+        && first.port_or_known_default() == next.port_or_known_default();
+    let upgrade = same_host
+        && (first.scheme(), next.scheme()) == ("http", "https")
+        && first.port().is_none()
+        && next.port().is_none();
+    if same_origin || upgrade {
+        Ok(())
+    } else if same_host && first.scheme() == "https" {
+        Err("a redirect from https to http is not followed with the data source's credentials")
+    } else {
+        Err("a redirect to another host is not followed with the data source's credentials")
+    }
+}
+
 /// The HTTP client of the workers.
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// For requests that carry a secret: it follows a redirect only to the same host and
+    /// port, never from https to http, so no credential is sent anywhere but where the data
+    /// source points (I14).
+    credentialed: reqwest::Client,
     max_bytes: u64,
     allow_private: bool,
     default_retry_after: Duration,
@@ -100,27 +124,36 @@ pub struct Fetcher {
 impl Fetcher {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         let allow_private = settings.allow_private_networks;
-        let client = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.request_timeout)
-            // Proxies would hide the real destination from the guard.
-            .no_proxy()
-            .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
-                allow_private,
-            }))
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 5 {
-                    return attempt.error("more than 5 redirects");
-                }
-                match guard::check_literal(attempt.url(), allow_private) {
-                    Ok(()) => attempt.follow(),
-                    Err(refused) => attempt.error(refused),
-                }
-            }))
-            .user_agent(concat!("trellis-refresh/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = |same_origin_only: bool| {
+            reqwest::Client::builder()
+                .connect_timeout(settings.connect_timeout)
+                .timeout(settings.request_timeout)
+                // Proxies would hide the real destination from the guard.
+                .no_proxy()
+                .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
+                    allow_private,
+                }))
+                .redirect(reqwest::redirect::Policy::custom(move |attempt| {
+                    if attempt.previous().len() >= 5 {
+                        return attempt.error("more than 5 redirects");
+                    }
+                    if same_origin_only
+                        && let Some(first) = attempt.previous().first()
+                        && let Err(refused) = same_destination(first, attempt.url())
+                    {
+                        return attempt.error(refused);
+                    }
+                    match guard::check_literal(attempt.url(), allow_private) {
+                        Ok(()) => attempt.follow(),
+                        Err(refused) => attempt.error(refused),
+                    }
+                }))
+                .user_agent(concat!("trellis-refresh/", env!("CARGO_PKG_VERSION")))
+                .build()
+        };
         Ok(Self {
-            client,
+            client: client(false)?,
+            credentialed: client(true)?,
             max_bytes: settings.max_response_bytes,
             allow_private,
             default_retry_after: settings.default_retry_after,
@@ -159,7 +192,11 @@ impl Fetcher {
             Credentials::ApiKeyHeader { name, .. } => HeaderName::from_bytes(name.as_bytes()).ok(),
             _ => None,
         };
-        let mut builder = self.client.request(request.method.clone(), url);
+        let client = match credentials {
+            Credentials::None => &self.client,
+            _ => &self.credentialed,
+        };
+        let mut builder = client.request(request.method.clone(), url);
         for (name, value) in &request.headers {
             let (Ok(name), Ok(value)) = (
                 HeaderName::from_bytes(name.as_bytes()),
@@ -297,6 +334,19 @@ pub fn redact(message: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credentialed_redirect_stays_at_its_destination() {
+        let url = |text: &str| url::Url::parse(text).unwrap();
+        let same = |a: &str, b: &str| same_destination(&url(a), &url(b)).is_ok();
+        assert!(same("https://api.example/a", "https://api.example/b"));
+        assert!(same("http://api.example/a", "https://api.example/a"));
+        assert!(same("http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b"));
+        assert!(!same("https://api.example/a", "http://api.example/a"));
+        assert!(!same("https://api.example/a", "https://evil.example/a"));
+        assert!(!same("http://127.0.0.1:8080/a", "http://127.0.0.1:9090/a"));
+        assert!(!same("https://api.example/a", "https://api.example.evil/a"));
+    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -275,7 +275,11 @@ pub struct QueueFigures {
     pub now: DateTime<Utc>,
 }
 
-pub async fn figures(conn: &mut AsyncPgConnection) -> Result<QueueFigures, StoreError> {
+/// The queue's figures: of one account's jobs, or of all (`None`, for operators).
+pub async fn figures(
+    conn: &mut AsyncPgConnection,
+    account_id: Option<Uuid>,
+) -> Result<QueueFigures, StoreError> {
     Ok(diesel::sql_query(
         "SELECT count(*) FILTER (WHERE state = 'queued') AS depth,
                 count(*) FILTER (WHERE state = 'deferred') AS deferred,
@@ -283,8 +287,10 @@ pub async fn figures(conn: &mut AsyncPgConnection) -> Result<QueueFigures, Store
                 min(enqueue_time) FILTER (WHERE state = 'queued') AS oldest_enqueue_time,
                 now() AS now
          FROM refresh_jobs
-         WHERE state IN ('queued', 'deferred', 'running')",
+         WHERE state IN ('queued', 'deferred', 'running')
+           AND ($1::uuid IS NULL OR account_id = $1)",
     )
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(account_id)
     .get_result(conn)
     .await?)
 }

@@ -160,7 +160,12 @@ async fn prepare(context: &WorkerContext, job: &RefreshJob) -> Result<Prepared, 
         Some(AuthMethod::CredentialId(credential_id)) => {
             let secret = context
                 .peers
-                .credential_secret(credential_id, job.account_id, job.data_source_id)
+                .credential_secret(
+                    credential_id,
+                    job.account_id,
+                    job.data_source_id,
+                    &resolved.fingerprint,
+                )
                 .await
                 .map_err(|status| upstream_problem("getting the saved credential", status))?;
             Auth::Credential(credentials_of(&secret).map_err(Problem::Failure)?)
@@ -168,7 +173,13 @@ async fn prepare(context: &WorkerContext, job: &RefreshJob) -> Result<Prepared, 
         Some(AuthMethod::TokenId(token_id)) => {
             let access = context
                 .peers
-                .access_token(token_id, job.account_id, job.data_source_id, 0)
+                .access_token(
+                    token_id,
+                    job.account_id,
+                    job.data_source_id,
+                    &resolved.fingerprint,
+                    0,
+                )
                 .await
                 .map_err(|status| upstream_problem("getting an access token", status))?;
             Auth::Token {
@@ -437,6 +448,7 @@ async fn fetch_group(context: &WorkerContext, ready: Vec<Prepared>) -> anyhow::R
                         token_id,
                         leader.job.account_id,
                         leader.job.data_source_id,
+                        &leader.resolved.fingerprint,
                         *generation,
                     )
                     .await

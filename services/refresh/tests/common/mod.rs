@@ -1,6 +1,7 @@
 //! What the end-to-end tests share: the library and the token registry running in-process
 //! as the real services, refresh replicas over one database, a data API and an OAuth server
-//! on loopback, and helpers to create accounts, data sources and tokens.
+//! on loopback, and helpers to create accounts (with the test users as members), data
+//! sources and tokens.
 
 #![allow(dead_code, reason = "each test file uses part of the harness")]
 
@@ -13,6 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::Request;
+use trellis_platform::auth::Role;
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
 use trellis_platform::service::ServiceContext;
@@ -25,7 +27,9 @@ use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_refresh::Settings;
 use trellis_testkit::data_api::DataApi;
 use trellis_testkit::oauth::OAuthServer;
-use trellis_testkit::{RunningService, TestDatabase, TestServer, eventually, test_config, tokens};
+use trellis_testkit::{
+    RunningService, TestDatabase, TestServer, eventually, members, test_config, tokens,
+};
 use uuid::Uuid;
 
 pub const WAIT: Duration = Duration::from_secs(60);
@@ -53,7 +57,9 @@ pub fn call<T>(message: T, bearer: &str) -> Request<T> {
 /// The services around the refresh service, and the third parties.
 pub struct World {
     pub library: RunningService,
-    pub tokens: RunningService,
+    /// The token registry, served on an address the library was given before it started.
+    pub tokens: ServedReplica,
+    pub tokens_database: TestDatabase,
     pub refresh_database: TestDatabase,
     pub api: DataApi,
     /// Where the library reads cached data to render Klips: bound before the library
@@ -61,8 +67,8 @@ pub struct World {
     refresh_listener: std::sync::Mutex<Option<TcpListener>>,
 }
 
-/// A refresh replica served on the address the library renders through; stops when
-/// dropped.
+/// A service served on an address taken before it was built (the refresh replica the
+/// library renders through, the token registry); stops when dropped.
 pub struct ServedReplica {
     pub url: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -76,22 +82,38 @@ impl Drop for ServedReplica {
     }
 }
 
+/// Serves `server` on `listener` until the answer is dropped.
+fn serve_on(listener: TcpListener, server: trellis_platform::server::GrpcServer) -> ServedReplica {
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = server
+            .serve(listener, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    ServedReplica {
+        url,
+        shutdown: Some(shutdown),
+    }
+}
+
 impl World {
     pub async fn start() -> Self {
+        // The library and the token registry call each other (memberships, the auth of
+        // data sources): the registry's address is taken first, the library starts pointing
+        // at it, then the registry is built pointing at the library.
         let refresh_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let refresh_url = format!(
             "http://{}",
             refresh_listener.local_addr().expect("an address")
         );
-        let tokens = RunningService::start(
-            ServiceKind::Tokens,
-            &trellis_tokens::SCHEMA,
-            trellis_tokens::Settings::default(),
-            |_| {},
-            trellis_tokens::build,
-        )
-        .await;
-        let tokens_url = tokens.server.url();
+        let tokens_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let tokens_url = format!(
+            "http://{}",
+            tokens_listener.local_addr().expect("an address")
+        );
         let library = RunningService::start(
             ServiceKind::Library,
             &trellis_library::SCHEMA,
@@ -103,9 +125,26 @@ impl World {
             trellis_library::build,
         )
         .await;
+        let tokens_database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
+        let mut common = test_config(&tokens_database.url);
+        common.library_url = library.server.url();
+        let context = ServiceContext::new(
+            ServiceKind::Tokens,
+            common,
+            trellis_tokens::Settings::default(),
+            tokens_database.pool(),
+        )
+        .expect("a service context");
+        let tokens = serve_on(
+            tokens_listener,
+            trellis_tokens::build(context)
+                .await
+                .expect("the token registry builds"),
+        );
         Self {
             library,
             tokens,
+            tokens_database,
             refresh_database: TestDatabase::new(&trellis_refresh::SCHEMA).await,
             api: DataApi::start().await,
             refresh_listener: std::sync::Mutex::new(Some(refresh_listener)),
@@ -121,35 +160,25 @@ impl World {
             .expect("the listener")
             .take()
             .expect("one rendering replica per world");
-        let url = format!("http://{}", listener.local_addr().expect("an address"));
         let mut common = test_config(&self.refresh_database.url);
         common.library_url = self.library.server.url();
-        common.tokens_url = self.tokens.server.url();
+        common.tokens_url = self.tokens.url.clone();
         let pool = trellis_platform::db::pool(&self.refresh_database.url, 16).expect("a pool");
         let context = ServiceContext::new(ServiceKind::Refresh, common, settings, pool)
             .expect("a service context");
-        let server = trellis_refresh::build(context)
-            .await
-            .expect("refresh builds");
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = server
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        ServedReplica {
-            url,
-            shutdown: Some(shutdown),
-        }
+        serve_on(
+            listener,
+            trellis_refresh::build(context)
+                .await
+                .expect("refresh builds"),
+        )
     }
 
     /// A refresh replica in-process over the shared refresh database, with its own pool.
     pub async fn replica(&self, settings: Settings) -> TestServer {
         let mut common = test_config(&self.refresh_database.url);
         common.library_url = self.library.server.url();
-        common.tokens_url = self.tokens.server.url();
+        common.tokens_url = self.tokens.url.clone();
         let pool = trellis_platform::db::pool(&self.refresh_database.url, 16).expect("a pool");
         let context = ServiceContext::new(ServiceKind::Refresh, common, settings, pool)
             .expect("a service context");
@@ -165,7 +194,7 @@ impl World {
     pub fn process_env(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
         let mut env: HashMap<String, String> = [
             ("TRELLIS_LIBRARY_URL", self.library.server.url()),
-            ("TRELLIS_TOKENS_URL", self.tokens.server.url()),
+            ("TRELLIS_TOKENS_URL", self.tokens.url.clone()),
             ("TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS", "true".to_owned()),
             ("TRELLIS_REFRESH_SCHEDULE_INTERVAL", "100ms".to_owned()),
             ("TRELLIS_REFRESH_POLL_INTERVAL", "500ms".to_owned()),
@@ -185,10 +214,19 @@ impl World {
     }
 
     pub fn tokens_client(&self) -> TokenServiceClient<TracedChannel> {
-        TokenServiceClient::new(self.tokens.server.channel())
+        TokenServiceClient::new(
+            trellis_platform::client::channel(&self.tokens.url).expect("a channel"),
+        )
     }
 
-    /// An account of `kind` (a client under `parent`), created with a service token.
+    /// Makes `user` a member of `account` with `role` (an operator's CreateMembership).
+    /// A user's calls are accepted only once they are a member, so this comes before them.
+    pub async fn member(&self, account: Uuid, user: &str, role: Role) {
+        members::add(&self.library.server.channel(), account, user, role).await;
+    }
+
+    /// An account of `kind` (a client under `parent`), created with an operator's token;
+    /// `admin@test`, `editor@test` and `viewer@test` are its members.
     pub async fn account(&self, kind: library::AccountKind, parent: Option<Uuid>) -> Uuid {
         let created = self
             .library_client()
@@ -209,7 +247,9 @@ impl World {
             .into_inner()
             .account
             .expect("an account");
-        Uuid::parse_str(&created.id).unwrap()
+        let account = Uuid::parse_str(&created.id).unwrap();
+        members::enroll(&self.library.server.channel(), account).await;
+        account
     }
 
     pub async fn set_property(&self, account: Uuid, name: &str, value: &str) {
@@ -503,7 +543,7 @@ pub async fn refresh_now(
         .expect("a job")
 }
 
-/// A user of `account` signs in.
+/// A user of `account` signs in (a member of it: [`World::member`]).
 pub async fn login(
     client: &mut RefreshServiceClient<TracedChannel>,
     account: Uuid,

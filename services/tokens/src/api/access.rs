@@ -53,12 +53,19 @@ impl TokensApi {
                 .await
                 .map_err(|e| ApiError::from(not_found_as(e, "token", token_id)))?;
             if stored.token.account_id != account {
-                let grant = grants::find(&mut conn, token_id, data_source).await?;
-                if grant.is_none_or(|g| g.grantee_account_id != account) {
-                    return Err(ApiError::PermissionDenied(format!(
-                        "data source {data_source} of account {account} holds no grant on token {token_id}"
-                    )));
-                }
+                let grant = grants::find(&mut conn, token_id, data_source)
+                    .await?
+                    .filter(|g| g.grantee_account_id == account)
+                    .ok_or_else(|| {
+                        ApiError::PermissionDenied(format!(
+                            "data source {data_source} of account {account} holds no grant on token {token_id}"
+                        ))
+                    })?;
+                check_bound(
+                    &grant.request_fingerprint,
+                    &request.request_fingerprint,
+                    data_source,
+                )?;
             }
         }
 
@@ -96,4 +103,18 @@ impl TokensApi {
                 .then(|| convert::limit(&limits.rate_limit_key)),
         })
     }
+}
+
+/// I14, in depth: a grant or a credential copy serves the request it was made for. Whatever
+/// path changed the data source since, its secret is not handed out for another request.
+pub(super) fn check_bound(bound: &str, current: &str, data_source: Uuid) -> ApiResult<()> {
+    if bound.is_empty() || bound == current {
+        return Ok(());
+    }
+    Err(ApiError::precondition(
+        "QUERY_CHANGED_SINCE_IMPORT",
+        format!("data_sources/{data_source}"),
+        "the data source no longer fetches what its master's token or credential was granted \
+         for (I14); it needs a token or credential of its own account",
+    ))
 }

@@ -162,6 +162,7 @@ impl TokensApi {
             version: 1,
             create_time: now,
             update_time: now,
+            request_fingerprint: String::new(),
         };
         check_fields(&row, "credential.")?;
         let scope = idempotency_scope(&caller);
@@ -331,6 +332,14 @@ impl TokensApi {
         let source_id = parse_id("credential_id", &request.credential_id)?;
         let destination = parse_id("destination_account_id", &request.destination_account_id)?;
         let data_source = parse_id("data_source_id", &request.data_source_id)?;
+        let source_account = parse_id("source_account_id", &request.source_account_id)?;
+        let mut violations = Violations::new();
+        super::grants::check_fingerprint(
+            &mut violations,
+            "request_fingerprint",
+            &request.request_fingerprint,
+        );
+        violations.into_result()?;
         let scope = idempotency_scope(&caller);
         let mut conn = self.conn().await?;
         Ok(conn
@@ -342,6 +351,11 @@ impl TokensApi {
                 let source = store::get(conn, source_id)
                     .await
                     .map_err(|e| missing(e, source_id))?;
+                // I15: only a credential of the import's source account is copied, and never
+                // a copy (a copy serves its one data source alone, I5).
+                if source.account_id != source_account || source.scoped_data_source_id.is_some() {
+                    return Err(ApiError::not_found("credential", source_id).into());
+                }
                 // The copy is sealed to its own row: the source's envelope would not open there.
                 let secret = open(&self.keyring, &source.secret, columns::CREDENTIAL_SECRET, &source_id.to_string())?;
                 let stored = match store::find_copy(conn, source_id, data_source).await? {
@@ -359,6 +373,7 @@ impl TokensApi {
                         copy.api_key_placement = source.api_key_placement.clone();
                         copy.api_key_name = source.api_key_name.clone();
                         copy.secret = self.seal_credential(copy.id, &secret);
+                        copy.request_fingerprint = request.request_fingerprint.clone();
                         store::update(conn, &copy).await?
                     }
                     None => {
@@ -381,6 +396,7 @@ impl TokensApi {
                                 version: 1,
                                 create_time: now,
                                 update_time: now,
+                                request_fingerprint: request.request_fingerprint.clone(),
                             },
                         )
                         .await?
@@ -422,6 +438,11 @@ impl TokensApi {
                 "credential {id} is scoped to another data source than {data_source}"
             )));
         }
+        super::access::check_bound(
+            &row.request_fingerprint,
+            &request.request_fingerprint,
+            data_source,
+        )?;
         let secret = open(
             &self.keyring,
             &row.secret,

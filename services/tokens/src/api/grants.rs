@@ -24,6 +24,16 @@ use crate::domain::authorization::not_found_as;
 use crate::store::grants::{self as store, GrantRow};
 use crate::store::{TxError, tokens};
 
+/// A fingerprint is the library's SHA-256 in hex; anything else is not one.
+pub(super) fn check_fingerprint(violations: &mut Violations, field: &str, value: &str) {
+    if value.len() > 128 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
+        violations.add(
+            field,
+            "must be a data source fingerprint (hex, at most 128 characters)",
+        );
+    }
+}
+
 impl TokensApi {
     pub(super) async fn create_token_grant(
         &self,
@@ -62,8 +72,19 @@ impl TokensApi {
             "grant.data_source_id",
             &grant.data_source_id,
         );
+        let source = parse(
+            &mut violations,
+            "source_account_id",
+            &request.source_account_id,
+        );
+        check_fingerprint(
+            &mut violations,
+            "grant.request_fingerprint",
+            &grant.request_fingerprint,
+        );
         violations.into_result()?;
-        let (Some(token_id), Some(grantee), Some(data_source)) = (token_id, grantee, data_source)
+        let (Some(token_id), Some(grantee), Some(data_source), Some(source)) =
+            (token_id, grantee, data_source, source)
         else {
             unreachable!("violations are reported above");
         };
@@ -78,6 +99,11 @@ impl TokensApi {
                 let token = tokens::get(conn, token_id)
                     .await
                     .map_err(|e| not_found_as(e, "token", token_id))?;
+                // I15: only the import's source account's own token is handed out, so an
+                // import from one account cannot grant another account's token.
+                if token.token.account_id != source {
+                    return Err(ApiError::not_found("token", token_id).into());
+                }
                 if token.token.status == tokens::REVOKED {
                     return Err(ApiError::precondition(
                         "TOKEN_STATUS",
@@ -101,6 +127,7 @@ impl TokensApi {
                         grantee_account_id: grantee,
                         data_source_id: data_source,
                         create_time: Utc::now(),
+                        request_fingerprint: grant.request_fingerprint.clone(),
                     },
                 )
                 .await?;

@@ -6,6 +6,7 @@ mod access;
 mod authorization;
 mod credentials;
 mod grants;
+mod holding;
 mod providers;
 mod tokens;
 mod validate;
@@ -306,5 +307,12 @@ impl TokenService for TokensApi {
         request: Request<GetCredentialSecretRequest>,
     ) -> Result<Response<GetCredentialSecretResponse>, Status> {
         respond(self.get_credential_secret(request).await)
+    }
+
+    async fn check_data_source_auth(
+        &self,
+        request: Request<CheckDataSourceAuthRequest>,
+    ) -> Result<Response<CheckDataSourceAuthResponse>, Status> {
+        respond(self.check_data_source_auth(request).await)
     }
 }

@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
-use trellis_platform::auth::TokenMinter;
+use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{TracedChannel, authorized};
+use trellis_platform::config::ServiceKind;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_proto::library::v1::ListDataSourcesRequest;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
@@ -19,14 +20,14 @@ use crate::store::grants::GrantRow;
 #[derive(Clone)]
 pub struct UsageFinder {
     library: LibraryServiceClient<TracedChannel>,
-    minter: TokenMinter,
+    tokens: ServiceTokens,
 }
 
 impl UsageFinder {
-    pub fn new(library: TracedChannel, minter: TokenMinter) -> Self {
+    pub fn new(library: TracedChannel, tokens: ServiceTokens) -> Self {
         Self {
             library: LibraryServiceClient::new(library),
-            minter,
+            tokens,
         }
     }
 
@@ -42,7 +43,7 @@ impl UsageFinder {
         let by_data_source: HashMap<Uuid, &GrantRow> =
             grants.iter().map(|g| (g.data_source_id, g)).collect();
         let mut library = self.library.clone();
-        let bearer = self.minter.service_token("tokens");
+        let bearer = self.tokens.bearer(ServiceKind::Library);
         let mut uses = Vec::new();
         let mut page_token = String::new();
         loop {

@@ -30,6 +30,8 @@ pub struct CredentialRow {
     pub version: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// For a copy, the data source's fingerprint it was made for (I14); empty otherwise.
+    pub request_fingerprint: String,
 }
 
 impl CredentialRow {
@@ -114,6 +116,7 @@ pub async fn update(
             credentials::api_key_placement.eq(&row.api_key_placement),
             credentials::api_key_name.eq(&row.api_key_name),
             credentials::secret.eq(&row.secret),
+            credentials::request_fingerprint.eq(&row.request_fingerprint),
             credentials::version.eq(credentials::version + 1),
             credentials::update_time.eq(diesel::dsl::now),
         ))

@@ -16,6 +16,8 @@ pub struct GrantRow {
     pub grantee_account_id: Uuid,
     pub data_source_id: Uuid,
     pub create_time: DateTime<Utc>,
+    /// The data source's fingerprint the grant was made for (I14); empty if unrecorded.
+    pub request_fingerprint: String,
 }
 
 impl GrantRow {
@@ -25,7 +27,9 @@ impl GrantRow {
     }
 }
 
-/// Inserts the grant unless one exists for its (token, data source); returns the stored one.
+/// Inserts the grant unless one exists for its (token, data source), in which case the
+/// existing one is bound to the row's fingerprint (an import or update that pushed a new
+/// definition rebinds it); returns the stored one.
 pub async fn insert_or_get(
     conn: &mut AsyncPgConnection,
     row: &GrantRow,
@@ -33,7 +37,8 @@ pub async fn insert_or_get(
     diesel::insert_into(token_grants::table)
         .values(row)
         .on_conflict((token_grants::token_id, token_grants::data_source_id))
-        .do_nothing()
+        .do_update()
+        .set(token_grants::request_fingerprint.eq(&row.request_fingerprint))
         .execute(conn)
         .await?;
     find(conn, row.token_id, row.data_source_id)

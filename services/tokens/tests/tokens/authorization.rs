@@ -2,6 +2,7 @@
 
 use diesel_async::RunQueryDsl;
 use tonic::Code;
+use trellis_platform::auth::Identity;
 use trellis_proto::tokens::v1::*;
 use trellis_testkit::oauth::OAuthServerConfig;
 use trellis_testkit::tokens;
@@ -19,7 +20,8 @@ async fn the_code_flow_stores_a_token_that_serves_its_data_sources() {
         "the secret is input only"
     );
     let mut client = fixture.client.clone();
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
+    let other = fixture.account().await;
 
     // Begin: a URL at the provider with PKCE, scopes and the extra parameters.
     let begun = client
@@ -166,8 +168,7 @@ async fn the_code_flow_stores_a_token_that_serves_its_data_sources() {
         .unwrap_err();
     assert_eq!(stale.code(), Code::Aborted);
 
-    // Another account sees nothing of it.
-    let other = Uuid::new_v4();
+    // Another account (its users are members there, not here) sees nothing of it.
     let hidden = client
         .get_token(call(
             GetTokenRequest {
@@ -197,8 +198,8 @@ async fn reauthorization_keeps_the_id_and_reaches_instances_through_grants() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
-    let partner = Uuid::new_v4();
-    let client_account = Uuid::new_v4();
+    let partner = fixture.account().await;
+    let client_account = fixture.account().await;
     let master_data_source = Uuid::new_v4();
     let instance = Uuid::new_v4();
 
@@ -216,8 +217,9 @@ async fn reauthorization_keeps_the_id_and_reaches_instances_through_grants() {
                     data_source_id: instance.to_string(),
                     ..Default::default()
                 }),
+                source_account_id: partner.to_string(),
             },
-            &tokens::service(),
+            &tokens::service_as(Identity::Imports),
         ))
         .await
         .unwrap();
@@ -296,7 +298,8 @@ async fn states_expire_are_bound_to_their_account_and_report_denials() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
+    let other = fixture.account().await;
     let begin =
         |client: &mut trellis_proto::tokens::v1::token_service_client::TokenServiceClient<_>| {
             let mut client = client.clone();
@@ -329,7 +332,7 @@ async fn states_expire_are_bound_to_their_account_and_report_denials() {
     let stolen = client
         .complete_authorization(call(
             complete(begun.state.clone(), redirect["code"].clone(), String::new()),
-            &tokens::admin(Uuid::new_v4()),
+            &tokens::admin(other),
         ))
         .await
         .unwrap_err();
@@ -400,7 +403,7 @@ async fn bad_input_is_refused_with_details() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
     let admin = tokens::admin(account);
 
     // Providers: service only, and checked field by field.
@@ -513,24 +516,31 @@ async fn bad_input_is_refused_with_details() {
         .unwrap_err();
     assert_eq!(empty_state.code(), Code::InvalidArgument);
 
-    // GetAccessToken: service only, and for the owner's data sources or grants only.
+    // GetAccessToken: the refresh service only (not a member, an operator or the import
+    // service), and for the owner's data sources or grants only.
     let token = authorize(&mut client, account, &provider.id, None)
         .await
         .token
         .unwrap();
-    let by_admin = client
-        .get_access_token(call(
-            GetAccessTokenRequest {
-                token_id: token.id.clone(),
-                account_id: account.to_string(),
-                data_source_id: Uuid::new_v4().to_string(),
-                rejected_generation: 0,
-            },
-            &admin,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(by_admin.code(), Code::PermissionDenied);
+    for bearer in [
+        admin.clone(),
+        tokens::service(),
+        tokens::service_as(Identity::Imports),
+    ] {
+        let refused = client
+            .get_access_token(call(
+                GetAccessTokenRequest {
+                    token_id: token.id.clone(),
+                    account_id: account.to_string(),
+                    data_source_id: Uuid::new_v4().to_string(),
+                    ..Default::default()
+                },
+                &bearer,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    }
     let stranger = access_token(&mut client, &token.id, Uuid::new_v4(), Uuid::new_v4(), 0)
         .await
         .unwrap_err();
@@ -550,7 +560,10 @@ async fn bad_input_is_refused_with_details() {
         .unwrap_err();
     assert_eq!(future.code(), Code::InvalidArgument);
     let garbage = client
-        .get_access_token(call(GetAccessTokenRequest::default(), &tokens::service()))
+        .get_access_token(call(
+            GetAccessTokenRequest::default(),
+            &tokens::service_as(Identity::Refresh),
+        ))
         .await
         .unwrap_err();
     assert_eq!(garbage.code(), Code::InvalidArgument);
@@ -563,15 +576,18 @@ async fn bad_input_is_refused_with_details() {
         3
     );
 
-    // Limits for the refresh service (F5).
+    // Limits for the refresh service (F5), and for it alone.
+    let limits_request = GetTokenLimitsRequest {
+        token_id: token.id.clone(),
+        rate_limit_key: "ga:123".into(),
+    };
+    let by_operator = client
+        .get_token_limits(call(limits_request.clone(), &tokens::service()))
+        .await
+        .unwrap_err();
+    assert_eq!(by_operator.code(), Code::PermissionDenied);
     let limits = client
-        .get_token_limits(call(
-            GetTokenLimitsRequest {
-                token_id: token.id.clone(),
-                rate_limit_key: "ga:123".into(),
-            },
-            &tokens::service(),
-        ))
+        .get_token_limits(call(limits_request, &tokens::service_as(Identity::Refresh)))
         .await
         .unwrap()
         .into_inner();

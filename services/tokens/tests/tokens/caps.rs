@@ -17,15 +17,15 @@ fn kinds(response: &CompleteAuthorizationResponse) -> Vec<TokenWarningKind> {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_provider_limit_warns_then_marks_the_oldest_token_invalidated() {
     // Like Google's 100, scaled down: the provider keeps 3 tokens per user.
-    let fixture = Fixture::start(OAuthServerConfig {
+    let mut fixture = Fixture::start(OAuthServerConfig {
         max_tokens_per_user: Some(3),
         ..Default::default()
     })
     .await;
     let provider = fixture.provider(3, 2).await;
     let mut client = fixture.client.clone();
-    let agency = Uuid::new_v4();
-    let other = Uuid::new_v4();
+    let agency = fixture.account().await;
+    let other = fixture.account().await;
 
     let first = authorize(&mut client, agency, &provider.id, None).await;
     assert!(first.warnings.is_empty(), "{:?}", first.warnings);
@@ -38,6 +38,10 @@ async fn the_provider_limit_warns_then_marks_the_oldest_token_invalidated() {
     assert_eq!(kinds(&third), [TokenWarningKind::NearLimit]);
     assert_eq!(third.warnings[0].token_count, 3);
     assert!(third.invalidated_token_ids.is_empty());
+
+    // The library goes away (the registry knows the users' memberships by now), so the
+    // uses of the token the provider drops next cannot be listed.
+    fixture.library.stop().await;
 
     // One more: the provider drops the oldest, and Trellis marks it.
     let fourth = authorize(&mut client, agency, &provider.id, None).await;
@@ -58,7 +62,7 @@ async fn the_provider_limit_warns_then_marks_the_oldest_token_invalidated() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
-    // Without a library to ask, the uses are unknown, and the response says so.
+    // Without the library to ask, the uses are unknown, and the response says so.
     assert!(fourth.invalidated_token_uses.is_empty());
     assert!(
         fourth

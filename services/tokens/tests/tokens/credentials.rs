@@ -1,6 +1,8 @@
 //! Saved credentials (I5): a copy made for an imported data source serves it alone.
 
 use tonic::Code;
+use trellis_platform::auth::Identity;
+use trellis_proto::tokens::v1::check_data_source_auth_request::Auth;
 use trellis_proto::tokens::v1::*;
 use trellis_testkit::oauth::OAuthServerConfig;
 use trellis_testkit::tokens;
@@ -46,16 +48,52 @@ fn secret_request(id: &str, account: Uuid, data_source: Uuid) -> GetCredentialSe
         credential_id: id.to_owned(),
         data_source_id: data_source.to_string(),
         account_id: account.to_string(),
+        ..Default::default()
     }
+}
+
+/// CopyCredential as an import from `source` into `destination` calls it.
+pub fn copy_request(
+    request_id: &str,
+    credential_id: &str,
+    source: Uuid,
+    destination: Uuid,
+    data_source: Uuid,
+) -> CopyCredentialRequest {
+    CopyCredentialRequest {
+        request_id: request_id.to_owned(),
+        credential_id: credential_id.to_owned(),
+        destination_account_id: destination.to_string(),
+        data_source_id: data_source.to_string(),
+        source_account_id: source.to_string(),
+        ..Default::default()
+    }
+}
+
+/// The credentials `account` lists.
+async fn credentials_of(
+    client: &mut token_service_client::TokenServiceClient<trellis_platform::client::TracedChannel>,
+    account: Uuid,
+) -> Vec<Credential> {
+    client
+        .list_credentials(call(
+            ListCredentialsRequest::default(),
+            &tokens::viewer(account),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .credentials
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_copied_credential_is_refused_to_every_other_data_source() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     let mut client = fixture.client.clone();
-    let partner = Uuid::new_v4();
-    let client_account = Uuid::new_v4();
-    let service = tokens::service();
+    let partner = fixture.account().await;
+    let client_account = fixture.account().await;
+    let service = tokens::service_as(Identity::Refresh);
+    let imports = tokens::service_as(Identity::Imports);
 
     let original = client
         .create_credential(call(basic("s3cret-password"), &tokens::editor(partner)))
@@ -84,13 +122,14 @@ async fn a_copied_credential_is_refused_to_every_other_data_source() {
     let instance = Uuid::new_v4();
     let copy = client
         .copy_credential(call(
-            CopyCredentialRequest {
-                request_id: "import-7/credential".into(),
-                credential_id: original.id.clone(),
-                destination_account_id: client_account.to_string(),
-                data_source_id: instance.to_string(),
-            },
-            &service,
+            copy_request(
+                "import-7/credential",
+                &original.id,
+                partner,
+                client_account,
+                instance,
+            ),
+            &imports,
         ))
         .await
         .unwrap()
@@ -135,36 +174,37 @@ async fn a_copied_credential_is_refused_to_every_other_data_source() {
         );
         assert!(!refused.message().contains("s3cret"));
     }
-    // Only services read secrets at all.
-    let by_admin = client
-        .get_credential_secret(call(
-            secret_request(&copy.id, client_account, instance),
-            &tokens::admin(client_account),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(by_admin.code(), Code::PermissionDenied);
+    // Only the refresh service reads secrets: not a member, not an operator, not the
+    // import service.
+    for bearer in [
+        tokens::admin(client_account),
+        tokens::service(),
+        imports.clone(),
+    ] {
+        let refused = client
+            .get_credential_secret(call(
+                secret_request(&copy.id, client_account, instance),
+                &bearer,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+        assert!(!refused.message().contains("s3cret"));
+    }
 
     // The client lists the copy among its credentials (without any secret); copying again
     // returns the same copy.
-    let listed = client
-        .list_credentials(call(
-            ListCredentialsRequest::default(),
-            &tokens::viewer(client_account),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(listed.credentials.len(), 1);
+    assert_eq!(credentials_of(&mut client, client_account).await.len(), 1);
     let again = client
         .copy_credential(call(
-            CopyCredentialRequest {
-                request_id: "import-7/credential-retry".into(),
-                credential_id: original.id.clone(),
-                destination_account_id: client_account.to_string(),
-                data_source_id: instance.to_string(),
-            },
-            &service,
+            copy_request(
+                "import-7/credential-retry",
+                &original.id,
+                partner,
+                client_account,
+                instance,
+            ),
+            &imports,
         ))
         .await
         .unwrap()
@@ -178,7 +218,7 @@ async fn a_copied_credential_is_refused_to_every_other_data_source() {
 async fn credentials_are_checked_updated_and_deleted() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     let mut client = fixture.client.clone();
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
     let editor = tokens::editor(account);
 
     let key = client
@@ -252,12 +292,8 @@ async fn credentials_are_checked_updated_and_deleted() {
     assert_eq!(updated.api_key_name, "Authorization-Key");
     let secret = client
         .get_credential_secret(call(
-            GetCredentialSecretRequest {
-                credential_id: key.id.clone(),
-                data_source_id: Uuid::new_v4().to_string(),
-                account_id: account.to_string(),
-            },
-            &tokens::service(),
+            secret_request(&key.id, account, Uuid::new_v4()),
+            &tokens::service_as(Identity::Refresh),
         ))
         .await
         .unwrap()
@@ -300,4 +336,204 @@ async fn credentials_are_checked_updated_and_deleted() {
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_a_credential_of_the_imports_source_account_is_copied() {
+    let fixture = Fixture::start(OAuthServerConfig::default()).await;
+    let mut client = fixture.client.clone();
+    let partner = fixture.account().await;
+    let sibling = fixture.account().await;
+    let client_account = fixture.account().await;
+    let imports = tokens::service_as(Identity::Imports);
+    let original = client
+        .create_credential(call(basic("s3cret-password"), &tokens::editor(partner)))
+        .await
+        .unwrap()
+        .into_inner()
+        .credential
+        .unwrap();
+    let instance = Uuid::new_v4();
+
+    // An import from another account (a sibling, or the destination itself) cannot copy the
+    // partner's credential: to it the credential does not exist (I15).
+    for source in [sibling, client_account] {
+        let refused = client
+            .copy_credential(call(
+                copy_request(
+                    &format!("import-{source}/credential"),
+                    &original.id,
+                    source,
+                    client_account,
+                    instance,
+                ),
+                &imports,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::NotFound, "{source}: {refused:?}");
+    }
+    assert!(credentials_of(&mut client, client_account).await.is_empty());
+    let no_secret = client
+        .get_credential_secret(call(
+            secret_request(&original.id, client_account, instance),
+            &tokens::service_as(Identity::Refresh),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(no_secret.code(), Code::PermissionDenied);
+
+    // From its own account it is copied; the copy is never copied again, not even by an
+    // import from the account holding it, to another data source or another account.
+    let copy = client
+        .copy_credential(call(
+            copy_request(
+                "import-1/credential",
+                &original.id,
+                partner,
+                client_account,
+                instance,
+            ),
+            &imports,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .credential
+        .unwrap();
+    let copies_of_copy = [
+        (client_account, sibling, Uuid::new_v4()),
+        (client_account, partner, Uuid::new_v4()),
+        (client_account, client_account, Uuid::new_v4()),
+        (partner, sibling, Uuid::new_v4()),
+    ];
+    for (source, destination, data_source) in copies_of_copy {
+        let refused = client
+            .copy_credential(call(
+                copy_request(
+                    &format!("copy-of-copy-{data_source}"),
+                    &copy.id,
+                    source,
+                    destination,
+                    data_source,
+                ),
+                &imports,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            Code::NotFound,
+            "{source} -> {destination}: {refused:?}"
+        );
+    }
+    assert_eq!(credentials_of(&mut client, client_account).await.len(), 1);
+    assert!(credentials_of(&mut client, sibling).await.is_empty());
+    assert_eq!(credentials_of(&mut client, partner).await.len(), 1);
+
+    // Only the import service copies: not a member, not an operator.
+    for bearer in [tokens::admin(partner), tokens::service()] {
+        let refused = client
+            .copy_credential(call(
+                copy_request(
+                    "import-2/credential",
+                    &original.id,
+                    partner,
+                    client_account,
+                    Uuid::new_v4(),
+                ),
+                &bearer,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+    }
+    assert_eq!(credentials_of(&mut client, client_account).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_library_learns_which_credentials_a_data_source_may_name() {
+    let fixture = Fixture::start(OAuthServerConfig::default()).await;
+    let mut client = fixture.client.clone();
+    let partner = fixture.account().await;
+    let client_account = fixture.account().await;
+    let original = client
+        .create_credential(call(api_key("sk_live_123"), &tokens::editor(partner)))
+        .await
+        .unwrap()
+        .into_inner()
+        .credential
+        .unwrap();
+    let clients_own = client
+        .create_credential(call(basic("pw"), &tokens::editor(client_account)))
+        .await
+        .unwrap()
+        .into_inner()
+        .credential
+        .unwrap();
+    let instance = Uuid::new_v4();
+    let copy = client
+        .copy_credential(call(
+            copy_request(
+                "import-1/credential",
+                &original.id,
+                partner,
+                client_account,
+                instance,
+            ),
+            &tokens::service_as(Identity::Imports),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .credential
+        .unwrap();
+    let named = |id: &str| Auth::CredentialId(id.to_owned());
+
+    // An account's own credentials serve any of its data sources, new or saved.
+    for data_source in [None, Some(Uuid::new_v4()), Some(instance)] {
+        assert_eq!(
+            holding(&mut client, partner, data_source, named(&original.id)).await,
+            AuthHolding::Owned
+        );
+        assert_eq!(
+            holding(
+                &mut client,
+                client_account,
+                data_source,
+                named(&clients_own.id)
+            )
+            .await,
+            AuthHolding::Owned
+        );
+    }
+    // The copy is borrowed by the one data source it was made for.
+    assert_eq!(
+        holding(&mut client, client_account, Some(instance), named(&copy.id)).await,
+        AuthHolding::Borrowed
+    );
+
+    // Nothing else may name it: the copy asked for by another data source (or one not
+    // created yet), the copy or the original asked for by another account, and a
+    // credential that does not exist.
+    let refused = [
+        (client_account, Some(Uuid::new_v4()), named(&copy.id)),
+        (client_account, None, named(&copy.id)),
+        (partner, Some(instance), named(&copy.id)),
+        (client_account, Some(instance), named(&original.id)),
+        (client_account, None, named(&original.id)),
+        (partner, None, named(&clients_own.id)),
+        (
+            client_account,
+            Some(instance),
+            named(&Uuid::new_v4().to_string()),
+        ),
+    ];
+    for (account, data_source, auth) in refused {
+        assert_eq!(
+            holding(&mut client, account, data_source, auth.clone()).await,
+            AuthHolding::Unspecified,
+            "{account} {data_source:?} {auth:?}"
+        );
+    }
 }

@@ -49,7 +49,7 @@ fn one_refresh_for_all(fixture: &Fixture, answers: &[GetAccessTokenResponse]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
     let token = expired_token(&fixture, account).await;
     // Slow the provider a little so that the burst really overlaps the refresh.
     fixture
@@ -77,8 +77,8 @@ async fn a_hundred_concurrent_calls_on_an_expired_token_refresh_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replicas_on_one_database_refresh_once() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let second = replica(&fixture.database, settings(), NO_LIBRARY).await;
-    let account = Uuid::new_v4();
+    let second = fixture.replica().await;
+    let account = fixture.account().await;
     let token = expired_token(&fixture, account).await;
     fixture
         .oauth
@@ -122,7 +122,7 @@ async fn two_replicas_on_one_database_refresh_once() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rotating_single_use_refresh_tokens_survive_many_refreshes() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
     let token = authorize(&mut client, account, &provider.id, None)
@@ -169,8 +169,8 @@ async fn rotating_single_use_refresh_tokens_survive_many_refreshes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_grant_after_a_concurrent_rotation_does_not_kill_the_token() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let second = replica(&fixture.database, settings(), NO_LIBRARY).await;
-    let account = Uuid::new_v4();
+    let second = fixture.replica().await;
+    let account = fixture.account().await;
     let provider = fixture.provider(0, 0).await;
     let token = authorize(&mut fixture.client.clone(), account, &provider.id, None)
         .await
@@ -230,7 +230,7 @@ async fn invalid_grant_after_a_concurrent_rotation_does_not_kill_the_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_grant_on_an_unchanged_token_asks_for_reauthorization() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
     let token = expired_token(&fixture, account).await;
     let mut client = fixture.client.clone();
 

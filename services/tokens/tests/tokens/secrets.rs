@@ -3,13 +3,15 @@
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use trellis_platform::auth::Identity;
+use trellis_proto::library::v1::AccountKind;
 use trellis_proto::tokens::v1::*;
 use trellis_testkit::oauth::OAuthServerConfig;
 use trellis_testkit::{TestDatabase, tokens};
 use trellis_tokens::Settings;
 use uuid::Uuid;
 
-use super::credentials::{api_key, basic};
+use super::credentials::{api_key, basic, copy_request};
 use crate::common::*;
 
 #[derive(QueryableByName)]
@@ -72,7 +74,8 @@ async fn a_dump_of_the_token_database_holds_no_secret_in_clear() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
-    let account = Uuid::new_v4();
+    let account = fixture.account().await;
+    let destination = fixture.account().await;
     let token = authorize(&mut client, account, &provider.id, None)
         .await
         .token
@@ -109,13 +112,14 @@ async fn a_dump_of_the_token_database_holds_no_secret_in_clear() {
         .unwrap();
     client
         .copy_credential(call(
-            CopyCredentialRequest {
-                request_id: "import/copy".into(),
-                credential_id: credential.id,
-                destination_account_id: Uuid::new_v4().to_string(),
-                data_source_id: Uuid::new_v4().to_string(),
-            },
-            &tokens::service(),
+            copy_request(
+                "import/copy",
+                &credential.id,
+                account,
+                destination,
+                Uuid::new_v4(),
+            ),
+            &tokens::service_as(Identity::Imports),
         ))
         .await
         .unwrap();
@@ -178,13 +182,15 @@ async fn a_dump_of_the_token_database_holds_no_secret_in_clear() {
 #[tokio::test(flavor = "multi_thread")]
 async fn keys_rotate_without_losing_secrets() {
     let database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
-    let account = Uuid::new_v4();
+    // Every replica asks this library about memberships.
+    let library = Library::start().await;
+    let account = library.account(AccountKind::Standard, None).await;
     let only_k1 = Settings {
         encryption_keys: Some(format!("k1:{}", key(1)).parse().unwrap()),
         active_key_id: None,
         ..Settings::default()
     };
-    let old = replica(&database, only_k1, NO_LIBRARY).await;
+    let old = replica(&database, only_k1, &library.url()).await;
     let created = client(&old)
         .create_credential(call(basic("before-rotation"), &tokens::editor(account)))
         .await
@@ -209,7 +215,7 @@ async fn keys_rotate_without_losing_secrets() {
     assert_eq!(key_id(&mut conn).await, "k1");
 
     // k2 is added and made active: the old value still opens; a write seals under k2.
-    let rotated = replica(&database, settings(), NO_LIBRARY).await;
+    let rotated = replica(&database, settings(), &library.url()).await;
     let mut rotated_client = client(&rotated);
     let read = rotated_client
         .get_credential_secret(call(
@@ -217,8 +223,9 @@ async fn keys_rotate_without_losing_secrets() {
                 credential_id: created.id.clone(),
                 data_source_id: Uuid::new_v4().to_string(),
                 account_id: account.to_string(),
+                ..Default::default()
             },
-            &tokens::service(),
+            &tokens::service_as(Identity::Refresh),
         ))
         .await
         .unwrap()
@@ -251,15 +258,16 @@ async fn keys_rotate_without_losing_secrets() {
         active_key_id: Some("k2".into()),
         ..Settings::default()
     };
-    let new = replica(&database, only_k2, NO_LIBRARY).await;
+    let new = replica(&database, only_k2, &library.url()).await;
     let read = client(&new)
         .get_credential_secret(call(
             GetCredentialSecretRequest {
                 credential_id: created.id,
                 data_source_id: Uuid::new_v4().to_string(),
                 account_id: account.to_string(),
+                ..Default::default()
             },
-            &tokens::service(),
+            &tokens::service_as(Identity::Refresh),
         ))
         .await
         .unwrap()

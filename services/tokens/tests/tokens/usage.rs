@@ -2,44 +2,16 @@
 //! account, that uses a token; what deleting it breaks; what a T2 invalidation breaks.
 
 use tonic::Code;
+use trellis_platform::auth::Identity;
 use trellis_platform::client::TracedChannel;
-use trellis_platform::config::ServiceKind;
 use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::tokens::v1::*;
 use trellis_testkit::oauth::OAuthServerConfig;
-use trellis_testkit::{RunningService, tokens};
+use trellis_testkit::tokens;
 use uuid::Uuid;
 
 use crate::common::*;
-
-async fn account(
-    library: &mut LibraryServiceClient<TracedChannel>,
-    kind: library::AccountKind,
-    parent: Option<Uuid>,
-) -> Uuid {
-    library
-        .create_account(call(
-            library::CreateAccountRequest {
-                request_id: String::new(),
-                account: Some(library::Account {
-                    kind: kind as i32,
-                    parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
-                    display_name: format!("{kind:?}"),
-                    ..Default::default()
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .expect("CreateAccount")
-        .into_inner()
-        .account
-        .unwrap()
-        .id
-        .parse()
-        .unwrap()
-}
 
 /// A data source of `account` that authenticates with `token_id` (or nothing).
 async fn data_source(
@@ -47,8 +19,8 @@ async fn data_source(
     account: Uuid,
     name: &str,
     token_id: Option<&str>,
-) -> Uuid {
-    library
+) -> Result<Uuid, tonic::Status> {
+    let created = library
         .create_data_source(call(
             library::CreateDataSourceRequest {
                 request_id: String::new(),
@@ -71,19 +43,72 @@ async fn data_source(
             },
             &tokens::service(),
         ))
-        .await
-        .expect("CreateDataSource")
+        .await?
         .into_inner()
         .data_source
-        .unwrap()
-        .id
-        .parse()
-        .unwrap()
+        .unwrap();
+    Ok(created.id.parse().unwrap())
 }
 
+/// What an import's first step does: `master` of `source` cloned into `destination` (the
+/// instance names the master's token), then named `name` there. Returns the instance.
+async fn instance(
+    library: &mut LibraryServiceClient<TracedChannel>,
+    master: Uuid,
+    source: Uuid,
+    destination: Uuid,
+    name: &str,
+) -> Uuid {
+    let cloned = library
+        .clone_assets(call(
+            library::CloneAssetsRequest {
+                request_id: Uuid::new_v4().to_string(),
+                source_account_id: source.to_string(),
+                destination_account_id: destination.to_string(),
+                assets: vec![library::AssetRef {
+                    kind: library::AssetKind::DataSource as i32,
+                    id: master.to_string(),
+                }],
+                reuse_ids: Default::default(),
+            },
+            &tokens::service_as(Identity::Imports),
+        ))
+        .await
+        .expect("CloneAssets")
+        .into_inner();
+    let id = cloned
+        .mappings
+        .iter()
+        .find(|m| m.source_id == master.to_string())
+        .expect("a mapping of the master")
+        .destination_id
+        .clone();
+    library
+        .update_data_source(call(
+            library::UpdateDataSourceRequest {
+                request_id: String::new(),
+                data_source: Some(library::DataSource {
+                    id: id.clone(),
+                    account_id: destination.to_string(),
+                    name: name.into(),
+                    ..Default::default()
+                }),
+                update_mask: Some(prost_types::FieldMask {
+                    paths: vec!["name".into()],
+                }),
+            },
+            &tokens::service(),
+        ))
+        .await
+        .expect("UpdateDataSource (name)");
+    id.parse().unwrap()
+}
+
+/// The import's next step: the grant for the instance (I6).
 async fn grant(
     client: &mut trellis_proto::tokens::v1::token_service_client::TokenServiceClient<TracedChannel>,
     token_id: &str,
+    source: Uuid,
     grantee: Uuid,
     data_source: Uuid,
 ) -> String {
@@ -97,8 +122,9 @@ async fn grant(
                     data_source_id: data_source.to_string(),
                     ..Default::default()
                 }),
+                source_account_id: source.to_string(),
             },
-            &tokens::service(),
+            &tokens::service_as(Identity::Imports),
         ))
         .await
         .unwrap()
@@ -119,58 +145,75 @@ fn sorted(mut uses: Vec<TokenUse>) -> Vec<(String, i32, bool, bool)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
-    let library_service = RunningService::start(
-        ServiceKind::Library,
-        &trellis_library::SCHEMA,
-        Default::default(),
-        |_| {},
-        trellis_library::build,
-    )
-    .await;
-    let mut library = LibraryServiceClient::new(library_service.server.channel());
-    let fixture = Fixture::start_with(
-        OAuthServerConfig::default(),
-        settings(),
-        &library_service.server.url(),
-    )
-    .await;
+    let fixture = Fixture::start(OAuthServerConfig::default()).await;
+    let mut library = fixture.library.client();
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
 
-    let partner = account(&mut library, library::AccountKind::Partner, None).await;
-    let client_a = account(&mut library, library::AccountKind::Client, Some(partner)).await;
-    let client_b = account(&mut library, library::AccountKind::Client, Some(partner)).await;
+    let partner = fixture
+        .library
+        .account(library::AccountKind::Partner, None)
+        .await;
+    let client_a = fixture
+        .library
+        .account(library::AccountKind::Client, Some(partner))
+        .await;
+    let client_b = fixture
+        .library
+        .account(library::AccountKind::Client, Some(partner))
+        .await;
     let token = authorize(&mut client, partner, &provider.id, None)
         .await
         .token
         .unwrap();
 
-    data_source(
+    let master = data_source(
         &mut library,
         partner,
         "GA sessions (master)",
         Some(&token.id),
     )
-    .await;
-    data_source(&mut library, partner, "Public CSV", None).await;
-    let instance_a = data_source(
+    .await
+    .expect("the partner's data source names its own token");
+    data_source(&mut library, partner, "Public CSV", None)
+        .await
+        .unwrap();
+    // Instances, as imports make them: cloned, then granted the master's token.
+    let instance_a = instance(
         &mut library,
+        master,
+        partner,
         client_a,
         "GA sessions (client A)",
-        Some(&token.id),
     )
     .await;
-    let instance_b = data_source(
+    let instance_b = instance(
         &mut library,
+        master,
+        partner,
         client_b,
         "GA sessions (client B)",
-        Some(&token.id),
     )
     .await;
-    // Names the token but holds no grant: it cannot use it, so it is not a use.
-    data_source(&mut library, client_b, "Stray copy", Some(&token.id)).await;
-    grant(&mut client, &token.id, client_a, instance_a).await;
-    grant(&mut client, &token.id, client_b, instance_b).await;
+    grant(&mut client, &token.id, partner, client_a, instance_a).await;
+    grant(&mut client, &token.id, partner, client_b, instance_b).await;
+    // A client cannot save a data source of its own naming the partner's token (I15).
+    let not_its_own = data_source(&mut library, client_b, "Stray", Some(&token.id))
+        .await
+        .unwrap_err();
+    assert_eq!(not_its_own.code(), Code::InvalidArgument, "{not_its_own:?}");
+    assert!(
+        details(&not_its_own)
+            .bad_request()
+            .unwrap()
+            .field_violations
+            .iter()
+            .any(|v| v.field == "data_source.auth.token_id"),
+        "{not_its_own:?}"
+    );
+    // A clone that names the token but holds no grant (an import that never got to its
+    // grant): it cannot use the token, so it is not a use.
+    instance(&mut library, master, partner, client_b, "Stray copy").await;
 
     let expected = vec![
         (
@@ -304,36 +347,32 @@ async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_invalidation_past_the_limit_lists_what_it_breaks() {
-    let library_service = RunningService::start(
-        ServiceKind::Library,
-        &trellis_library::SCHEMA,
-        Default::default(),
-        |_| {},
-        trellis_library::build,
-    )
+    let fixture = Fixture::start(OAuthServerConfig {
+        max_tokens_per_user: Some(1),
+        ..Default::default()
+    })
     .await;
-    let mut library = LibraryServiceClient::new(library_service.server.channel());
-    let fixture = Fixture::start_with(
-        OAuthServerConfig {
-            max_tokens_per_user: Some(1),
-            ..Default::default()
-        },
-        settings(),
-        &library_service.server.url(),
-    )
-    .await;
+    let mut library = fixture.library.client();
     let provider = fixture.provider(1, 0).await;
     let mut client = fixture.client.clone();
-    let partner = account(&mut library, library::AccountKind::Partner, None).await;
-    let client_a = account(&mut library, library::AccountKind::Client, Some(partner)).await;
+    let partner = fixture
+        .library
+        .account(library::AccountKind::Partner, None)
+        .await;
+    let client_a = fixture
+        .library
+        .account(library::AccountKind::Client, Some(partner))
+        .await;
 
     let old = authorize(&mut client, partner, &provider.id, None)
         .await
         .token
         .unwrap();
-    data_source(&mut library, partner, "Master report", Some(&old.id)).await;
-    let instance = data_source(&mut library, client_a, "Client report", Some(&old.id)).await;
-    grant(&mut client, &old.id, client_a, instance).await;
+    let master = data_source(&mut library, partner, "Master report", Some(&old.id))
+        .await
+        .unwrap();
+    let instance = instance(&mut library, master, partner, client_a, "Client report").await;
+    grant(&mut client, &old.id, partner, client_a, instance).await;
 
     let new = authorize(&mut client, partner, &provider.id, None).await;
     assert_eq!(new.invalidated_token_ids, std::slice::from_ref(&old.id));

@@ -1,0 +1,3 @@
+ALTER TABLE variables DROP COLUMN allowed_values;
+DROP TABLE memberships;
+DROP TABLE users;

@@ -1,0 +1,165 @@
+//! Users and memberships (DESIGN.md section 3, I15).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::upsert::excluded;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use trellis_platform::auth::Role;
+use trellis_platform::error::StoreError;
+use uuid::Uuid;
+
+use super::schema::{accounts, memberships, users};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub account_id: Uuid,
+    pub user_id: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = memberships, check_for_backend(diesel::pg::Pg))]
+struct MembershipRow {
+    account_id: Uuid,
+    user_id: String,
+    role: String,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StoreError;
+
+    fn try_from(row: MembershipRow) -> Result<Self, StoreError> {
+        let role = Role::parse_member(&row.role)
+            .ok_or_else(|| super::corrupt(format!("membership role {:?}", row.role)))?;
+        Ok(Membership {
+            account_id: row.account_id,
+            user_id: row.user_id,
+            role,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Gives `user` `role` in `account`, replacing the role it had there.
+pub async fn upsert(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+    role: Role,
+) -> Result<Membership, StoreError> {
+    diesel::insert_into(users::table)
+        .values(users::id.eq(user))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    diesel::insert_into(memberships::table)
+        .values((
+            memberships::account_id.eq(account),
+            memberships::user_id.eq(user),
+            memberships::role.eq(role.as_str()),
+        ))
+        .on_conflict((memberships::account_id, memberships::user_id))
+        .do_update()
+        .set(memberships::role.eq(excluded(memberships::role)))
+        .returning(MembershipRow::as_returning())
+        .get_result(conn)
+        .await?
+        .try_into()
+}
+
+pub async fn delete(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::delete(memberships::table.find((account, user)))
+        .execute(conn)
+        .await?
+        > 0)
+}
+
+/// The members of `account`, by user, after `after`.
+pub async fn of_account(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Membership>, StoreError> {
+    let mut query = memberships::table
+        .filter(memberships::account_id.eq(account))
+        .select(MembershipRow::as_select())
+        .order(memberships::user_id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(memberships::user_id.gt(after.to_owned()));
+    }
+    query
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+/// The accounts `user` is a member of, by account id, after `after`.
+pub async fn of_user(
+    conn: &mut AsyncPgConnection,
+    user: &str,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Membership>, StoreError> {
+    let mut query = memberships::table
+        .filter(memberships::user_id.eq(user))
+        .select(MembershipRow::as_select())
+        .order(memberships::account_id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(memberships::account_id.gt(after));
+    }
+    query
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect()
+}
+
+/// The role `user` holds in `account`: its own membership, or admin when it is an admin of
+/// the account's partner (agency staff working in a client). The higher of the two, and
+/// whether it came from the partner.
+pub async fn effective_role(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+) -> Result<Option<(Role, bool)>, StoreError> {
+    let direct: Option<String> = memberships::table
+        .find((account, user))
+        .select(memberships::role)
+        .first(conn)
+        .await
+        .optional()?;
+    let direct = direct.as_deref().and_then(Role::parse_member);
+    if direct == Some(Role::Admin) {
+        return Ok(Some((Role::Admin, false)));
+    }
+    let partner_admin: bool = diesel::select(diesel::dsl::exists(
+        accounts::table
+            .inner_join(
+                memberships::table.on(memberships::account_id.nullable().eq(accounts::parent_id)),
+            )
+            .filter(accounts::id.eq(account))
+            .filter(memberships::user_id.eq(user))
+            .filter(memberships::role.eq(Role::Admin.as_str())),
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(if partner_admin {
+        Some((Role::Admin, true))
+    } else {
+        direct.map(|role| (role, false))
+    })
+}
