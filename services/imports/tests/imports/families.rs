@@ -404,3 +404,91 @@ async fn a_clients_own_admin_cannot_pull_a_siblings_assets() {
         "no instance of B's Klip"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clients_own_admin_cannot_pull_a_siblings_assets_by_reimporting() {
+    let world = World::start().await;
+    let family = world.family().await;
+    // The agency imported a Klip of client B into client A.
+    let saved = credential(&world.tokens, family.client_b, "b-s3cret").await;
+    let tickets = data_source(
+        &world.library,
+        family.client_b,
+        "Globex tickets",
+        "https://helpdesk.globex.test/tickets",
+        credential_auth(&saved.id),
+    )
+    .await;
+    let backlog = klip(
+        &world.library,
+        family.client_b,
+        "Globex backlog",
+        &["COUNT(@0.id)"],
+        &[&tickets.id],
+    )
+    .await;
+    let done = import(
+        &world.imports,
+        family.client_a,
+        family.client_b,
+        vec![klip_ref(&backlog.id)],
+    )
+    .await;
+    let instance = instance_of(&done, &backlog.id);
+    let own_admin_of_a = "a-only@test";
+    members::add(
+        &world.library_channel,
+        family.client_a,
+        own_admin_of_a,
+        Role::Admin,
+    )
+    .await;
+    let bearer = tokens::user_token(family.client_a, own_admin_of_a, Role::Admin);
+    let credentials_before = credentials_of(&world, family.client_a).await;
+
+    // I15: a re-import copies B's assets and secrets again, so it needs a membership of B.
+    for mode in [imp::ReimportMode::InPlace, imp::ReimportMode::NewCopy] {
+        let refused = world
+            .imports
+            .clone()
+            .reimport_instance(call(
+                imp::ReimportInstanceRequest {
+                    request_id: request_id(),
+                    instance: Some(klip_ref(&instance)),
+                    mode: mode as i32,
+                },
+                &bearer,
+            ))
+            .await;
+        let status = failure(refused, Code::PermissionDenied);
+        assert!(status.message().contains("(I15)"), "{mode:?}: {status:?}");
+    }
+    assert_eq!(
+        credentials_of(&world, family.client_a).await,
+        credentials_before,
+        "no new copy of B's credential"
+    );
+    // The agency, a member of both, may.
+    let again = world
+        .imports
+        .clone()
+        .reimport_instance(call(
+            imp::ReimportInstanceRequest {
+                request_id: request_id(),
+                instance: Some(klip_ref(&instance)),
+                mode: imp::ReimportMode::InPlace as i32,
+            },
+            &agency(family.client_a),
+        ))
+        .await
+        .expect("the agency re-imports")
+        .into_inner()
+        .import
+        .unwrap();
+    assert_eq!(
+        again.state(),
+        imp::ImportState::Succeeded,
+        "{}",
+        again.error
+    );
+}
