@@ -42,7 +42,8 @@ enum Users {
     Write,
     /// Admins (own and agency).
     Admin,
-    /// Only an agency admin: an import needs a membership of the source too (I15).
+    /// Only an agency admin: an import needs a membership of the source too (I15), and a
+    /// client's company properties are its partner's to set (I13).
     Agency,
     /// No user: Trellis's identities only (or what the handler keeps to a partner).
     Nobody,
@@ -156,7 +157,7 @@ const ROWS: &[Row] = &[
     row(
         L,
         "SetCompanyProperty",
-        Admin,
+        Agency,
         &[Operator],
         r#"{"property": {"account_id": "{A}", "name": "region", "value": "eu"}}"#,
     ),
@@ -746,7 +747,7 @@ const ROWS: &[Row] = &[
     row(
         L,
         "DeleteCompanyProperty",
-        Admin,
+        Agency,
         &[Operator],
         r#"{"account_id": "{A}", "name": "region"}"#,
     ),

@@ -22,23 +22,24 @@ use crate::store::{self, links};
 /// The two accounts, once they are known to be in one family (I1). A source the family
 /// rule forbids is refused the same whether it exists or not.
 /// I15: the importer must be allowed in the source too. A person imports only from an
-/// account they could sign into themselves (agency staff into the partner and its clients,
-/// someone who belongs to both clients), so a client's own admin cannot pull a sibling's
-/// assets. The refusal says nothing about whether the source exists.
+/// account they administer themselves (agency staff, admins of the partner and so of its
+/// clients; someone who is an admin of both clients), so a client's own admin cannot pull a
+/// sibling's assets, and a viewer of the source cannot copy its secrets out. The refusal
+/// says nothing about whether the source exists.
 pub async fn check_importer(peers: &Peers, caller: &Caller, source: Uuid) -> ApiResult<()> {
     if caller.is_service() {
         return Ok(());
     }
     if peers
-        .is_member(caller.user(), source)
+        .is_admin_of(caller.user(), source)
         .await
         .map_err(upstream("library"))?
     {
         Ok(())
     } else {
         Err(ApiError::PermissionDenied(format!(
-            "importing from account {source} needs a membership there: an importer must be \
-             allowed in the source too (I15)"
+            "importing from account {source} needs an admin's membership there: an importer \
+             must be allowed in the source too (I15)"
         )))
     }
 }

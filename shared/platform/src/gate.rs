@@ -140,10 +140,10 @@ impl MembershipCache {
         Ok(role)
     }
 
-    /// Forgets what is remembered for `account` (the library calls it when memberships
-    /// change, so its own answers are current at once).
-    pub fn forget_account(&self, account: Uuid) {
-        self.lock().retain(|(_, cached), _| *cached != account);
+    /// Forgets every answer (the library calls it when memberships change, so its own
+    /// answers are current at once, for a partner's clients too).
+    pub fn forget_all(&self) {
+        self.lock().clear();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {

@@ -25,9 +25,8 @@ impl Peers {
         )
     }
 
-    /// Whether `user` may sign into `account` (a membership there, or an admin one of its
-    /// partner).
-    pub async fn is_member(&self, user: &str, account: Uuid) -> Result<bool, Status> {
+    /// Whether `user` is an admin of `account` (directly, or as an admin of its partner).
+    pub async fn is_admin_of(&self, user: &str, account: Uuid) -> Result<bool, Status> {
         let answer = self
             .library
             .clone()
@@ -37,7 +36,7 @@ impl Peers {
             }))
             .await?
             .into_inner();
-        Ok(answer.role != library::MembershipRole::Unspecified as i32)
+        Ok(answer.role == library::MembershipRole::Admin as i32)
     }
 
     pub async fn closure(

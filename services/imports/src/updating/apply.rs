@@ -25,7 +25,12 @@ impl Context<'_> {
         let master_account = parse(&push.master.account_id)?;
         let account = parse(&push.update.account_id)?;
         let data_source = parse(&push.update.data_source_id)?;
-        let request_id = format!("rebind/{data_source}/{fingerprint}");
+        // Per update call (a retry of the same call replays; a later push rebinds anew).
+        let request_id = batch_request_id(
+            self.request,
+            "rebind",
+            &[data_source.to_string(), fingerprint.to_owned()],
+        );
         let tokens_down = |s| Status::from(upstream("tokens")(s));
         match push.master.auth.as_ref().and_then(|a| a.method.as_ref()) {
             Some(library::data_source_auth::Method::TokenId(token)) => {

@@ -120,3 +120,32 @@ pub fn user<'a>(caller: &'a Caller, requested: &'a str) -> ApiResult<Option<&'a 
         ))
     }
 }
+
+/// A client's company properties decide what its imported dynamic data sources fetch with
+/// the partner's tokens (I13, I14): they are the agency's to set, not the client's own
+/// admins'. Anyone may set them in a partner or standard account they administer.
+pub async fn require_agency_for_client(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    account: Uuid,
+) -> ApiResult<()> {
+    if caller.is_service() {
+        return Ok(());
+    }
+    let Some(found) = store::accounts::get(conn, account).await? else {
+        return Ok(());
+    };
+    let Some(partner) = found.parent_id else {
+        return Ok(());
+    };
+    let signed_into_partner = caller.account().is_ok_and(|own| own == partner);
+    if signed_into_partner
+        || store::memberships::admin_of_partner(conn, account, caller.user()).await?
+    {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied(
+            "a client's company properties are set by its partner's admins (I13)".into(),
+        ))
+    }
+}

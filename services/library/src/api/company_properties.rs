@@ -60,6 +60,7 @@ pub async fn set(
             Need::Admin,
         )
         .await?;
+        access::require_agency_for_client(conn, caller, account).await?;
         let current = company_properties::get_for_update(conn, account, &wanted.name).await?;
         let (property, created) = match current {
             Some(current) => {
@@ -152,6 +153,7 @@ pub async fn delete(
     replay::write(pool, &key, async |conn| {
         let account =
             access::account(conn, caller, &request.account_id, "account_id", Need::Admin).await?;
+        access::require_agency_for_client(conn, caller, account).await?;
         let current = company_properties::get_for_update(conn, account, &request.name)
             .await?
             .ok_or_else(|| ApiError::not_found("company property", &request.name))?;

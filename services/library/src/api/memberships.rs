@@ -5,7 +5,7 @@
 //! Every service's gate asks CheckMembership (cached) whether a token's user may sign into
 //! its account with its role; the library's own gate reads the same tables directly
 //! ([`LocalMemberships`]). A change here makes the library forget what it remembered for
-//! the account at once; the other services' caches expire within
+//! every account at once; the other services' caches expire within
 //! `TRELLIS_MEMBERSHIP_CACHE_SECS`.
 
 use std::sync::Arc;
@@ -105,11 +105,8 @@ pub async fn create(
         })
     })
     .await?;
-    if let Some(membership) = &response.membership
-        && let Ok(account) = Uuid::parse_str(&membership.account_id)
-    {
-        members.cache.forget_account(account);
-    }
+    // A partner's admins are admins of its clients too: forget every answer.
+    members.cache.forget_all();
     Ok(response)
 }
 
@@ -184,13 +181,7 @@ pub async fn delete(
         Ok(pb::DeleteMembershipResponse {})
     })
     .await?;
-    let account = match request.account_id.as_str() {
-        "" => caller.account().ok(),
-        id => Uuid::parse_str(id).ok(),
-    };
-    if let Some(account) = account {
-        members.cache.forget_account(account);
-    }
+    members.cache.forget_all();
     Ok(response)
 }
 

@@ -26,6 +26,20 @@ impl DataSourceDefinition {
                 if !used.iter().any(|n| n == name) {
                     used.push(name.to_owned());
                 }
+                // A URL value of dots alone would be a `.` or `..` path segment, which URL
+                // parsing removes with the segment before it: the request would leave the
+                // path the data source's author wrote (with its token, I14).
+                if encoding == Encoding::UrlComponent
+                    && values
+                        .get(name)
+                        .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c == '.'))
+                {
+                    return Err(ApiError::precondition(
+                        "PROPERTY_VALUE",
+                        format!("props.{name}"),
+                        "a value of dots alone cannot go into a URL: it would change the path",
+                    ));
+                }
                 if encoding == Encoding::Raw
                     && values
                         .get(name)

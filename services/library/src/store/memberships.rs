@@ -146,7 +146,21 @@ pub async fn effective_role(
     if direct == Some(Role::Admin) {
         return Ok(Some((Role::Admin, false)));
     }
-    let partner_admin: bool = diesel::select(diesel::dsl::exists(
+    let partner_admin = admin_of_partner(conn, account, user).await?;
+    Ok(if partner_admin {
+        Some((Role::Admin, true))
+    } else {
+        direct.map(|role| (role, false))
+    })
+}
+
+/// True when `user` is an admin of the partner of `account` (a client).
+pub async fn admin_of_partner(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::select(diesel::dsl::exists(
         accounts::table
             .inner_join(
                 memberships::table.on(memberships::account_id.nullable().eq(accounts::parent_id)),
@@ -156,10 +170,5 @@ pub async fn effective_role(
             .filter(memberships::role.eq(Role::Admin.as_str())),
     ))
     .get_result(conn)
-    .await?;
-    Ok(if partner_admin {
-        Some((Role::Admin, true))
-    } else {
-        direct.map(|role| (role, false))
-    })
+    .await?)
 }

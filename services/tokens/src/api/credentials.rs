@@ -263,6 +263,19 @@ impl TokensApi {
                     return Err(ApiError::not_found("credential", id).into());
                 }
                 check_etag(&given.etag, &row.etag())?;
+                // A copy is its master's login, made for one imported query (I5, I14): its
+                // holder may rename it, not change how or where the secret is sent.
+                let changes_the_login =
+                    paths.iter().any(|p| p != "display_name") || request.secret.is_some();
+                if row.scoped_data_source_id.is_some() && changes_the_login {
+                    return Err(ApiError::precondition(
+                        "CREDENTIAL_COPY",
+                        format!("credentials/{id}"),
+                        "a copy made by an import changes only with its master (re-import or \
+                         update the instance); only its display_name can be edited",
+                    )
+                    .into());
+                }
                 for path in &paths {
                     match path.as_str() {
                         "display_name" => row.display_name = given.display_name.trim().to_owned(),

@@ -401,6 +401,49 @@ async fn only_a_credential_of_the_imports_source_account_is_copied() {
         .into_inner()
         .credential
         .unwrap();
+    // The copy's holder renames it, but cannot change how or where its secret is sent.
+    let update = |paths: &[&str], username: &str, secret: Option<CredentialSecret>| {
+        UpdateCredentialRequest {
+            request_id: String::new(),
+            credential: Some(Credential {
+                id: copy.id.clone(),
+                account_id: client_account.to_string(),
+                display_name: "Renamed copy".into(),
+                username: username.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+            }),
+            secret,
+        }
+    };
+    let new_password = Some(CredentialSecret {
+        password: "the-clients-own".into(),
+        ..Default::default()
+    });
+    for request in [
+        update(&["username"], "someone-else", None),
+        update(&["display_name"], "", new_password.clone()),
+    ] {
+        let refused = client
+            .update_credential(call(request, &tokens::admin(client_account)))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    }
+    let renamed = client
+        .update_credential(call(
+            update(&["display_name"], "", None),
+            &tokens::admin(client_account),
+        ))
+        .await
+        .expect("a copy can be renamed")
+        .into_inner()
+        .credential
+        .unwrap();
+    assert_eq!(renamed.display_name, "Renamed copy");
+    assert_eq!(renamed.username, copy.username, "the login is the master's");
     let copies_of_copy = [
         (client_account, sibling, Uuid::new_v4()),
         (client_account, partner, Uuid::new_v4()),

@@ -219,3 +219,30 @@ fn resolution_substitutes_encodes_and_reports_missing_names() {
         Err(ApiError::FailedPrecondition(_))
     ));
 }
+
+#[test]
+fn a_url_value_of_dots_cannot_climb_out_of_the_path() {
+    let definition = DataSourceDefinition {
+        url: "https://api.example.com/clients/{props.companyID}/report".into(),
+        ..sample()
+    };
+    let values = |company: &str| {
+        BTreeMap::from([
+            ("companyID".to_owned(), company.to_owned()),
+            ("region".to_owned(), "eu".to_owned()),
+            ("profile".to_owned(), "1".to_owned()),
+        ])
+    };
+    for dots in [".", "..", "..."] {
+        match definition.resolve(&values(dots)) {
+            Err(ApiError::FailedPrecondition(found)) => {
+                assert_eq!(found[0].subject, "props.companyID", "{dots}");
+            }
+            other => panic!("{dots}: {other:?}"),
+        }
+    }
+    let resolved = definition
+        .resolve(&values("a.b"))
+        .expect("dots inside a value");
+    assert_eq!(resolved.url, "https://api.example.com/clients/a.b/report");
+}
