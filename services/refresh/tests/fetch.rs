@@ -249,3 +249,55 @@ async fn errors_never_contain_the_secret() {
     );
     assert!(!message.contains(secret), "{message}");
 }
+
+#[tokio::test]
+async fn a_request_carrying_a_secret_is_not_redirected_to_another_host() {
+    let api = DataApi::start().await;
+    let elsewhere = DataApi::start().await;
+    elsewhere.set_json("/collect", serde_json::json!({"stolen": true}));
+    api.set(
+        "/moved",
+        Reply::status(302).with_header("location", &elsewhere.url("/collect")),
+    );
+    api.set(
+        "/here",
+        Reply::status(302).with_header("location", &api.url("/sales")),
+    );
+    api.set_json("/sales", serde_json::json!({"total": 42}));
+    let fetcher = Fetcher::new(&settings()).unwrap();
+    let plain = |path: &str| HttpRequest {
+        headers: vec![],
+        ..get(api.url(path), DataFormat::Json)
+    };
+    let with_key_header = |path: &str| HttpRequest {
+        headers: vec![("X-Api-Key".into(), "kept-as-a-property".into())],
+        ..get(api.url(path), DataFormat::Json)
+    };
+    let key_in_query = Credentials::ApiKeyQuery {
+        name: "key".into(),
+        key: "the-partners-key".into(),
+    };
+
+    // With credentials, or with headers of the author's that may hold one, a redirect to
+    // another host is not followed (I14)...
+    for (request, credentials) in [
+        (plain("/moved"), key_in_query.clone()),
+        (with_key_header("/moved"), Credentials::None),
+    ] {
+        let message = failure(fetcher.fetch(&request, &credentials).await);
+        assert!(message.contains("redirect"), "{message}");
+    }
+    assert_eq!(elsewhere.requests(), 0, "{:?}", elsewhere.arrivals());
+    // ...one on the same host is, and a bare request goes wherever it is sent.
+    assert!(matches!(
+        fetcher
+            .fetch(&with_key_header("/here"), &key_in_query)
+            .await,
+        FetchOutcome::Fetched(_)
+    ));
+    assert!(matches!(
+        fetcher.fetch(&plain("/moved"), &Credentials::None).await,
+        FetchOutcome::Fetched(_)
+    ));
+    assert_eq!(elsewhere.requests(), 1);
+}

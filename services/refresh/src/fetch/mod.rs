@@ -111,9 +111,9 @@ fn same_destination(first: &url::Url, next: &url::Url) -> Result<(), &'static st
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
-    /// For requests that carry a secret: it follows a redirect only to the same host and
-    /// port, never from https to http, so no credential is sent anywhere but where the data
-    /// source points (I14).
+    /// For requests that carry a secret, or headers and a body that may: it follows a
+    /// redirect only to the same host and port, never from https to http, so nothing is sent
+    /// anywhere but where the data source points (I14).
     credentialed: reqwest::Client,
     max_bytes: u64,
     allow_private: bool,
@@ -192,8 +192,13 @@ impl Fetcher {
             Credentials::ApiKeyHeader { name, .. } => HeaderName::from_bytes(name.as_bytes()).ok(),
             _ => None,
         };
+        // Headers and a body are the data source author's too, and may carry a secret of
+        // their own (an API key kept as a company property): they stay at the destination
+        // as the credentials do.
         let client = match credentials {
-            Credentials::None => &self.client,
+            Credentials::None if request.headers.is_empty() && request.body.is_empty() => {
+                &self.client
+            }
             _ => &self.credentialed,
         };
         let mut builder = client.request(request.method.clone(), url);
