@@ -424,3 +424,58 @@ async fn importable_assets_are_those_of_accounts_the_caller_belongs_to() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_keeps_its_last_admin() {
+    let library = start().await;
+    let mut client = library.client();
+    // A standard account whose only admin is `solo` (the test users are enrolled too, so
+    // they are removed first, by `solo`).
+    let account = library.standard().await;
+    library.member(account, "solo", Role::Admin).await;
+    let solo = tokens::user_token(account, "solo", Role::Admin);
+    let remove = |user: &str| pb::DeleteMembershipRequest {
+        request_id: String::new(),
+        account_id: account.to_string(),
+        user_id: user.into(),
+    };
+    for user in ["admin@test", "editor@test", "viewer@test"] {
+        client
+            .delete_membership(with(&solo, remove(user)))
+            .await
+            .unwrap();
+    }
+
+    // Neither removing nor demoting the last admin is possible, by anyone.
+    for bearer in [&solo, &tokens::service()] {
+        let refused = failure(
+            client.delete_membership(with(bearer, remove("solo"))).await,
+            Code::FailedPrecondition,
+        );
+        assert!(format!("{refused:?}").contains("LAST_ADMIN"), "{refused:?}");
+        let demoted = pb::CreateMembershipRequest {
+            request_id: String::new(),
+            membership: Some(pb::Membership {
+                user_id: "solo".into(),
+                account_id: account.to_string(),
+                role: pb::MembershipRole::Viewer as i32,
+                create_time: None,
+            }),
+        };
+        failure(
+            client.create_membership(with(bearer, demoted)).await,
+            Code::FailedPrecondition,
+        );
+    }
+    client
+        .get_account(with(&solo, get_account()))
+        .await
+        .expect("solo is still the admin");
+
+    // With a second admin, the first may go.
+    library.member(account, "second", Role::Admin).await;
+    client
+        .delete_membership(with(&solo, remove("solo")))
+        .await
+        .expect("another admin remains");
+}

@@ -72,6 +72,33 @@ fn to_proto(membership: &memberships::Membership) -> pb::Membership {
     }
 }
 
+/// A partner or standard account keeps at least one admin of its own: without one nobody
+/// but an operator could sign in to manage it (a client keeps its partner's admins). The
+/// account row is locked so that two concurrent removals cannot both pass.
+async fn keep_an_admin(
+    conn: &mut diesel_async::AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+    next: Option<Role>,
+) -> ApiResult<()> {
+    let Some(found) = store::accounts::get_for_update(conn, account).await? else {
+        return Err(ApiError::not_found("account", account));
+    };
+    if found.kind == AccountKind::Client || next == Some(Role::Admin) {
+        return Ok(());
+    }
+    if memberships::direct_role(conn, account, user).await? == Some(Role::Admin)
+        && memberships::other_admins(conn, account, user).await? == 0
+    {
+        return Err(ApiError::precondition(
+            "LAST_ADMIN",
+            format!("accounts/{account}"),
+            "this is the account's last admin; make another member admin first",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create(
     members: &Members,
     caller: &Caller,
@@ -99,6 +126,7 @@ pub async fn create(
             Need::Admin,
         )
         .await?;
+        keep_an_admin(conn, account, &wanted.user_id, Some(role)).await?;
         let stored = memberships::upsert(conn, account, &wanted.user_id, role).await?;
         Ok(pb::CreateMembershipResponse {
             membership: Some(to_proto(&stored)),
@@ -172,6 +200,7 @@ pub async fn delete(
     let response = replay::write(&members.pool, &key, async |conn| {
         let account =
             access::account(conn, caller, &request.account_id, "account_id", Need::Admin).await?;
+        keep_an_admin(conn, account, &request.user_id, None).await?;
         if !memberships::delete(conn, account, &request.user_id).await? {
             return Err(ApiError::not_found(
                 "membership",

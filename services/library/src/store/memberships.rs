@@ -172,3 +172,33 @@ pub async fn admin_of_partner(
     .get_result(conn)
     .await?)
 }
+
+/// The role `user` holds in `account` by a membership of its own (not through a partner).
+pub async fn direct_role(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+) -> Result<Option<Role>, StoreError> {
+    let role: Option<String> = memberships::table
+        .find((account, user))
+        .select(memberships::role)
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(role.as_deref().and_then(Role::parse_member))
+}
+
+/// How many admins `account` has besides `user`.
+pub async fn other_admins(
+    conn: &mut AsyncPgConnection,
+    account: Uuid,
+    user: &str,
+) -> Result<i64, StoreError> {
+    Ok(memberships::table
+        .filter(memberships::account_id.eq(account))
+        .filter(memberships::user_id.ne(user))
+        .filter(memberships::role.eq(Role::Admin.as_str()))
+        .count()
+        .get_result(conn)
+        .await?)
+}
