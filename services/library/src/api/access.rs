@@ -95,6 +95,20 @@ pub fn scope(caller: &Caller) -> String {
     }
 }
 
+/// The longest user id (a token's `sub`) the tables hold.
+pub const MAX_USER_ID_CHARS: usize = 256;
+
+/// A user id the tables can hold: not too long, no control characters.
+pub fn check_user_id_shape(field: &str, user: &str) -> ApiResult<()> {
+    if user.chars().count() > MAX_USER_ID_CHARS || user.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be at most {MAX_USER_ID_CHARS} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// The user whose variable values apply: the caller by default; another user's only for
 /// service tokens, which otherwise act for no user.
 pub fn user<'a>(caller: &'a Caller, requested: &'a str) -> ApiResult<Option<&'a str>> {
@@ -103,12 +117,7 @@ pub fn user<'a>(caller: &'a Caller, requested: &'a str) -> ApiResult<Option<&'a 
     } else {
         requested
     };
-    if user.chars().count() > 256 || user.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            "user_id",
-            "must be at most 256 characters without control characters",
-        ));
-    }
+    check_user_id_shape("user_id", user)?;
     if requested.is_empty() {
         return Ok((!caller.is_service()).then(|| caller.user()));
     }

@@ -48,19 +48,11 @@ impl MembershipDirectory for LocalMemberships {
     }
 }
 
-const MAX_USER_ID_CHARS: usize = 256;
-
 fn check_user_id(field: &str, user: &str) -> ApiResult<()> {
     if user.is_empty() {
         return Err(ApiError::invalid(field, "is required"));
     }
-    if user.chars().count() > MAX_USER_ID_CHARS || user.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be at most {MAX_USER_ID_CHARS} characters without control characters"),
-        ));
-    }
-    Ok(())
+    access::check_user_id_shape(field, user)
 }
 
 fn to_proto(membership: &memberships::Membership) -> pb::Membership {

@@ -136,13 +136,7 @@ pub async fn effective_role(
     account: Uuid,
     user: &str,
 ) -> Result<Option<(Role, bool)>, StoreError> {
-    let direct: Option<String> = memberships::table
-        .find((account, user))
-        .select(memberships::role)
-        .first(conn)
-        .await
-        .optional()?;
-    let direct = direct.as_deref().and_then(Role::parse_member);
+    let direct = direct_role(conn, account, user).await?;
     if direct == Some(Role::Admin) {
         return Ok(Some((Role::Admin, false)));
     }
