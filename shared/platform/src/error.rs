@@ -24,9 +24,9 @@ pub type ApiResult<T> = Result<T, ApiError>;
 pub enum ApiError {
     #[error("invalid argument: {}", describe_violations(.0))]
     InvalidArgument(Vec<FieldViolation>),
-    #[error("{resource} {id} not found")]
+    #[error("{} not found", name_resource(resource, id))]
     NotFound { resource: &'static str, id: String },
-    #[error("{resource} {id} already exists")]
+    #[error("{} already exists", name_resource(resource, id))]
     AlreadyExists { resource: &'static str, id: String },
     #[error("{0}")]
     PermissionDenied(String),
@@ -107,6 +107,14 @@ impl ApiError {
     }
 }
 
+fn name_resource(resource: &str, id: &str) -> String {
+    if id.is_empty() {
+        resource.to_owned()
+    } else {
+        format!("{resource} {id}")
+    }
+}
+
 fn describe_violations(violations: &[FieldViolation]) -> String {
     violations
         .iter()
@@ -118,13 +126,97 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
 fn describe_preconditions(violations: &[PreconditionViolation]) -> String {
     violations
         .iter()
-        .map(|v| format!("{} ({})", v.description, v.subject))
+        .map(|v| match v.subject.as_str() {
+            "" => format!("{}: {}", v.r#type, v.description),
+            subject => format!("{}: {} ({subject})", v.r#type, v.description),
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
+/// The most violations one answer lists; a request with more is told how many were left out.
+pub const MAX_REPORTED_VIOLATIONS: usize = 20;
+/// The longest text of one part of an answer (a message, a field, a description, an id), in
+/// bytes. An answer travels in HTTP/2 headers, which a client bounds (16 KiB by default), and
+/// its parts may echo what the caller sent, so each is cut to fit.
+pub const MAX_ANSWER_TEXT: usize = 1024;
+
+/// `text` cut to at most `max` bytes on a character boundary, marked with `…` when cut.
+pub fn truncated(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// What an answer can carry of a caller's value: short enough for headers.
+const MAX_ECHOED_ID: usize = 128;
+
+fn bounded_violations(violations: &[FieldViolation]) -> Vec<FieldViolation> {
+    let mut bounded: Vec<FieldViolation> = violations
+        .iter()
+        .take(MAX_REPORTED_VIOLATIONS)
+        .map(|v| {
+            FieldViolation::new(
+                truncated(&v.field, MAX_ECHOED_ID),
+                truncated(&v.description, MAX_ANSWER_TEXT / 4),
+            )
+        })
+        .collect();
+    if violations.len() > MAX_REPORTED_VIOLATIONS {
+        bounded.push(FieldViolation::new(
+            "",
+            format!(
+                "and {} more violations",
+                violations.len() - MAX_REPORTED_VIOLATIONS
+            ),
+        ));
+    }
+    bounded
+}
+
+fn bounded_preconditions(violations: &[PreconditionViolation]) -> Vec<PreconditionViolation> {
+    violations
+        .iter()
+        .take(MAX_REPORTED_VIOLATIONS)
+        .map(|v| {
+            PreconditionViolation::new(
+                truncated(&v.r#type, MAX_ECHOED_ID),
+                truncated(&v.subject, MAX_ECHOED_ID),
+                truncated(&v.description, MAX_ANSWER_TEXT / 4),
+            )
+        })
+        .collect()
+}
+
+/// The same error with every text it carries cut to fit in an answer's headers.
+fn bounded(error: ApiError) -> ApiError {
+    match error {
+        ApiError::InvalidArgument(violations) => {
+            ApiError::InvalidArgument(bounded_violations(&violations))
+        }
+        ApiError::NotFound { resource, id } => ApiError::NotFound {
+            resource,
+            id: truncated(&id, MAX_ECHOED_ID),
+        },
+        ApiError::AlreadyExists { resource, id } => ApiError::AlreadyExists {
+            resource,
+            id: truncated(&id, MAX_ECHOED_ID),
+        },
+        ApiError::FailedPrecondition(violations) => {
+            ApiError::FailedPrecondition(bounded_preconditions(&violations))
+        }
+        other => other,
+    }
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
+        let error = bounded(error);
         let mut details = ErrorDetails::new();
         details.set_error_info(error.reason(), ERROR_DOMAIN, []);
         match &error {
@@ -146,12 +238,19 @@ impl From<ApiError> for Status {
             } => {
                 details.set_retry_info(Some(*delay));
             }
+            _ => {}
+        }
+        match &error {
             ApiError::Internal(cause) => {
                 tracing::error!(error = format!("{cause:#}"), "internal error");
             }
-            _ => {}
+            ApiError::Unavailable(_) => {
+                tracing::warn!(code = ?error.code(), %error, "call refused");
+            }
+            _ => tracing::info!(code = ?error.code(), %error, "call refused"),
         }
-        Status::with_error_details(error.code(), error.to_string(), details)
+        let message = truncated(&error.to_string(), MAX_ANSWER_TEXT);
+        Status::with_error_details(error.code(), message, details)
     }
 }
 
@@ -220,6 +319,14 @@ impl From<diesel::result::Error> for StoreError {
                     Kind::ForeignKeyViolation => StoreError::ForeignKeyViolation { constraint },
                     Kind::CheckViolation => StoreError::CheckViolation { constraint },
                     Kind::SerializationFailure => StoreError::SerializationFailure,
+                    // PostgreSQL ended one of two transactions that waited on each other
+                    // (SQLSTATE 40P01): as retryable as a serialization failure. Diesel has
+                    // no kind for it and diesel-async keeps the SQLSTATE to itself, so the
+                    // server's message is what there is to go by.
+                    Kind::Unknown if info.message() == "deadlock detected" => {
+                        tracing::warn!(details = ?info.details(), "deadlock detected");
+                        StoreError::SerializationFailure
+                    }
                     Kind::ClosedConnection => StoreError::Unavailable(info.message().to_owned()),
                     other => StoreError::Other(Error::DatabaseError(other, info)),
                 }
@@ -239,10 +346,14 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound => ApiError::not_found("resource", ""),
-            StoreError::UniqueViolation { constraint } => ApiError::AlreadyExists {
-                resource: "resource",
-                id: constraint,
-            },
+            // The constraint's name is the schema's business, not the caller's.
+            StoreError::UniqueViolation { constraint } => {
+                tracing::info!(%constraint, "unique violation");
+                ApiError::AlreadyExists {
+                    resource: "resource",
+                    id: String::new(),
+                }
+            }
             StoreError::SerializationFailure => {
                 ApiError::Aborted("a concurrent change won; read again and retry".into())
             }
@@ -272,5 +383,89 @@ impl From<tonic::Status> for ApiError {
                 ApiError::Internal(anyhow::anyhow!("upstream call failed: {code:?}: {message}"))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_types::StatusExt;
+
+    use super::*;
+
+    /// The bytes an answer's status takes in HTTP/2 headers.
+    fn header_bytes(status: &Status) -> usize {
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).expect("headers");
+        headers
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.len())
+            .sum()
+    }
+
+    #[test]
+    fn an_answer_echoing_a_huge_value_still_fits_in_headers() {
+        let huge = "\u{1F600}".repeat(100_000);
+        let cases = [
+            ApiError::not_found("embed", &huge),
+            ApiError::invalid(huge.clone(), huge.clone()),
+            ApiError::precondition(huge.clone(), huge.clone(), huge.clone()),
+            ApiError::PermissionDenied(huge.clone()),
+        ];
+        for error in cases {
+            let status = Status::from(error);
+            assert!(
+                header_bytes(&status) < 8 * 1024,
+                "{} bytes",
+                header_bytes(&status)
+            );
+            assert!(status.message().contains('…'), "{}", status.message());
+        }
+    }
+
+    #[test]
+    fn many_violations_are_reported_up_to_a_bound_with_a_count_of_the_rest() {
+        let mut violations = Violations::new();
+        for i in 0..10_000 {
+            violations.add(format!("scopes[{i}]"), "must not contain a NUL byte");
+        }
+        let status = Status::from(violations.into_result().expect_err("invalid"));
+        let details = status.get_error_details();
+        let reported = &details.bad_request().expect("BadRequest").field_violations;
+        assert_eq!(reported.len(), MAX_REPORTED_VIOLATIONS + 1);
+        assert_eq!(
+            reported.last().expect("a count").description,
+            format!("and {} more violations", 10_000 - MAX_REPORTED_VIOLATIONS)
+        );
+        assert!(header_bytes(&status) < 8 * 1024);
+    }
+
+    #[test]
+    fn a_message_names_its_reason_and_no_constraint() {
+        let status = Status::from(ApiError::precondition(
+            "PLAN_EXECUTED",
+            "plan 1",
+            "the plan was executed",
+        ));
+        assert_eq!(
+            status.message(),
+            "failed precondition: PLAN_EXECUTED: the plan was executed (plan 1)"
+        );
+        let status = Status::from(ApiError::from(StoreError::UniqueViolation {
+            constraint: "klips_account_id_name_key".into(),
+        }));
+        assert_eq!(status.code(), Code::AlreadyExists);
+        assert!(!status.message().contains("klips_"), "{}", status.message());
+        let details = status.get_error_details();
+        assert!(
+            !format!("{details:?}").contains("klips_"),
+            "no constraint in the details: {details:?}"
+        );
+    }
+
+    #[test]
+    fn truncation_keeps_characters_whole() {
+        assert_eq!(truncated("abc", 3), "abc");
+        let cut = truncated("ééééé", 6);
+        assert!(cut.len() <= 6 && cut.ends_with('…'), "{cut}");
     }
 }

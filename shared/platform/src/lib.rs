@@ -10,6 +10,8 @@
 //! - [`client`]: channels to other Trellis services that carry trace context and credentials.
 //! - [`error`]: the one error type handlers return, mapped to gRPC codes with details.
 //! - [`service`]: the `serve` / `migrate` command line every service binary shares.
+//! - [`wire`]: tonic's own decoding failures restated as the caller's mistakes.
+//! - [`validate`]: checks of caller input (text, lists, durations, JSON depth).
 
 pub mod auth;
 pub mod client;
@@ -23,5 +25,7 @@ pub mod policy;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+pub mod validate;
+pub mod wire;
 
 pub use error::{ApiError, ApiResult};

@@ -20,8 +20,10 @@ use tonic::service::RoutesBuilder;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
+use tower::util::MapResponseLayer;
+use tower_http::classify::{GrpcCode, GrpcErrorsAsFailures, SharedClassifier};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::db::{self, DbPool};
@@ -117,7 +119,12 @@ impl GrpcServer {
 
         let layers = ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
-            .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
+            .layer(
+                TraceLayer::new(SharedClassifier::new(failures()))
+                    .make_span_with(request_span)
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+            )
+            .layer(MapResponseLayer::new(crate::wire::restate::<Body>))
             .into_inner();
 
         tracing::info!(service = self.name, %address, "serving gRPC");
@@ -136,13 +143,40 @@ impl GrpcServer {
     }
 }
 
+/// The answers the trace layer reports as failures: our own faults only. A caller's mistake
+/// is logged once, at INFO, where its [`crate::ApiError`] becomes a status; an `INTERNAL`
+/// once at ERROR there with its cause, and here again only at WARN.
+fn failures() -> GrpcErrorsAsFailures {
+    [
+        GrpcCode::Cancelled,
+        GrpcCode::InvalidArgument,
+        GrpcCode::DeadlineExceeded,
+        GrpcCode::NotFound,
+        GrpcCode::AlreadyExists,
+        GrpcCode::PermissionDenied,
+        GrpcCode::ResourceExhausted,
+        GrpcCode::FailedPrecondition,
+        GrpcCode::Aborted,
+        GrpcCode::OutOfRange,
+        GrpcCode::Unimplemented,
+        GrpcCode::Unauthenticated,
+    ]
+    .into_iter()
+    .fold(
+        GrpcErrorsAsFailures::new(),
+        GrpcErrorsAsFailures::with_success,
+    )
+}
+
 /// Reflection that lists this server's own services, health and reflection itself, and
-/// describes every type they use.
+/// describes every type they use, the `google.rpc` error details included.
 fn reflection(services: &[&'static str]) -> tonic_reflection::server::Builder<'static> {
     let builder = tonic_reflection::server::Builder::configure()
         .include_reflection_service(false)
         .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        // google.rpc.Status and the error details, so grpcurl can show what a failure says.
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
     services

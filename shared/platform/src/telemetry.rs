@@ -93,8 +93,25 @@ pub fn init(service_name: &'static str, format: LogFormat, filter: &str) -> Tele
     if registry.try_init().is_err() {
         // A test process may call init more than once; the first subscriber stays.
         tracing::debug!("tracing subscriber already installed");
+    } else {
+        log_panics();
     }
     TelemetryGuard { provider }
+}
+
+/// Reports a panic as an ERROR event (`"message": "panicked"`), in the service's own log
+/// format, before the default hook prints it to stderr.
+fn log_panics() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        tracing::error!(
+            panic = %info,
+            thread = thread.name().unwrap_or("unnamed"),
+            "panicked"
+        );
+        default_hook(info);
+    }));
 }
 
 fn otlp_provider(service_name: &'static str) -> anyhow::Result<SdkTracerProvider> {
