@@ -4,15 +4,23 @@
 //! the library's own work, whoever asked for it, and the library has already decided that
 //! the viewer may see the Klip. Reading the cache never queues a refresh and is not activity
 //! (F2, F6).
+//!
+//! The refresh service limits what it caches at fetch time (rows, nesting, bytes); the
+//! client here accepts answers up to [`MAX_CACHED_DATA_BYTES`], more than refresh keeps by
+//! default. Cached data the library still cannot use (too large, too deep, not decodable)
+//! makes the bindings that read it fail with the reason, in their components alone, rather
+//! than the whole render.
 
 use chrono::{DateTime, Utc};
 use prost_types::value::Kind;
 use tonic::Code;
+use tonic_types::StatusExt;
 use trellis_formula::Data;
 use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{self, TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
 use trellis_platform::error::ApiError;
+use trellis_platform::validate::{MAX_JSON_DEPTH, json_depth};
 use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
 use uuid::Uuid;
@@ -20,12 +28,26 @@ use uuid::Uuid;
 use crate::api::convert::value_to_json;
 use crate::domain::data_source::Format;
 
+/// The largest GetCachedData answer the library reads: 16 MiB (docs/library.md "Limits").
+/// The refresh service's `TRELLIS_REFRESH_MAX_CACHED_BYTES` must not be larger.
+pub const MAX_CACHED_DATA_BYTES: usize = 16 * 1024 * 1024;
+
 /// One instance's cached data, read as its format.
 #[derive(Debug, Clone)]
 pub struct CachedData {
-    pub fetched_at: DateTime<Utc>,
-    /// The data, or why it does not read as its format.
+    /// `None` when the answer could not be read at all.
+    pub fetched_at: Option<DateTime<Utc>>,
+    /// The data, or why it cannot be used.
     pub data: Result<Data, String>,
+}
+
+impl CachedData {
+    fn unusable(reason: String) -> Self {
+        CachedData {
+            fetched_at: None,
+            data: Err(reason),
+        }
+    }
 }
 
 pub struct RefreshClient {
@@ -36,7 +58,8 @@ pub struct RefreshClient {
 impl RefreshClient {
     pub fn new(refresh_url: &str, tokens: ServiceTokens) -> anyhow::Result<Self> {
         Ok(Self {
-            client: RefreshServiceClient::new(client::channel(refresh_url)?),
+            client: RefreshServiceClient::new(client::channel(refresh_url)?)
+                .max_decoding_message_size(MAX_CACHED_DATA_BYTES),
             tokens,
         })
     }
@@ -67,7 +90,18 @@ impl RefreshClient {
         let cached = match answer {
             Ok(response) => response.into_inner().cached_data.unwrap_or_default(),
             Err(status) if status.code() == Code::NotFound => return Ok(None),
-            Err(status) => return Err(unavailable(status)),
+            Err(status) => {
+                return match unusable(&status) {
+                    Some(reason) => {
+                        tracing::warn!(
+                            %data_source, instance_key, message = status.message(),
+                            "cached data cannot be used"
+                        );
+                        Ok(Some(CachedData::unusable(reason)))
+                    }
+                    None => Err(unavailable(status)),
+                };
+            }
         };
         let fetched_at = cached
             .fetch_time
@@ -79,9 +113,41 @@ impl RefreshClient {
             _ => format,
         };
         Ok(Some(CachedData {
-            fetched_at,
+            fetched_at: Some(fetched_at),
             data: to_data(format, cached.data.unwrap_or_default()),
         }))
+    }
+}
+
+/// Why an answer is about the data rather than the service: larger than the client reads,
+/// nested past what protobuf decodes, or an entry refresh itself no longer serves (cached
+/// under looser limits: FAILED_PRECONDITION). Such data will not become readable by
+/// retrying, so it is a reason for the bindings that read it, not UNAVAILABLE or INTERNAL.
+fn unusable(status: &tonic::Status) -> Option<String> {
+    match status.code() {
+        Code::FailedPrecondition => Some(
+            status
+                .get_details_precondition_failure()
+                .and_then(|failure| failure.violations.into_iter().next())
+                .map_or_else(|| status.message().to_owned(), |v| v.description),
+        ),
+        // The client's own limit (tonic reports a too-large message as OUT_OF_RANGE).
+        Code::OutOfRange => Some(format!(
+            "it is larger than the {MAX_CACHED_DATA_BYTES} bytes the library reads"
+        )),
+        Code::ResourceExhausted if status.message().contains("size limit") => Some(format!(
+            "it is larger than the {MAX_CACHED_DATA_BYTES} bytes the library reads"
+        )),
+        Code::Internal
+            if status
+                .message()
+                .starts_with("failed to decode Protobuf message") =>
+        {
+            Some(format!(
+                "it cannot be decoded (nested deeper than {MAX_JSON_DEPTH} levels?)"
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -104,7 +170,16 @@ fn unavailable(status: tonic::Status) -> ApiError {
 /// of strings, the header row first.
 pub fn to_data(format: Format, value: prost_types::Value) -> Result<Data, String> {
     match format {
-        Format::Json => value_to_json(&value).map(Data::Json),
+        Format::Json => {
+            let json = value_to_json(&value)?;
+            let depth = json_depth(&json);
+            if depth > MAX_JSON_DEPTH {
+                return Err(format!(
+                    "it nests {depth} levels deep, more than the {MAX_JSON_DEPTH} allowed"
+                ));
+            }
+            Ok(Data::Json(json))
+        }
         Format::Csv => {
             let rows = match value.kind {
                 Some(Kind::ListValue(rows)) => rows.values,
@@ -166,6 +241,36 @@ mod tests {
             }
         );
         assert!(to_data(Format::Csv, text("a,b")).is_err());
+    }
+
+    #[test]
+    fn data_too_deep_or_too_large_is_a_reason_not_a_failure() {
+        let mut deep = text("x");
+        for _ in 0..MAX_JSON_DEPTH {
+            deep = list(vec![deep]);
+        }
+        let reason = to_data(Format::Json, deep).unwrap_err();
+        assert!(reason.contains("more than the 32 allowed"), "{reason}");
+
+        let too_large = tonic::Status::out_of_range("decoded message length too large");
+        assert!(unusable(&too_large).unwrap().contains("16777216 bytes"));
+        let undecodable = tonic::Status::internal("failed to decode Protobuf message: recursion");
+        assert!(unusable(&undecodable).is_some());
+        assert_eq!(unusable(&tonic::Status::internal("internal error")), None);
+        let stale = tonic::Status::with_error_details(
+            Code::FailedPrecondition,
+            "failed precondition",
+            tonic_types::ErrorDetails::with_precondition_failure_violation(
+                "CACHED_DATA_TOO_LARGE",
+                "instances/k",
+                "the cached data takes 9000000 bytes, past the limit",
+            ),
+        );
+        assert_eq!(
+            unusable(&stale).as_deref(),
+            Some("the cached data takes 9000000 bytes, past the limit")
+        );
+        assert_eq!(unusable(&tonic::Status::unavailable("down")), None);
     }
 
     #[test]

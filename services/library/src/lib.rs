@@ -32,6 +32,7 @@ pub const SCHEMA: Schema = Schema {
 };
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use render::RenderCounters;
 pub use settings::Settings;
 
 /// The server with this service's handlers behind token verification.
@@ -43,6 +44,15 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
 pub async fn build_with(
     context: ServiceContext<Settings>,
     clock: Arc<dyn Clock>,
+) -> anyhow::Result<GrpcServer> {
+    build_counted(context, clock, Arc::default()).await
+}
+
+/// [`build_with`], counting the renderer's evaluations in `counters` (tests read them).
+pub async fn build_counted(
+    context: ServiceContext<Settings>,
+    clock: Arc<dyn Clock>,
+    counters: Arc<RenderCounters>,
 ) -> anyhow::Result<GrpcServer> {
     let refresh = cached_data::RefreshClient::new(
         &context.common.refresh_url,
@@ -58,6 +68,7 @@ pub async fn build_with(
         registry.clone(),
         clock,
         context.settings.clone(),
+        counters,
     ));
     // The library answers membership checks from its own tables.
     let gate = context.gate_with(Arc::new(api::memberships::LocalMemberships {

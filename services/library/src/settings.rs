@@ -25,6 +25,27 @@ pub struct Settings {
     /// Bindings whose cached data one render reads from the refresh service at once.
     #[arg(long, env = "TRELLIS_RENDER_FETCH_CONCURRENCY", default_value_t = 8)]
     pub render_fetch_concurrency: usize,
+
+    /// Formula steps one component's evaluation may take (docs/formulas.md "Limits"); past
+    /// them the component has an error.
+    #[arg(long, env = "TRELLIS_FORMULA_MAX_STEPS", default_value_t = trellis_formula::DEFAULT_MAX_STEPS)]
+    pub formula_max_steps: u64,
+
+    /// Bytes of values one component's evaluation may build; past them the component has an
+    /// error.
+    #[arg(long, env = "TRELLIS_FORMULA_MAX_BYTES", default_value_t = trellis_formula::DEFAULT_MAX_BYTES)]
+    pub formula_max_bytes: u64,
+}
+
+impl Settings {
+    /// The budget of each component's evaluation.
+    pub fn formula_budget(&self) -> trellis_formula::Budget {
+        trellis_formula::Budget {
+            max_steps: self.formula_max_steps,
+            max_bytes: self.formula_max_bytes,
+            cancel: None,
+        }
+    }
 }
 
 impl Default for Settings {

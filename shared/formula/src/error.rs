@@ -4,7 +4,9 @@
 //! point at the problem, and the library service turns it into `INVALID_ARGUMENT` at save.
 //! [`EvalError`] is for a valid formula that cannot be computed over the data it was given
 //! (missing data, text where a number is needed, mismatched list lengths); it carries only a
-//! message, because the cause is in the data rather than at a place in the text.
+//! message, because the cause is in the data rather than at a place in the text, and an
+//! [`ErrorKind`] that tells a formula the data does not fit apart from one that ran out of
+//! its [`Budget`](crate::Budget) or was cancelled.
 
 /// A formula that could not be parsed, with the position of the problem.
 ///
@@ -48,18 +50,42 @@ impl ParseError {
 #[error("{message}")]
 pub struct EvalError {
     message: String,
+    kind: ErrorKind,
+}
+
+/// Why an evaluation stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The formula does not fit the data: missing data, text where a number is needed, …
+    Data,
+    /// The formula needed more steps than its budget allows.
+    Steps,
+    /// The formula's values would take more bytes than its budget allows.
+    Bytes,
+    /// The evaluation's caller cancelled it.
+    Cancelled,
 }
 
 impl EvalError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self::of_kind(ErrorKind::Data, message)
+    }
+
+    pub(crate) fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
         EvalError {
             message: message.into(),
+            kind,
         }
     }
 
     /// The human-readable description of what went wrong.
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
     }
 }
 

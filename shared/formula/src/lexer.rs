@@ -9,6 +9,8 @@ use crate::error::ParseError;
 /// The largest binding index a formula may use.
 pub(crate) const MAX_BINDING: usize = 999;
 
+const NUL_IN_STRING: &str = "a string cannot hold the NUL character";
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
     Number(f64),
@@ -252,7 +254,8 @@ impl Lexer<'_> {
         }
     }
 
-    /// A double-quoted string; the opening quote has been consumed.
+    /// A double-quoted string; the opening quote has been consumed. It may not hold a NUL
+    /// character, written or escaped: renders are kept in PostgreSQL's JSON, which cannot.
     fn string(&mut self, start: usize) -> Result<Tok, ParseError> {
         let mut text = String::new();
         loop {
@@ -261,6 +264,7 @@ impl Lexer<'_> {
                 None => return Err(self.error(start, "unterminated string")),
                 Some('"') => return Ok(Tok::Str(text)),
                 Some('\\') => text.push(self.escape(escape_at, start)?),
+                Some('\0') => return Err(self.error(escape_at, NUL_IN_STRING)),
                 Some(c) => text.push(c),
             }
         }
@@ -286,6 +290,9 @@ impl Lexer<'_> {
                         "invalid unicode escape (expected \\u and 4 hex digits of a character)",
                     ));
                 };
+                if c == '\0' {
+                    return Err(self.error(at, NUL_IN_STRING));
+                }
                 self.pos += 4;
                 c
             }
@@ -402,6 +409,8 @@ mod tests {
                 "invalid unicode escape (expected \\u and 4 hex digits of a character)".into()
             )
         );
+        assert_eq!(error("\"a\\u0000\""), (2, NUL_IN_STRING.into()));
+        assert_eq!(error("\"ab\0\""), (3, NUL_IN_STRING.into()));
         assert_eq!(error("1 # 2"), (2, "unexpected character '#'".into()));
         assert_eq!(
             error("a | b"),

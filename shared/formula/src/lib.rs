@@ -23,7 +23,8 @@
 //!
 //! The module layout follows the pipeline: `lexer` → `parser` (building `ast`, printed back
 //! by `printer`) → `eval` (with `path` for data references, `ops` and `functions`, which use
-//! `coerce`, `compare` and `broadcast`) → [`Value`].
+//! `coerce`, `compare` and `broadcast`) → [`Value`], every step counted against a
+//! [`Budget`] (`budget`).
 //!
 //! The language reference below is `docs/formulas.md` in the repository.
 //!
@@ -31,6 +32,7 @@
 
 mod ast;
 mod broadcast;
+mod budget;
 mod coerce;
 mod compare;
 mod csv;
@@ -49,9 +51,10 @@ mod value;
 #[cfg(test)]
 mod proptests;
 
+pub use budget::{Budget, DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, Usage};
 pub use data::{CsvError, Data};
-pub use error::{EvalError, ParseError};
-pub use eval::{EvalContext, evaluate};
+pub use error::{ErrorKind, EvalError, ParseError};
+pub use eval::{EvalContext, evaluate, evaluate_within};
 pub use formula::Formula;
 pub use parser::{MAX_FORMULA_CHARS, MAX_NESTING, parse};
 pub use value::{Scalar, Value};

@@ -2,25 +2,32 @@
 
 use crate::ast::{BinaryOp, UnaryOp};
 use crate::broadcast::zip_with;
+use crate::budget::Meter;
 use crate::coerce::{number, truth};
 use crate::compare::{equals, order};
 use crate::error::EvalError;
+use crate::functions::joined;
 use crate::value::{Scalar, Value};
 
-pub(crate) fn unary(op: UnaryOp, operand: &Value) -> Result<Value, EvalError> {
+pub(crate) fn unary(op: UnaryOp, operand: &Value, meter: &Meter) -> Result<Value, EvalError> {
     match op {
-        UnaryOp::Neg => zip_with([operand], "operator '-'", |[x]| {
+        UnaryOp::Neg => zip_with(meter, [operand], "operator '-'", |[x]| {
             Ok(number(x, "operator '-'")?.map_or(Scalar::Null, |n| Scalar::Number(-n)))
         }),
-        UnaryOp::Not => zip_with([operand], "operator 'not'", |[x]| {
+        UnaryOp::Not => zip_with(meter, [operand], "operator 'not'", |[x]| {
             Ok(Scalar::Bool(!truth(x, "operator 'not'")?))
         }),
     }
 }
 
-pub(crate) fn binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value, EvalError> {
+pub(crate) fn binary(
+    op: BinaryOp,
+    left: &Value,
+    right: &Value,
+    meter: &Meter,
+) -> Result<Value, EvalError> {
     let context = format!("operator '{}'", op.symbol());
-    zip_with([left, right], &context, |[a, b]| {
+    zip_with(meter, [left, right], &context, |[a, b]| {
         Ok(match op {
             BinaryOp::Or => Scalar::Bool(truth(a, &context)? || truth(b, &context)?),
             BinaryOp::And => Scalar::Bool(truth(a, &context)? && truth(b, &context)?),
@@ -30,7 +37,7 @@ pub(crate) fn binary(op: BinaryOp, left: &Value, right: &Value) -> Result<Value,
             BinaryOp::Le => Scalar::Bool(order(a, b, &context)?.is_some_and(|o| o.is_le())),
             BinaryOp::Gt => Scalar::Bool(order(a, b, &context)?.is_some_and(|o| o.is_gt())),
             BinaryOp::Ge => Scalar::Bool(order(a, b, &context)?.is_some_and(|o| o.is_ge())),
-            BinaryOp::Concat => Scalar::Text(format!("{a}{b}")),
+            BinaryOp::Concat => joined(&[a, b], meter, &context)?,
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
                 arithmetic(op, a, b, &context)?
             }

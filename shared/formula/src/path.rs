@@ -6,12 +6,16 @@
 //! lists read from the same array aligned. An index step picks one node from the list. CSV
 //! data is a list of rows, and a row answers key steps by column header.
 //!
-//! Nodes borrow the cached data, so only the values a path ends on are copied.
+//! Nodes borrow the cached data, so only the values a path ends on are copied. Every node a
+//! step visits is a step of the budget, and the bytes of what is copied out are counted
+//! before it is copied.
 
 use serde_json::{Map, Value as Json};
 
 use crate::ast::Step;
+use crate::budget::{Meter, SCALAR_BYTES, json_bytes};
 use crate::data::Data;
+use crate::error::EvalError;
 use crate::value::{Scalar, Value};
 
 #[derive(Debug, Clone, Copy)]
@@ -30,8 +34,8 @@ pub(crate) enum Node<'a> {
 }
 
 /// The nodes a binding's whole data stands for.
-pub(crate) fn data_nodes(data: &Data) -> Vec<Node<'_>> {
-    match data {
+pub(crate) fn data_nodes<'a>(data: &'a Data, meter: &Meter) -> Result<Vec<Node<'a>>, EvalError> {
+    let nodes = match data {
         Data::Json(json) => {
             let mut nodes = Vec::new();
             push_json(&mut nodes, json);
@@ -41,7 +45,9 @@ pub(crate) fn data_nodes(data: &Data) -> Vec<Node<'_>> {
             .iter()
             .map(|cells| Node::Row { headers, cells })
             .collect(),
-    }
+    };
+    meter.steps(nodes.len())?;
+    Ok(nodes)
 }
 
 /// The nodes for a computed value, so steps can read fields of objects it holds.
@@ -50,25 +56,56 @@ pub(crate) fn value_nodes(value: &Value) -> Vec<Node<'_>> {
 }
 
 /// Applies `steps` in order.
-pub(crate) fn follow<'a>(mut nodes: Vec<Node<'a>>, steps: &[Step]) -> Vec<Node<'a>> {
+pub(crate) fn follow<'a>(
+    mut nodes: Vec<Node<'a>>,
+    steps: &[Step],
+    meter: &Meter,
+) -> Result<Vec<Node<'a>>, EvalError> {
     for step in steps {
+        meter.steps(nodes.len())?;
         nodes = match step {
             Step::Key(key) => {
                 let mut next = Vec::with_capacity(nodes.len());
                 for node in &nodes {
                     member(&mut next, node, key);
                 }
+                // Members that are arrays were flattened into more nodes.
+                meter.steps(next.len().saturating_sub(nodes.len()))?;
                 next
             }
             Step::Index(index) => vec![pick(&nodes, *index)],
         };
     }
-    nodes
+    Ok(nodes)
 }
 
-/// Copies the nodes out as the formula's values.
-pub(crate) fn into_value(nodes: Vec<Node<'_>>) -> Value {
-    nodes.into_iter().map(node_scalar).collect()
+/// Copies the nodes out as the formula's values; `context` names the path in a budget error.
+pub(crate) fn into_value(
+    nodes: Vec<Node<'_>>,
+    meter: &Meter,
+    context: &str,
+) -> Result<Value, EvalError> {
+    let mut values = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        meter.bytes(node_bytes(node), context)?;
+        values.push(node_scalar(node));
+    }
+    Ok(Value(values))
+}
+
+/// The bytes of the scalar a node becomes, worked out before it is copied.
+fn node_bytes(node: Node<'_>) -> usize {
+    match node {
+        Node::Json(json) => SCALAR_BYTES + json_bytes(json),
+        Node::Row { headers, cells } => {
+            SCALAR_BYTES
+                + headers.iter().map(|h| h.len() + 4).sum::<usize>()
+                + cells.iter().map(|c| c.len() + 2).sum::<usize>()
+        }
+        Node::Cell(text) => SCALAR_BYTES + text.len(),
+        Node::Computed(scalar) => scalar.size(),
+        Node::Null => SCALAR_BYTES,
+    }
 }
 
 /// Pushes `json`, flattening nested arrays without recursion.

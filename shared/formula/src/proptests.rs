@@ -1,12 +1,14 @@
 //! Properties over generated input: parsing never panics, printing a tree reparses to the
-//! same tree, and evaluating any formula over any data never panics.
+//! same tree, evaluating any formula over any data never panics, and the budget is exact:
+//! what an evaluation spent is enough to repeat it, and one step or byte less is a budget
+//! error, never a panic.
 
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
 use crate::ast::{BinaryOp, Expr, Step, UnaryOp};
 use crate::functions::Function;
-use crate::{Data, EvalContext, evaluate, parse};
+use crate::{Budget, Data, ErrorKind, EvalContext, evaluate, evaluate_within, parse};
 
 const KEYS: &[&str] = &["a", "b", "items", "amount", "x y", "", "0", "é", "q\"uote"];
 
@@ -105,14 +107,15 @@ const TOKENS: &[&str] = &[
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => proptest::sample::select(KEYS).prop_map(str::to_string),
-        1 => ".{0,6}",
+        1 => "[^\\x00]{0,6}",
     ]
 }
 
+/// Texts a string literal can hold (anything but NUL).
 fn text() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => proptest::sample::select(TEXTS).prop_map(str::to_string),
-        1 => ".{0,8}",
+        1 => "[^\\x00]{0,8}",
     ]
 }
 
@@ -283,5 +286,67 @@ proptest! {
         };
         prop_assert_eq!(&headers, &cells[0]);
         prop_assert_eq!(&rows, &cells[1..].to_vec());
+    }
+
+    #[test]
+    fn a_spent_budget_is_enough_and_one_less_is_a_budget_error(
+        tree in expr(),
+        ctx in context(),
+    ) {
+        let formula = parse(&tree.to_string()).unwrap();
+        let (result, spent) = evaluate_within(&formula, &ctx, &Budget::default());
+        let exact = Budget { max_steps: spent.steps, max_bytes: spent.bytes, cancel: None };
+        let (again, respent) = evaluate_within(&formula, &ctx, &exact);
+        prop_assert_eq!(&again, &result);
+        prop_assert_eq!(respent, spent);
+
+        if spent.steps > 0 {
+            let short = Budget { max_steps: spent.steps - 1, ..Budget::default() };
+            let (short, _) = evaluate_within(&formula, &ctx, &short);
+            prop_assert_eq!(short.map_err(|e| e.kind()), Err(ErrorKind::Steps));
+        }
+        if spent.bytes > 0 {
+            let short = Budget { max_bytes: spent.bytes - 1, ..Budget::default() };
+            let (short, used) = evaluate_within(&formula, &ctx, &short);
+            prop_assert_eq!(short.map_err(|e| e.kind()), Err(ErrorKind::Bytes));
+            prop_assert!(used.bytes < spent.bytes);
+        }
+    }
+
+    #[test]
+    fn any_budget_ends_in_a_value_or_an_error(
+        tree in expr(),
+        ctx in context(),
+        max_steps in 0u64..300,
+        max_bytes in 0u64..3000,
+    ) {
+        let formula = parse(&tree.to_string()).unwrap();
+        let budget = Budget { max_steps, max_bytes, cancel: None };
+        let (result, used) = evaluate_within(&formula, &ctx, &budget);
+        // Bytes are checked before they are counted, so they never pass the budget.
+        prop_assert!(used.bytes <= max_bytes);
+        match result {
+            Ok(_) => prop_assert!(used.steps <= max_steps),
+            Err(error) if error.kind() == ErrorKind::Steps => {
+                prop_assert!(used.steps > max_steps);
+            }
+            Err(error) => prop_assert_ne!(error.kind(), ErrorKind::Cancelled),
+        }
+    }
+
+    #[test]
+    fn concat_costs_the_same_for_every_further_term(
+        text in ".{0,50}",
+        terms in 1usize..60,
+    ) {
+        let mut ctx = EvalContext::new(chrono::DateTime::UNIX_EPOCH);
+        ctx.variables.insert("t".into(), text);
+        let cost = |terms: usize| {
+            let src = format!("CONCAT({})", vec!["$t"; terms].join(", "));
+            evaluate_within(&parse(&src).unwrap(), &ctx, &Budget::default()).1
+        };
+        let (a, b, c) = (cost(terms), cost(terms + 1), cost(terms + 2));
+        prop_assert_eq!(c.bytes - b.bytes, b.bytes - a.bytes);
+        prop_assert_eq!(c.steps - b.steps, b.steps - a.steps);
     }
 }

@@ -5,6 +5,8 @@ use std::fmt::{self, Display, Formatter};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value as Json};
 
+use crate::budget::{SCALAR_BYTES, json_bytes};
+
 /// One value in a formula's result.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar {
@@ -31,6 +33,19 @@ impl Scalar {
             Scalar::Date(date) => Json::String(format_date(date)),
             Scalar::Object(object) => Json::Object(object.clone()),
         }
+    }
+
+    /// Its bytes, as the budget counts them (`crate::budget`).
+    pub(crate) fn size(&self) -> usize {
+        SCALAR_BYTES
+            + match self {
+                Scalar::Null | Scalar::Bool(_) | Scalar::Number(_) | Scalar::Date(_) => 0,
+                Scalar::Text(text) => text.len(),
+                Scalar::Object(object) => object
+                    .iter()
+                    .map(|(key, value)| key.len() + 4 + json_bytes(value))
+                    .sum(),
+            }
     }
 
     /// How a value is named in error messages: `text "abc"`, `number 5`, `null`.

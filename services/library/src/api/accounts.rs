@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::access::{self, Need, denied};
 use super::convert::{page, parse_id, parse_optional_id, timestamp};
 use super::mask::Mask;
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use crate::domain::account::AccountKind;
 use crate::domain::names::check_display_name;
@@ -177,10 +178,14 @@ pub async fn list(
         kind,
     };
     let mut conn = store::connect(pool).await?;
-    let mut found = accounts::list(&mut conn, filter, after, page.fetch_limit()).await?;
-    let next_page_token = page.finish(&mut found, |a| a.id.to_string());
+    let mut pager = Pager::new(&page, after);
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = accounts::list(&mut conn, filter, after, limit).await?;
+        pager.add(rows, |a| a.id, to_proto);
+    }
+    let (accounts, next_page_token) = pager.finish(Uuid::to_string);
     Ok(pb::ListAccountsResponse {
-        accounts: found.iter().map(to_proto).collect(),
+        accounts,
         next_page_token,
     })
 }

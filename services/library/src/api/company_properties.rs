@@ -9,6 +9,7 @@ use trellis_proto::library::v1 as pb;
 
 use super::access::{self, Need};
 use super::convert::timestamp;
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_value, is_property_name};
 use crate::domain::stored::CompanyProperty;
@@ -127,16 +128,14 @@ pub async fn list(
         ));
     }
     let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut found = company_properties::list(
-        &mut conn,
-        account,
-        page.after.as_deref(),
-        page.fetch_limit(),
-    )
-    .await?;
-    let next_page_token = page.finish(&mut found, |p| p.name.clone());
+    let mut pager = Pager::new(&page, page.after.clone());
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = company_properties::list(&mut conn, account, after.as_deref(), limit).await?;
+        pager.add(rows, |p| p.name.clone(), to_proto);
+    }
+    let (properties, next_page_token) = pager.finish(String::clone);
     Ok(pb::ListCompanyPropertiesResponse {
-        properties: found.iter().map(to_proto).collect(),
+        properties,
         next_page_token,
     })
 }

@@ -6,6 +6,7 @@ use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::pagination::PageRequest;
+use trellis_platform::validate::MAX_JSON_DEPTH;
 use uuid::Uuid;
 
 /// A required UUID field.
@@ -59,9 +60,38 @@ pub fn page(page_size: i32, page_token: &str) -> ApiResult<(PageRequest, Option<
     Ok((page, after))
 }
 
-/// A `Struct` as JSON; NaN and infinities have no JSON form and are refused.
+/// A `Struct` as JSON; NaN and infinities have no JSON form and are refused, and so is one
+/// nested deeper than [`MAX_JSON_DEPTH`] (measured first, without recursion, so converting
+/// never recurses deeper).
 pub fn struct_to_json(field: &str, value: &prost_types::Struct) -> ApiResult<Value> {
+    let depth = struct_depth(value);
+    if depth > MAX_JSON_DEPTH {
+        return Err(ApiError::invalid(
+            field,
+            format!("nests {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed"),
+        ));
+    }
     fields_to_json(value).map_err(|problem| ApiError::invalid(field, problem))
+}
+
+/// The depth of the JSON a `Struct` stands for, as `json_depth` counts it.
+fn struct_depth(value: &prost_types::Struct) -> usize {
+    let mut deepest = 1;
+    let mut pending: Vec<(&prost_types::Value, usize)> =
+        value.fields.values().map(|v| (v, 2)).collect();
+    while let Some((value, depth)) = pending.pop() {
+        deepest = deepest.max(depth);
+        match &value.kind {
+            Some(Kind::ListValue(list)) => {
+                pending.extend(list.values.iter().map(|v| (v, depth + 1)));
+            }
+            Some(Kind::StructValue(inner)) => {
+                pending.extend(inner.fields.values().map(|v| (v, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn fields_to_json(value: &prost_types::Struct) -> Result<Value, String> {
@@ -137,5 +167,25 @@ mod tests {
             .into(),
         };
         assert!(struct_to_json("layout", &nan).is_err());
+    }
+
+    #[test]
+    fn struct_depth_is_json_depth() {
+        let mut value = json!(1);
+        for depth in 0..40 {
+            let layout = json!({ "x": value });
+            let wire = json_to_struct(&layout);
+            assert_eq!(
+                struct_depth(&wire),
+                trellis_platform::validate::json_depth(&layout)
+            );
+            let converted = struct_to_json("layout", &wire);
+            assert_eq!(converted.is_ok(), depth + 2 <= MAX_JSON_DEPTH, "{depth}");
+            value = if depth % 2 == 0 {
+                json!([value])
+            } else {
+                json!({ "y": value })
+            };
+        }
     }
 }

@@ -14,6 +14,7 @@ use super::convert::{
     json_to_struct, page, parse_id, parse_optional_id, struct_to_json, timestamp,
 };
 use super::mask::Mask;
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use crate::domain::dashboard::DashboardDefinition;
 use crate::domain::stored::Dashboard;
@@ -133,10 +134,14 @@ pub async fn list(
     let (page, after) = page(request.page_size, &request.page_token)?;
     let klip = parse_optional_id("klip_id", &request.klip_id)?;
     let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut found = dashboards::list(&mut conn, account, klip, after, page.fetch_limit()).await?;
-    let next_page_token = page.finish(&mut found, |d| d.id.to_string());
+    let mut pager = Pager::new(&page, after);
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = dashboards::list(&mut conn, account, klip, after, limit).await?;
+        pager.add(rows, |d| d.id, to_proto);
+    }
+    let (dashboards, next_page_token) = pager.finish(Uuid::to_string);
     Ok(pb::ListDashboardsResponse {
-        dashboards: found.iter().map(to_proto).collect(),
+        dashboards,
         next_page_token,
     })
 }

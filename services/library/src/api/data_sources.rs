@@ -13,6 +13,7 @@ use super::data_source_wire::{
     auth_to_proto, definition, format_to_proto, headers_to_proto, method_to_proto, to_proto,
 };
 use super::mask::Mask;
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use super::resolution::{property_to_proto, sources};
 use crate::domain::data_source::{Auth, DataSourceDefinition};
@@ -166,10 +167,14 @@ pub async fn list(
         token_id,
         credential_id,
     };
-    let mut found = data_sources::list(&mut conn, filter, after, page.fetch_limit()).await?;
-    let next_page_token = page.finish(&mut found, |d| d.id.to_string());
+    let mut pager = Pager::new(&page, after);
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = data_sources::list(&mut conn, filter, after, limit).await?;
+        pager.add(rows, |d| d.id, to_proto);
+    }
+    let (data_sources, next_page_token) = pager.finish(Uuid::to_string);
     Ok(pb::ListDataSourcesResponse {
-        data_sources: found.iter().map(to_proto).collect(),
+        data_sources,
         next_page_token,
     })
 }

@@ -11,6 +11,7 @@ use trellis_proto::library::v1 as pb;
 
 use super::access::{self, Need};
 use super::convert::{parse_id, parse_optional_id};
+use super::pages::Pager;
 use super::render_wire::embed as to_proto;
 use super::replay::{self, RequestKey};
 use crate::domain::embed::{check_max_age, is_embed_id, new_embed_id};
@@ -122,10 +123,14 @@ pub async fn list(
         .transpose()?;
     let klip = parse_optional_id("klip_id", &request.klip_id)?;
     let (mut conn, account) = access::reading(renderer.pool(), caller, &request.account_id).await?;
-    let mut found = embeds::list(&mut conn, account, klip, after, page.fetch_limit()).await?;
-    let next_page_token = page.finish(&mut found, |e| e.seq.to_string());
+    let mut pager = Pager::new(&page, after);
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = embeds::list(&mut conn, account, klip, after, limit).await?;
+        pager.add(rows, |e| e.seq, to_proto);
+    }
+    let (embeds, next_page_token) = pager.finish(i64::to_string);
     Ok(pb::ListEmbedsResponse {
-        embeds: found.iter().map(to_proto).collect(),
+        embeds,
         next_page_token,
     })
 }

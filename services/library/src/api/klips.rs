@@ -10,6 +10,7 @@ use super::access::{self, Need};
 use super::convert::{page, parse_id, parse_optional_id};
 use super::klip_wire::{bindings, check_bindings, components, to_proto};
 use super::mask::Mask;
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use crate::domain::klip::KlipDefinition;
 use crate::store::{dashboards, klips};
@@ -74,10 +75,14 @@ pub async fn list(
     let (page, after) = page(request.page_size, &request.page_token)?;
     let data_source = parse_optional_id("data_source_id", &request.data_source_id)?;
     let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut found = klips::list(&mut conn, account, data_source, after, page.fetch_limit()).await?;
-    let next_page_token = page.finish(&mut found, |k| k.id.to_string());
+    let mut pager = Pager::new(&page, after);
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = klips::list(&mut conn, account, data_source, after, limit).await?;
+        pager.add(rows, |k| k.id, to_proto);
+    }
+    let (klips, next_page_token) = pager.finish(Uuid::to_string);
     Ok(pb::ListKlipsResponse {
-        klips: found.iter().map(to_proto).collect(),
+        klips,
         next_page_token,
     })
 }

@@ -16,11 +16,13 @@ use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::gate::{MembershipCache, MembershipDirectory, role_from_wire, role_to_wire};
 use trellis_platform::pagination::PageRequest;
+use trellis_platform::validate::text_problem;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, Need};
+use super::access::{self, MAX_USER_ID_CHARS, Need};
 use super::convert::{parse_id, timestamp};
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use crate::domain::account::AccountKind;
 use crate::store::{self, memberships};
@@ -151,11 +153,14 @@ pub async fn list(
                     ApiError::invalid("page_token", "not a token this service issued")
                 })?),
             };
-        let mut found =
-            memberships::of_user(&mut conn, &request.user_id, after, page.fetch_limit()).await?;
-        let next_page_token = page.finish(&mut found, |m| m.account_id.to_string());
+        let mut pager = Pager::new(&page, after);
+        while let Some((after, limit)) = pager.next_query() {
+            let rows = memberships::of_user(&mut conn, &request.user_id, after, limit).await?;
+            pager.add(rows, |m| m.account_id, to_proto);
+        }
+        let (memberships, next_page_token) = pager.finish(Uuid::to_string);
         return Ok(pb::ListMembershipsResponse {
-            memberships: found.iter().map(to_proto).collect(),
+            memberships,
             next_page_token,
         });
     }
@@ -167,16 +172,25 @@ pub async fn list(
         Need::Admin,
     )
     .await?;
-    let mut found = memberships::of_account(
-        &mut conn,
-        account,
-        page.after.as_deref(),
-        page.fetch_limit(),
-    )
-    .await?;
-    let next_page_token = page.finish(&mut found, |m| m.user_id.clone());
+    // The key is a user id, compared in SQL: one with a NUL byte was never issued.
+    if page
+        .after
+        .as_deref()
+        .is_some_and(|user| user.is_empty() || text_problem(user, MAX_USER_ID_CHARS).is_some())
+    {
+        return Err(ApiError::invalid(
+            "page_token",
+            "not a token this service issued",
+        ));
+    }
+    let mut pager = Pager::new(&page, page.after.clone());
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = memberships::of_account(&mut conn, account, after.as_deref(), limit).await?;
+        pager.add(rows, |m| m.user_id.clone(), to_proto);
+    }
+    let (memberships, next_page_token) = pager.finish(String::clone);
     Ok(pb::ListMembershipsResponse {
-        memberships: found.iter().map(to_proto).collect(),
+        memberships,
         next_page_token,
     })
 }

@@ -19,11 +19,15 @@ mod klip_wire;
 mod klips;
 mod mask;
 pub mod memberships;
+mod pages;
 mod render;
 mod render_wire;
 mod replay;
 mod resolution;
+mod strings;
 mod variables;
+
+pub use pages::MAX_PAGE_BYTES;
 
 use std::sync::Arc;
 
@@ -78,7 +82,8 @@ fn answer<T>(outcome: ApiResult<T>) -> Result<Response<T>, Status> {
 }
 
 /// The trait's methods, each handed to `module::function(pool, caller, message)`, or with
-/// `via field` to `module::function(&self.field, caller, message)`.
+/// `via field` to `module::function(&self.field, caller, message)`, once every string in the
+/// message is free of NUL and control characters (`strings`).
 macro_rules! handlers {
     ($($method:ident($request:ident) -> $response:ident
         => $module:ident::$function:ident $(via $state:ident)?;)*) => {
@@ -90,6 +95,10 @@ macro_rules! handlers {
                     request: Request<pb::$request>,
                 ) -> Result<Response<pb::$response>, Status> {
                     let (caller, message) = open(request)?;
+                    let name = concat!("trellis.library.v1.", stringify!($request));
+                    if let Err(error) = strings::check(name, &message) {
+                        return answer(Err(error));
+                    }
                     let state = handlers!(@state self $($state)?);
                     answer($module::$function(state, &caller, message).await)
                 }

@@ -9,6 +9,7 @@ use trellis_proto::library::v1 as pb;
 use super::access::{self, Need};
 use super::convert::timestamp;
 use super::mask::Mask;
+use super::pages::Pager;
 use super::replay::{self, RequestKey};
 use crate::domain::names::{check_property_name, check_text, check_value, is_property_name};
 use crate::domain::stored::Variable;
@@ -184,16 +185,14 @@ pub async fn list(
         ));
     }
     let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut found = variables::list(
-        &mut conn,
-        account,
-        page.after.as_deref(),
-        page.fetch_limit(),
-    )
-    .await?;
-    let next_page_token = page.finish(&mut found, |v| v.name.clone());
+    let mut pager = Pager::new(&page, page.after.clone());
+    while let Some((after, limit)) = pager.next_query() {
+        let rows = variables::list(&mut conn, account, after.as_deref(), limit).await?;
+        pager.add(rows, |v| v.name.clone(), to_proto);
+    }
+    let (variables, next_page_token) = pager.finish(String::clone);
     Ok(pb::ListVariablesResponse {
-        variables: found.iter().map(to_proto).collect(),
+        variables,
         next_page_token,
     })
 }

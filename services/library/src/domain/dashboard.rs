@@ -4,13 +4,13 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 use trellis_platform::error::Violations;
+use trellis_platform::validate::{MAX_JSON_DEPTH, json_depth, text_problem};
 use uuid::Uuid;
 
 use super::names::check_display_name;
 
 pub const MAX_KLIPS: usize = 100;
 pub const MAX_LAYOUT_BYTES: usize = 64 * 1024;
-pub const MAX_LAYOUT_DEPTH: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DashboardDefinition {
@@ -43,41 +43,50 @@ impl DashboardDefinition {
     }
 }
 
+/// A layout nests at most [`MAX_JSON_DEPTH`] levels (as `json_depth` counts them, like
+/// every JSON the services exchange), is at most [`MAX_LAYOUT_BYTES`] as JSON text, and its
+/// keys and texts hold no NUL byte (PostgreSQL's JSON cannot) and no control character.
 pub fn check_layout(violations: &mut Violations, field: &str, layout: &Value) {
+    // Depth first: the other checks walk the layout, and serializing it recurses.
+    let depth = json_depth(layout);
+    if depth > MAX_JSON_DEPTH {
+        violations.add(
+            field,
+            format!("nests {depth} levels deep; at most {MAX_JSON_DEPTH} are allowed"),
+        );
+        return;
+    }
     let size = serde_json::to_vec(layout).map_or(usize::MAX, |bytes| bytes.len());
     if size > MAX_LAYOUT_BYTES {
         violations.add(
             field,
             format!("is {size} bytes encoded; at most {MAX_LAYOUT_BYTES} are allowed"),
         );
-    } else if depth(layout) > MAX_LAYOUT_DEPTH {
-        violations.add(
-            field,
-            format!("nests deeper than {MAX_LAYOUT_DEPTH} levels"),
-        );
-    } else if has_nul(layout) {
-        violations.add(field, "must not contain NUL characters");
+    } else if let Some(problem) = texts(layout).find_map(|text| text_problem(text, usize::MAX)) {
+        violations.add(field, format!("its keys and texts {problem}"));
     }
 }
 
-/// PostgreSQL's JSON holds no NUL character, in keys or strings.
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(fields) => fields
-            .iter()
-            .any(|(key, item)| key.contains('\0') || has_nul(item)),
-        _ => false,
-    }
-}
-
-fn depth(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Object(fields) => 1 + fields.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
+/// Every key and string in `value`, without recursion.
+fn texts(value: &Value) -> impl Iterator<Item = &str> {
+    let mut pending = vec![value];
+    let mut keys: Vec<&str> = Vec::new();
+    std::iter::from_fn(move || {
+        loop {
+            if let Some(key) = keys.pop() {
+                return Some(key);
+            }
+            match pending.pop()? {
+                Value::String(text) => return Some(text.as_str()),
+                Value::Array(items) => pending.extend(items),
+                Value::Object(fields) => {
+                    keys.extend(fields.keys().map(String::as_str));
+                    pending.extend(fields.values());
+                }
+                _ => {}
+            }
+        }
+    })
 }
 
 #[cfg(test)]
@@ -104,10 +113,15 @@ mod tests {
         for _ in 0..40 {
             deep = json!([deep]);
         }
+        // `{"tabs": [[…[1]…]]}` with 30 arrays is 32 levels deep, the most allowed.
+        let nested = |arrays| (0..arrays).fold(json!(1), |inner, _| json!([inner]));
         let cases = [
             (vec![id, id], json!({}), "dashboard.klip_ids[1]"),
             (vec![], json!({"x": "y".repeat(70_000)}), "dashboard.layout"),
             (vec![], json!({ "tabs": deep }), "dashboard.layout"),
+            (vec![], json!({ "tabs": nested(31) }), "dashboard.layout"),
+            (vec![], json!({"a": [{"b\u{0}": 1}]}), "dashboard.layout"),
+            (vec![], json!({"a": ["bell\u{7}"]}), "dashboard.layout"),
         ];
         for (klip_ids, layout, field) in cases {
             let definition = DashboardDefinition {
@@ -117,11 +131,16 @@ mod tests {
             };
             assert_eq!(check(&definition), [field]);
         }
-        let fine = DashboardDefinition {
-            name: "Board".into(),
-            klip_ids: vec![id],
-            layout: json!({"columns": 3}),
-        };
-        assert!(check(&fine).is_empty());
+        for layout in [
+            json!({"columns": 3, "note": "tab\tand\nline"}),
+            json!({ "tabs": nested(30) }),
+        ] {
+            let fine = DashboardDefinition {
+                name: "Board".into(),
+                klip_ids: vec![id],
+                layout,
+            };
+            assert!(check(&fine).is_empty());
+        }
     }
 }

@@ -16,6 +16,7 @@ pub mod klip;
 pub mod names;
 pub mod properties;
 pub mod render;
+pub mod render_size;
 pub mod stored;
 pub mod template;
 

@@ -1,14 +1,17 @@
 //! Rendering a Klip (DESIGN.md section 8): every component's formula evaluated over the
 //! cached data of the Klip's bindings, resolved for the viewing account and user (I13). A
-//! component that cannot be evaluated carries its own error; the others still render.
+//! component that cannot be evaluated carries its own error; the others still render. Each
+//! evaluation has the formula engine's budget; all of a render's values together have
+//! [`MAX_RENDER_VALUE_BYTES`]; a render whose caller has gone stops.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use trellis_formula::{Data, EvalContext, evaluate, parse};
+use trellis_formula::{Budget, Data, ErrorKind, EvalContext, evaluate_within, parse};
 use uuid::Uuid;
 
+use super::render_size::{MAX_RENDER_VALUE_BYTES, wire_bytes};
 use super::stored::Klip;
 
 /// What one binding (`@i`) offers a render.
@@ -32,10 +35,11 @@ pub enum BindingState {
     Unresolvable(String),
     /// Nothing was fetched for the instance yet.
     NoData,
-    /// Cached data that does not read as its format (why).
+    /// Cached data that does not read as its format, or cannot be used at all (why). The
+    /// fetch time is unknown when the data could not even be received.
     Unreadable {
         reason: String,
-        fetched_at: DateTime<Utc>,
+        fetched_at: Option<DateTime<Utc>>,
     },
     Cached {
         data: Data,
@@ -46,8 +50,8 @@ pub enum BindingState {
 impl BindingState {
     fn fetched_at(&self) -> Option<DateTime<Utc>> {
         match self {
-            BindingState::Cached { fetched_at, .. }
-            | BindingState::Unreadable { fetched_at, .. } => Some(*fetched_at),
+            BindingState::Cached { fetched_at, .. } => Some(*fetched_at),
+            BindingState::Unreadable { fetched_at, .. } => *fetched_at,
             _ => None,
         }
     }
@@ -113,14 +117,27 @@ impl Freshness {
     }
 }
 
+/// The caller of a render went away while it was evaluating; nothing was rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled;
+
+/// A render, or why there is none, and the formula steps it took.
+#[derive(Debug)]
+pub struct Rendering {
+    pub outcome: Result<Render, Cancelled>,
+    pub steps: u64,
+}
+
 /// Evaluates every component of `klip` over `bindings` (one per binding, in order) with the
-/// viewer's `variables`, at `now`.
+/// viewer's `variables`, at `now`, each component within `budget` (whose cancellation flag,
+/// once set, stops the whole render).
 pub fn render(
     klip: &Klip,
     bindings: Vec<BoundData>,
     variables: BTreeMap<String, String>,
     now: DateTime<Utc>,
-) -> Render {
+    budget: &Budget,
+) -> Rendering {
     let freshness = bindings
         .iter()
         .enumerate()
@@ -147,219 +164,99 @@ pub fn render(
         variables,
         now,
     };
-    let components = klip
-        .definition
-        .components
-        .iter()
-        .map(|component| {
-            let outcome = evaluate_component(&component.formula, &problems, &context);
-            match outcome {
-                Ok(values) => ComponentResult {
-                    name: component.name.clone(),
-                    values,
-                    error: String::new(),
-                },
-                Err(error) => ComponentResult {
-                    name: component.name.clone(),
-                    values: vec![],
-                    error,
-                },
+    let mut steps = 0;
+    let mut room = MAX_RENDER_VALUE_BYTES;
+    let mut components = Vec::with_capacity(klip.definition.components.len());
+    for component in &klip.definition.components {
+        let (outcome, spent) = evaluate_component(&component.formula, &problems, &context, budget);
+        steps += spent;
+        let outcome = match outcome {
+            Err(Failure::Cancelled) => {
+                return Rendering {
+                    outcome: Err(Cancelled),
+                    steps,
+                };
             }
-        })
-        .collect();
-    Render {
-        klip_id: klip.id,
-        klip_version: klip.version,
-        components,
-        freshness,
-        rendered_at: now,
+            Err(Failure::Error(error)) => Err(error),
+            Ok(values) => fit(values, &mut room),
+        };
+        components.push(match outcome {
+            Ok(values) => ComponentResult {
+                name: component.name.clone(),
+                values,
+                error: String::new(),
+            },
+            Err(error) => ComponentResult {
+                name: component.name.clone(),
+                values: vec![],
+                error,
+            },
+        });
     }
+    Rendering {
+        outcome: Ok(Render {
+            klip_id: klip.id,
+            klip_version: klip.version,
+            components,
+            freshness,
+            rendered_at: now,
+        }),
+        steps,
+    }
+}
+
+/// `values` when they fit in what is left of the render's room for values.
+fn fit(values: Vec<serde_json::Value>, room: &mut usize) -> Result<Vec<serde_json::Value>, String> {
+    let size: usize = values.iter().map(wire_bytes).sum();
+    if size > *room {
+        return Err(format!(
+            "the values take {size} bytes, more than the {room} bytes left of the \
+             {MAX_RENDER_VALUE_BYTES} that one render returns"
+        ));
+    }
+    *room -= size;
+    Ok(values)
+}
+
+enum Failure {
+    Error(String),
+    Cancelled,
 }
 
 fn evaluate_component(
     formula: &str,
     problems: &[Option<String>],
     context: &EvalContext,
-) -> Result<Vec<serde_json::Value>, String> {
+    budget: &Budget,
+) -> (Result<Vec<serde_json::Value>, Failure>, u64) {
     // Formulas were parsed at save; one that no longer parses (a stricter engine) fails
     // alone.
-    let formula = parse(formula).map_err(|error| {
-        format!(
-            "the formula does not parse at line {}, column {}: {}",
-            error.line, error.column, error.message
-        )
-    })?;
+    let formula = match parse(formula) {
+        Ok(formula) => formula,
+        Err(error) => {
+            let message = format!(
+                "the formula does not parse at line {}, column {}: {}",
+                error.line, error.column, error.message
+            );
+            return (Err(Failure::Error(message)), 0);
+        }
+    };
     for index in formula.bindings() {
         if let Some(Some(problem)) = problems.get(index) {
-            return Err(problem.clone());
+            return (Err(Failure::Error(problem.clone())), 0);
         }
     }
-    let value = evaluate(&formula, context).map_err(|error| error.message().to_owned())?;
-    match value.to_json() {
-        serde_json::Value::Array(values) => Ok(values),
-        single => Ok(vec![single]),
-    }
+    let (value, usage) = evaluate_within(&formula, context, budget);
+    let outcome = match value {
+        Ok(value) => match value.to_json() {
+            serde_json::Value::Array(values) => Ok(values),
+            single => Ok(vec![single]),
+        },
+        Err(error) if error.kind() == ErrorKind::Cancelled => Err(Failure::Cancelled),
+        Err(error) => Err(Failure::Error(error.message().to_owned())),
+    };
+    (outcome, usage.steps)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::klip::{Component, KlipDefinition};
-    use serde_json::json;
-
-    fn klip(formulas: &[&str], bindings: usize) -> Klip {
-        Klip {
-            id: Uuid::now_v7(),
-            account_id: Uuid::now_v7(),
-            definition: KlipDefinition {
-                name: "Sales".into(),
-                components: formulas
-                    .iter()
-                    .enumerate()
-                    .map(|(i, formula)| Component {
-                        name: format!("c{i}"),
-                        formula: (*formula).into(),
-                    })
-                    .collect(),
-                bindings: vec![Some(Uuid::nil()); bindings],
-            },
-            variables: vec![],
-            version: 4,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
-    }
-
-    fn cached(data: Data, fetched_at: DateTime<Utc>) -> BoundData {
-        BoundData {
-            data_source_id: Some(Uuid::nil()),
-            instance_key: "key".into(),
-            state: BindingState::Cached { data, fetched_at },
-        }
-    }
-
-    fn bound(state: BindingState) -> BoundData {
-        BoundData {
-            data_source_id: Some(Uuid::nil()),
-            instance_key: "key".into(),
-            state,
-        }
-    }
-
-    fn errors(render: &Render) -> Vec<&str> {
-        render.components.iter().map(|c| c.error.as_str()).collect()
-    }
-
-    #[test]
-    fn components_evaluate_over_the_bindings_with_variables_and_the_clock() {
-        let now = Utc::now();
-        let fetched = now - chrono::Duration::minutes(5);
-        let sales = Data::Json(json!({"orders": [{"total": 10}, {"total": 32.5}]}));
-        let regions = Data::parse_csv("Region,Amount\nEU,3\nUS,4\nEU,5\n").unwrap();
-        let klip = klip(
-            &[
-                "SUM(@0.orders.total) * $rate",
-                "SUMBY(@1.Amount, @1.Region)",
-                "YEAR(TODAY())",
-            ],
-            2,
-        );
-        let variables = [("rate".to_owned(), "2".to_owned())].into();
-        let render = render(
-            &klip,
-            vec![cached(sales, fetched), cached(regions, fetched)],
-            variables,
-            now,
-        );
-        assert_eq!(render.klip_version, 4);
-        assert_eq!(render.rendered_at, now);
-        assert_eq!(render.components[0].values, [json!(85)]);
-        assert_eq!(render.components[1].values, [json!(8), json!(4)]);
-        assert_eq!(
-            render.components[2].values,
-            [json!(now.format("%Y").to_string().parse::<i64>().unwrap())]
-        );
-        assert_eq!(errors(&render), ["", "", ""]);
-        assert_eq!(
-            render.freshness[1].age(now),
-            Some(chrono::Duration::minutes(5))
-        );
-    }
-
-    #[test]
-    fn a_failing_component_has_its_error_and_the_others_still_render() {
-        let now = Utc::now();
-        let data = Data::Json(json!({"items": [{"n": 1}, {"n": "abc"}]}));
-        let klip = klip(
-            &["COUNT(@0.items)", "SUM(@0.items.n)", "$missing", "@1.x"],
-            2,
-        );
-        let render = render(
-            &klip,
-            vec![cached(data, now), bound(BindingState::NoData)],
-            BTreeMap::new(),
-            now,
-        );
-        assert_eq!(render.components[0].values, [json!(2)]);
-        let errors = errors(&render);
-        assert_eq!(errors[0], "");
-        assert!(
-            errors[1].contains("SUM: expected a number"),
-            "{}",
-            errors[1]
-        );
-        assert_eq!(errors[2], "variable $missing is not set");
-        assert_eq!(errors[3], "binding @1 has no data yet");
-        assert_eq!(render.freshness[1].fetched_at, None);
-        assert_eq!(render.freshness[1].age(now), None);
-    }
-
-    #[test]
-    fn bindings_without_an_instance_say_why() {
-        let now = Utc::now();
-        let klip = klip(&["@0.a", "@1.a", "@2.a", "@3.a", "1 + 1"], 4);
-        let render = render(
-            &klip,
-            vec![
-                BoundData {
-                    data_source_id: None,
-                    instance_key: String::new(),
-                    state: BindingState::Dangling,
-                },
-                bound(BindingState::Unresolved(vec!["region".into()])),
-                bound(BindingState::Unresolvable(
-                    "a header cannot carry it".into(),
-                )),
-                bound(BindingState::Unreadable {
-                    reason: "CSV line 2: quoted field is not closed".into(),
-                    fetched_at: now,
-                }),
-            ],
-            BTreeMap::new(),
-            now,
-        );
-        let errors = errors(&render);
-        assert_eq!(
-            errors[0],
-            "binding @0 is not bound: its data source was deleted"
-        );
-        assert!(errors[1].contains("{props.region}"), "{}", errors[1]);
-        assert_eq!(errors[2], "binding @2: a header cannot carry it");
-        assert!(errors[3].contains("cannot be read"), "{}", errors[3]);
-        assert_eq!(render.components[4].values, [json!(2)]);
-        assert_eq!(render.freshness[3].fetched_at, Some(now));
-    }
-
-    #[test]
-    fn a_render_survives_the_render_cache_as_json() {
-        let now = Utc::now();
-        let render = render(
-            &klip(&["[1, \"a\", null, true]"], 0),
-            vec![],
-            BTreeMap::new(),
-            now,
-        );
-        let stored = serde_json::to_value(&render).unwrap();
-        assert_eq!(serde_json::from_value::<Render>(stored).unwrap(), render);
-    }
-}
+mod tests;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use futures::{StreamExt, stream};
 use trellis_platform::error::{ApiError, ApiResult};
@@ -181,7 +182,7 @@ pub async fn read(
                     Some(Some(cached)) => match &cached.data {
                         Ok(data) => BindingState::Cached {
                             data: data.clone(),
-                            fetched_at: cached.fetched_at,
+                            fetched_at: cached.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
                         },
                         Err(reason) => BindingState::Unreadable {
                             reason: reason.clone(),

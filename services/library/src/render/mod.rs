@@ -4,9 +4,12 @@
 //! - [`Renderer::render`]: RenderKlip, and every render an embed needs (`bindings` resolves
 //!   and reads each binding's data, the domain evaluates).
 //! - `embed_view`: ViewEmbed and the embed render cache (F6).
+//! - `evaluation`: the evaluation itself, on a blocking thread that stops when its caller
+//!   has gone, counted in [`RenderCounters`].
 
 mod bindings;
 mod embed_view;
+mod evaluation;
 
 use std::sync::Arc;
 
@@ -18,11 +21,12 @@ use uuid::Uuid;
 use crate::Settings;
 use crate::cached_data::RefreshClient;
 use crate::clock::Clock;
-use crate::domain::render::{Render, render};
+use crate::domain::render::Render;
 use crate::store::{self, klips};
 use crate::token_registry::TokenRegistry;
 
 pub use embed_view::EmbedView;
+pub use evaluation::RenderCounters;
 
 pub struct Renderer {
     pool: DbPool,
@@ -30,6 +34,7 @@ pub struct Renderer {
     registry: Arc<TokenRegistry>,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    counters: Arc<RenderCounters>,
 }
 
 impl Renderer {
@@ -39,6 +44,7 @@ impl Renderer {
         registry: Arc<TokenRegistry>,
         clock: Arc<dyn Clock>,
         settings: Settings,
+        counters: Arc<RenderCounters>,
     ) -> Self {
         Self {
             pool,
@@ -46,6 +52,7 @@ impl Renderer {
             registry,
             clock,
             settings,
+            counters,
         }
     }
 
@@ -99,9 +106,14 @@ impl Renderer {
             })
             .collect();
         let now = self.now();
-        // Formulas over megabytes of data are CPU work: keep it off the async workers.
-        tokio::task::spawn_blocking(move || render(&klip, bound, variables, now))
-            .await
-            .map_err(ApiError::internal)
+        evaluation::evaluate(
+            klip,
+            bound,
+            variables,
+            now,
+            self.settings.formula_budget(),
+            self.counters.clone(),
+        )
+        .await
     }
 }

@@ -12,7 +12,7 @@ use prost_types::value::Kind;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::Status;
-use trellis_library::{Clock, ManualClock};
+use trellis_library::{Clock, ManualClock, RenderCounters};
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
 use trellis_platform::service::ServiceContext;
@@ -49,6 +49,19 @@ pub struct World {
     pub refresh: RefreshServer,
     pub api: DataApi,
     pub clock: Arc<ManualClock>,
+    /// What the library's renderer has evaluated.
+    pub counters: Arc<RenderCounters>,
+}
+
+/// How the test runs refresh: two workers polling often, loopback allowed.
+pub fn refresh_settings() -> trellis_refresh::Settings {
+    trellis_refresh::Settings {
+        workers: 2,
+        poll_interval: Duration::from_millis(200),
+        // The data API is on loopback (DESIGN.md section 7: tests allow it).
+        allow_private_networks: true,
+        ..Default::default()
+    }
 }
 
 impl World {
@@ -57,12 +70,21 @@ impl World {
     }
 
     pub async fn start_with(settings: trellis_library::Settings) -> Self {
+        Self::start_configured(settings, refresh_settings()).await
+    }
+
+    pub async fn start_configured(
+        settings: trellis_library::Settings,
+        refresh_settings: trellis_refresh::Settings,
+    ) -> Self {
         // Each service calls the other: refresh's address is taken first, the library
         // starts pointing at it, then refresh is built pointing at the library.
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let refresh_url = format!("http://{}", listener.local_addr().expect("an address"));
         let clock = Arc::new(ManualClock::starting_now());
         let library_clock: Arc<dyn Clock> = clock.clone();
+        let counters = Arc::new(RenderCounters::default());
+        let library_counters = counters.clone();
         let service = RunningService::start(
             ServiceKind::Library,
             &trellis_library::SCHEMA,
@@ -71,7 +93,7 @@ impl World {
                 common.refresh_url = refresh_url.clone();
                 common.tokens_url = common::NOWHERE.into();
             },
-            |context| trellis_library::build_with(context, library_clock),
+            |context| trellis_library::build_counted(context, library_clock, library_counters),
         )
         .await;
         let client = LibraryServiceClient::new(service.server.channel());
@@ -84,15 +106,13 @@ impl World {
         let database = TestDatabase::new(&trellis_refresh::SCHEMA).await;
         let mut common = test_config(&database.url);
         common.library_url = library.service.server.url();
-        let settings = trellis_refresh::Settings {
-            workers: 2,
-            poll_interval: Duration::from_millis(200),
-            // The data API is on loopback (DESIGN.md section 7: tests allow it).
-            allow_private_networks: true,
-            ..Default::default()
-        };
-        let context = ServiceContext::new(ServiceKind::Refresh, common, settings, database.pool())
-            .expect("a refresh context");
+        let context = ServiceContext::new(
+            ServiceKind::Refresh,
+            common,
+            refresh_settings,
+            database.pool(),
+        )
+        .expect("a refresh context");
         let server = trellis_refresh::build(context)
             .await
             .expect("refresh builds");
@@ -113,6 +133,7 @@ impl World {
             },
             api: DataApi::start().await,
             clock,
+            counters,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 
+use crate::budget::Meter;
 use crate::coerce::number;
 use crate::error::EvalError;
 use crate::ops::finite;
@@ -79,7 +80,7 @@ pub(super) fn extreme(values: &[Value], name: &str, wanted: Ordering) -> Result<
 }
 
 /// The sum of `values` for each distinct key, in `GROUP(keys)` order.
-pub(super) fn sum_by(values: &Value, keys: &Value) -> Result<Value, EvalError> {
+pub(super) fn sum_by(values: &Value, keys: &Value, meter: &Meter) -> Result<Value, EvalError> {
     if values.len() != keys.len() {
         return Err(EvalError::new(format!(
             "SUMBY: {} values but {} keys (they must pair up)",
@@ -87,7 +88,7 @@ pub(super) fn sum_by(values: &Value, keys: &Value) -> Result<Value, EvalError> {
             keys.len()
         )));
     }
-    let (groups, group_of) = distinct(keys);
+    let (groups, group_of) = distinct(keys, meter, "SUMBY")?;
     let mut totals = vec![0.0; groups.len()];
     for (value, group) in values.iter().zip(group_of) {
         if let Some(n) = number(value, "SUMBY")? {
@@ -101,14 +102,14 @@ pub(super) fn sum_by(values: &Value, keys: &Value) -> Result<Value, EvalError> {
 }
 
 /// How many times each distinct key occurs, in `GROUP(keys)` order.
-pub(super) fn count_by(keys: &Value) -> Value {
-    let (groups, group_of) = distinct(keys);
+pub(super) fn count_by(keys: &Value, meter: &Meter) -> Result<Value, EvalError> {
+    let (groups, group_of) = distinct(keys, meter, "COUNTBY")?;
     let mut counts = vec![0usize; groups.len()];
     for group in group_of {
         counts[group] += 1;
     }
-    counts
+    Ok(counts
         .into_iter()
         .map(|n| Scalar::Number(n as f64))
-        .collect()
+        .collect())
 }

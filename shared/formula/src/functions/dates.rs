@@ -10,6 +10,7 @@ use chrono::{
 };
 
 use crate::broadcast::zip_with;
+use crate::budget::Meter;
 use crate::coerce::{self, mismatch, number, parse_date};
 use crate::error::EvalError;
 use crate::value::{Scalar, Value};
@@ -131,15 +132,21 @@ fn parse_with_pattern(text: &str, pattern: &str) -> Option<DateTime<Utc>> {
         .map(|day| day.and_time(NaiveTime::MIN).and_utc())
 }
 
-pub(super) fn date(x: &Value, pattern: Option<&Value>) -> Result<Value, EvalError> {
+pub(super) fn date(x: &Value, pattern: Option<&Value>, meter: &Meter) -> Result<Value, EvalError> {
     match pattern {
-        None => zip_with([x], "DATE", |[x]| to_date(x, None, "DATE")),
-        Some(pattern) => zip_with([x, pattern], "DATE", |[x, p]| to_date(x, Some(p), "DATE")),
+        None => zip_with(meter, [x], "DATE", |[x]| to_date(x, None, "DATE")),
+        Some(pattern) => zip_with(meter, [x, pattern], "DATE", |[x, p]| {
+            to_date(x, Some(p), "DATE")
+        }),
     }
 }
 
 /// The date as Unix seconds, the inverse of `DATE(number)`.
-pub(super) fn date_value(x: &Value, pattern: Option<&Value>) -> Result<Value, EvalError> {
+pub(super) fn date_value(
+    x: &Value,
+    pattern: Option<&Value>,
+    meter: &Meter,
+) -> Result<Value, EvalError> {
     let seconds = |x: &Scalar, p: Option<&Scalar>| {
         Ok(match to_date(x, p, "DATEVALUE")? {
             Scalar::Date(date) => Scalar::Number(date.timestamp_millis() as f64 / 1000.0),
@@ -147,8 +154,10 @@ pub(super) fn date_value(x: &Value, pattern: Option<&Value>) -> Result<Value, Ev
         })
     };
     match pattern {
-        None => zip_with([x], "DATEVALUE", |[x]| seconds(x, None)),
-        Some(pattern) => zip_with([x, pattern], "DATEVALUE", |[x, p]| seconds(x, Some(p))),
+        None => zip_with(meter, [x], "DATEVALUE", |[x]| seconds(x, None)),
+        Some(pattern) => zip_with(meter, [x, pattern], "DATEVALUE", |[x, p]| {
+            seconds(x, Some(p))
+        }),
     }
 }
 
@@ -160,16 +169,22 @@ pub(super) fn today(now: DateTime<Utc>) -> Value {
 pub(super) fn part(
     x: &Value,
     name: &str,
+    meter: &Meter,
     component: impl Fn(&DateTime<Utc>) -> f64,
 ) -> Result<Value, EvalError> {
-    zip_with([x], name, |[x]| {
+    zip_with(meter, [x], name, |[x]| {
         Ok(coerce::date(x, name)?.map_or(Scalar::Null, |date| Scalar::Number(component(&date))))
     })
 }
 
-pub(super) fn date_add(date: &Value, amount: &Value, unit: &Value) -> Result<Value, EvalError> {
+pub(super) fn date_add(
+    date: &Value,
+    amount: &Value,
+    unit: &Value,
+    meter: &Meter,
+) -> Result<Value, EvalError> {
     const NAME: &str = "DATEADD";
-    zip_with([date, amount, unit], NAME, |[date, amount, unit]| {
+    zip_with(meter, [date, amount, unit], NAME, |[date, amount, unit]| {
         let unit = parse_unit(text_arg(unit, NAME, "a unit")?)
             .map_err(|message| EvalError::new(format!("{NAME}: {message}")))?;
         let (Some(date), Some(amount)) = (coerce::date(date, NAME)?, number(amount, NAME)?) else {
@@ -208,9 +223,14 @@ pub(super) fn date_add(date: &Value, amount: &Value, unit: &Value) -> Result<Val
 
 /// `end - start` in whole units, truncated toward zero. Months and years count calendar
 /// months completed: Jan 31 to Feb 28 is 0 months, Jan 15 to Feb 15 is 1.
-pub(super) fn date_diff(start: &Value, end: &Value, unit: &Value) -> Result<Value, EvalError> {
+pub(super) fn date_diff(
+    start: &Value,
+    end: &Value,
+    unit: &Value,
+    meter: &Meter,
+) -> Result<Value, EvalError> {
     const NAME: &str = "DATEDIFF";
-    zip_with([start, end, unit], NAME, |[start, end, unit]| {
+    zip_with(meter, [start, end, unit], NAME, |[start, end, unit]| {
         let unit = parse_unit(text_arg(unit, NAME, "a unit")?)
             .map_err(|message| EvalError::new(format!("{NAME}: {message}")))?;
         let (Some(start), Some(end)) = (coerce::date(start, NAME)?, coerce::date(end, NAME)?)
@@ -244,9 +264,13 @@ fn whole_months(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
     }
 }
 
-pub(super) fn format_date(date: &Value, pattern: &Value) -> Result<Value, EvalError> {
+pub(super) fn format_date(
+    date: &Value,
+    pattern: &Value,
+    meter: &Meter,
+) -> Result<Value, EvalError> {
     const NAME: &str = "FORMATDATE";
-    zip_with([date, pattern], NAME, |[date, pattern]| {
+    zip_with(meter, [date, pattern], NAME, |[date, pattern]| {
         let pattern = text_arg(pattern, NAME, "a date pattern")?;
         check_pattern(pattern).map_err(|message| EvalError::new(format!("{NAME}: {message}")))?;
         let Some(date) = coerce::date(date, NAME)? else {

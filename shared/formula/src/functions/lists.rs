@@ -3,8 +3,10 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use crate::broadcast::zip_with;
+use crate::budget::Meter;
 use crate::coerce::{parse_number, truth};
 use crate::error::EvalError;
 use crate::value::{Scalar, Value};
@@ -14,8 +16,9 @@ pub(super) fn choose(
     condition: &Value,
     then: &Value,
     otherwise: &Value,
+    meter: &Meter,
 ) -> Result<Value, EvalError> {
-    zip_with([condition, then, otherwise], "IF", |[c, a, b]| {
+    zip_with(meter, [condition, then, otherwise], "IF", |[c, a, b]| {
         Ok(if truth(c, "IF")? {
             a.clone()
         } else {
@@ -24,14 +27,20 @@ pub(super) fn choose(
     })
 }
 
+/// Copies `value` out, counting its bytes.
+fn copied(value: &Scalar, meter: &Meter, context: &str) -> Result<Scalar, EvalError> {
+    meter.bytes(value.size(), context)?;
+    Ok(value.clone())
+}
+
 /// The values whose condition is true; a single condition keeps all or none.
-pub(super) fn select(values: &Value, condition: &Value) -> Result<Value, EvalError> {
+pub(super) fn select(values: &Value, condition: &Value, meter: &Meter) -> Result<Value, EvalError> {
     if let Some(single) = condition.single() {
-        return Ok(if truth(single, "SELECT")? {
-            values.clone()
+        return if truth(single, "SELECT")? {
+            values.iter().map(|v| copied(v, meter, "SELECT")).collect()
         } else {
-            Value::default()
-        });
+            Ok(Value::default())
+        };
     }
     if condition.len() != values.len() {
         return Err(EvalError::new(format!(
@@ -43,14 +52,14 @@ pub(super) fn select(values: &Value, condition: &Value) -> Result<Value, EvalErr
     let mut kept = Vec::new();
     for (value, keep) in values.iter().zip(condition) {
         if truth(keep, "SELECT")? {
-            kept.push(value.clone());
+            kept.push(copied(value, meter, "SELECT")?);
         }
     }
     Ok(Value(kept))
 }
 
-pub(super) fn group(values: &Value) -> Value {
-    Value(distinct(values).0)
+pub(super) fn group(values: &Value, meter: &Meter) -> Result<Value, EvalError> {
+    Ok(Value(distinct(values, meter, "GROUP")?.0))
 }
 
 /// Identity for grouping: the same kind and the same value (so `1` and `"1"` differ).
@@ -81,19 +90,25 @@ impl GroupKey {
 }
 
 /// The distinct values in first-seen order, and for each input value its group's position.
-pub(super) fn distinct(values: &Value) -> (Vec<Scalar>, Vec<usize>) {
+pub(super) fn distinct(
+    values: &Value,
+    meter: &Meter,
+    context: &str,
+) -> Result<(Vec<Scalar>, Vec<usize>), EvalError> {
     let mut positions: HashMap<GroupKey, usize> = HashMap::new();
     let mut groups = Vec::new();
-    let group_of = values
-        .iter()
-        .map(|value| {
-            *positions.entry(GroupKey::of(value)).or_insert_with(|| {
-                groups.push(value.clone());
-                groups.len() - 1
-            })
-        })
-        .collect();
-    (groups, group_of)
+    let mut group_of = Vec::with_capacity(values.len());
+    for value in values {
+        let group = match positions.entry(GroupKey::of(value)) {
+            Entry::Occupied(entry) => *entry.get(),
+            Entry::Vacant(entry) => {
+                groups.push(copied(value, meter, context)?);
+                *entry.insert(groups.len() - 1)
+            }
+        };
+        group_of.push(group);
+    }
+    Ok((groups, group_of))
 }
 
 /// Reads SORT's order argument.
@@ -108,7 +123,11 @@ pub(crate) fn parse_order(text: &str) -> Result<bool, String> {
 /// Sorts ascending (or descending), nulls last either way. When every value is a number or
 /// text that reads as one, the order is numeric (CSV columns sort as numbers); otherwise
 /// booleans, then numbers, dates, texts and objects, each in their natural order.
-pub(super) fn sort(values: &Value, order: Option<&Value>) -> Result<Value, EvalError> {
+pub(super) fn sort(
+    values: &Value,
+    order: Option<&Value>,
+    meter: &Meter,
+) -> Result<Value, EvalError> {
     let descending = match order.map(|order| order.single()) {
         None => false,
         Some(Some(Scalar::Text(text))) => {
@@ -120,10 +139,19 @@ pub(super) fn sort(values: &Value, order: Option<&Value>) -> Result<Value, EvalE
             ));
         }
     };
-    let (mut present, nulls): (Vec<Scalar>, Vec<Scalar>) = values
-        .iter()
-        .cloned()
-        .partition(|value| *value != Scalar::Null);
+    // Comparisons: about n·log₂n.
+    let n = values.len();
+    meter.steps(n.saturating_mul(usize::BITS as usize - n.leading_zeros() as usize))?;
+    let mut present = Vec::with_capacity(n);
+    let mut nulls = Vec::new();
+    for value in values {
+        let value = copied(value, meter, "SORT")?;
+        if value == Scalar::Null {
+            nulls.push(value);
+        } else {
+            present.push(value);
+        }
+    }
     let numeric: Option<Vec<f64>> = present.iter().map(as_number).collect();
     let direct = |ordering: Ordering| {
         if descending {
@@ -138,10 +166,25 @@ pub(super) fn sort(values: &Value, order: Option<&Value>) -> Result<Value, EvalE
             keyed.sort_by(|a, b| direct(a.0.total_cmp(&b.0)));
             present = keyed.into_iter().map(|(_, value)| value).collect();
         }
-        None => present.sort_by(|a, b| direct(natural(a, b))),
+        None => {
+            // An object compares by its JSON text, written once rather than per comparison.
+            let mut keyed: Vec<(Option<String>, Scalar)> = present
+                .into_iter()
+                .map(|value| (object_text(&value), value))
+                .collect();
+            keyed.sort_by(|a, b| direct(natural(a, b)));
+            present = keyed.into_iter().map(|(_, value)| value).collect();
+        }
     }
     present.extend(nulls);
     Ok(Value(present))
+}
+
+fn object_text(value: &Scalar) -> Option<String> {
+    match value {
+        Scalar::Object(object) => Some(serde_json::Value::Object(object.clone()).to_string()),
+        _ => None,
+    }
 }
 
 fn as_number(value: &Scalar) -> Option<f64> {
@@ -152,7 +195,10 @@ fn as_number(value: &Scalar) -> Option<f64> {
     }
 }
 
-fn natural(a: &Scalar, b: &Scalar) -> Ordering {
+fn natural(
+    (a_text, a): &(Option<String>, Scalar),
+    (b_text, b): &(Option<String>, Scalar),
+) -> Ordering {
     fn rank(value: &Scalar) -> u8 {
         match value {
             Scalar::Null => 0,
@@ -168,9 +214,7 @@ fn natural(a: &Scalar, b: &Scalar) -> Ordering {
         (Scalar::Number(x), Scalar::Number(y)) => x.total_cmp(y),
         (Scalar::Date(x), Scalar::Date(y)) => x.cmp(y),
         (Scalar::Text(x), Scalar::Text(y)) => x.cmp(y),
-        (Scalar::Object(x), Scalar::Object(y)) => serde_json::Value::Object(x.clone())
-            .to_string()
-            .cmp(&serde_json::Value::Object(y.clone()).to_string()),
+        (Scalar::Object(_), Scalar::Object(_)) => a_text.cmp(b_text),
         _ => rank(a).cmp(&rank(b)),
     }
 }

@@ -9,11 +9,13 @@ mod text;
 
 use chrono::{DateTime, Utc};
 
+use crate::budget::Meter;
 use crate::error::EvalError;
 use crate::value::Value;
 
 pub(crate) use dates::{check_pattern, parse_unit};
 pub(crate) use lists::parse_order;
+pub(crate) use text::joined;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Function {
@@ -178,49 +180,52 @@ impl Function {
 }
 
 /// Applies `function` to its evaluated arguments. `IF` arrives here only when its condition
-/// has several values; the evaluator handles the single-condition case lazily.
+/// has several values; the evaluator handles the single-condition case lazily. Reading the
+/// arguments was counted by the evaluator; what a function builds is counted here.
 pub(crate) fn call(
     function: Function,
     args: &[Value],
     now: DateTime<Utc>,
+    meter: &Meter,
 ) -> Result<Value, EvalError> {
     use Function as F;
+    let m = meter;
     match (function, args) {
         (F::Sum, values) => aggregate::sum(values),
         (F::Average, values) => aggregate::average(values),
         (F::Count, values) => Ok(aggregate::count(values)),
         (F::Min, values) => aggregate::extreme(values, "MIN", std::cmp::Ordering::Less),
         (F::Max, values) => aggregate::extreme(values, "MAX", std::cmp::Ordering::Greater),
-        (F::SumBy, [values, keys]) => aggregate::sum_by(values, keys),
-        (F::CountBy, [keys]) => Ok(aggregate::count_by(keys)),
-        (F::Round, [x]) => math::round(x, None),
-        (F::Round, [x, digits]) => math::round(x, Some(digits)),
-        (F::Abs, [x]) => math::abs(x),
-        (F::Number, [x]) => math::number_of(x),
-        (F::If, [condition, then, otherwise]) => lists::choose(condition, then, otherwise),
-        (F::Concat, values) => text::concat(values),
-        (F::Join, [values]) => text::join(values, None),
-        (F::Join, [values, separator]) => text::join(values, Some(separator)),
-        (F::Len, [x]) => text::len(x),
-        (F::Upper, [x]) => text::map_text(x, "UPPER", |s| s.to_uppercase()),
-        (F::Lower, [x]) => text::map_text(x, "LOWER", |s| s.to_lowercase()),
-        (F::Trim, [x]) => text::map_text(x, "TRIM", |s| s.trim().to_string()),
-        (F::Select, [values, condition]) => lists::select(values, condition),
-        (F::Group, [values]) => Ok(lists::group(values)),
-        (F::Sort, [values]) => lists::sort(values, None),
-        (F::Sort, [values, order]) => lists::sort(values, Some(order)),
-        (F::Date, [x]) => dates::date(x, None),
-        (F::Date, [x, pattern]) => dates::date(x, Some(pattern)),
-        (F::DateValue, [x]) => dates::date_value(x, None),
-        (F::DateValue, [x, pattern]) => dates::date_value(x, Some(pattern)),
+        (F::SumBy, [values, keys]) => aggregate::sum_by(values, keys, m),
+        (F::CountBy, [keys]) => aggregate::count_by(keys, m),
+        (F::Round, [x]) => math::round(x, None, m),
+        (F::Round, [x, digits]) => math::round(x, Some(digits), m),
+        (F::Abs, [x]) => math::abs(x, m),
+        (F::Number, [x]) => math::number_of(x, m),
+        (F::If, [condition, then, otherwise]) => lists::choose(condition, then, otherwise, m),
+        (F::Concat, values) => text::concat(values, m),
+        (F::Join, [values]) => text::join(values, None, m),
+        (F::Join, [values, separator]) => text::join(values, Some(separator), m),
+        (F::Len, [x]) => text::len(x, m),
+        (F::Upper, [x]) => text::map_text(x, "UPPER", m, |s| s.to_uppercase()),
+        (F::Lower, [x]) => text::map_text(x, "LOWER", m, |s| s.to_lowercase()),
+        (F::Trim, [x]) => text::map_text(x, "TRIM", m, |s| s.trim().to_string()),
+        (F::Select, [values, condition]) => lists::select(values, condition, m),
+        (F::Group, [values]) => lists::group(values, m),
+        (F::Sort, [values]) => lists::sort(values, None, m),
+        (F::Sort, [values, order]) => lists::sort(values, Some(order), m),
+        (F::Date, [x]) => dates::date(x, None, m),
+        (F::Date, [x, pattern]) => dates::date(x, Some(pattern), m),
+        (F::DateValue, [x]) => dates::date_value(x, None, m),
+        (F::DateValue, [x, pattern]) => dates::date_value(x, Some(pattern), m),
         (F::Today, []) => Ok(dates::today(now)),
         (F::Now, []) => Ok(Value::from(crate::value::Scalar::Date(now))),
-        (F::Year, [x]) => dates::part(x, "YEAR", |d| chrono::Datelike::year(d).into()),
-        (F::Month, [x]) => dates::part(x, "MONTH", |d| chrono::Datelike::month(d).into()),
-        (F::Day, [x]) => dates::part(x, "DAY", |d| chrono::Datelike::day(d).into()),
-        (F::DateAdd, [date, amount, unit]) => dates::date_add(date, amount, unit),
-        (F::DateDiff, [start, end, unit]) => dates::date_diff(start, end, unit),
-        (F::FormatDate, [date, pattern]) => dates::format_date(date, pattern),
+        (F::Year, [x]) => dates::part(x, "YEAR", m, |d| chrono::Datelike::year(d).into()),
+        (F::Month, [x]) => dates::part(x, "MONTH", m, |d| chrono::Datelike::month(d).into()),
+        (F::Day, [x]) => dates::part(x, "DAY", m, |d| chrono::Datelike::day(d).into()),
+        (F::DateAdd, [date, amount, unit]) => dates::date_add(date, amount, unit, m),
+        (F::DateDiff, [start, end, unit]) => dates::date_diff(start, end, unit, m),
+        (F::FormatDate, [date, pattern]) => dates::format_date(date, pattern, m),
         // The parser checks argument counts, so a formula never gets here.
         (function, args) => Err(EvalError::new(
             function

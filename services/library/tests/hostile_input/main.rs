@@ -1,7 +1,11 @@
 //! Bad input is INVALID_ARGUMENT with a field violation: never INTERNAL, never a panic,
-//! never half-written.
+//! never half-written. `strings`: NUL and control characters in any RPC's strings;
+//! `layouts`: how deep a layout may nest.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod layouts;
+mod strings;
 
 use common::{json_source, klip_of, start, violations, with};
 use trellis_proto::library::v1 as pb;
