@@ -48,10 +48,25 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
             "TRELLIS_IMPORTS_FAIL_AFTER_STEP is set: the process aborts mid-import (test only)"
         );
     }
+    if context.settings.execute_wait_secs > settings::MAX_EXECUTE_WAIT_SECS {
+        tracing::warn!(
+            configured = context.settings.execute_wait_secs,
+            taken = settings::MAX_EXECUTE_WAIT_SECS,
+            "TRELLIS_IMPORTS_EXECUTE_WAIT_SECS is over its maximum; the maximum is taken"
+        );
+    }
+    let pool_size = context.pool.status().max_size;
+    anyhow::ensure!(
+        pool_size >= store::saga_lock::MIN_POOL_SIZE,
+        "the imports service needs a pool of at least {} database connections \
+         (TRELLIS_DB_POOL_SIZE is {pool_size}): an import saga holds one for its lock and \
+         takes another for each step",
+        store::saga_lock::MIN_POOL_SIZE
+    );
     let peers = peers::Peers::new(&context.common, context.service_tokens.clone())?;
     let saga = Arc::new(saga::Saga {
         pool: context.pool.clone(),
-        database_url: context.common.database_url(context.kind),
+        locks: store::saga_lock::SagaLocks::new(context.pool.clone()),
         peers: peers.clone(),
         settings: context.settings.clone(),
     });

@@ -8,6 +8,11 @@ pub const DEFAULT_RECOVERY_INTERVAL_SECS: u64 = 30;
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 20;
 pub const DEFAULT_EXECUTE_WAIT_SECS: u64 = 10;
 
+/// A larger `TRELLIS_IMPORTS_EXECUTE_WAIT_SECS` is taken as this, with a warning at start
+/// (docs/imports.md, "Limits"): the deadline of a wait is always a time that can be
+/// computed, and its `lock_timeout` one that PostgreSQL takes.
+pub const MAX_EXECUTE_WAIT_SECS: u64 = 60 * 60;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// How long a plan can be executed after it was made.
@@ -37,7 +42,8 @@ pub struct Settings {
     pub max_attempts: u32,
 
     /// How long ExecuteImportPlan and ReimportInstance wait for another replica (or the
-    /// recovery loop) that is running the same import, before answering with its state.
+    /// recovery loop) that is running the same import, before answering with its state;
+    /// zero does not wait, and at most an hour is taken.
     #[arg(
         long = "imports-execute-wait-secs",
         env = "TRELLIS_IMPORTS_EXECUTE_WAIT_SECS",
@@ -91,6 +97,27 @@ impl Settings {
     }
 
     pub fn execute_wait(&self) -> Duration {
-        Duration::from_secs(self.execute_wait_secs)
+        Duration::from_secs(self.execute_wait_secs.min(MAX_EXECUTE_WAIT_SECS))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_execute_wait_is_taken_within_an_hour() {
+        let wait = |secs| {
+            Settings {
+                execute_wait_secs: secs,
+                ..Settings::default()
+            }
+            .execute_wait()
+        };
+        assert_eq!(wait(0), Duration::ZERO);
+        assert_eq!(wait(10), Duration::from_secs(10));
+        assert_eq!(wait(MAX_EXECUTE_WAIT_SECS), Duration::from_secs(3600));
+        assert_eq!(wait(MAX_EXECUTE_WAIT_SECS + 1), Duration::from_secs(3600));
+        assert_eq!(wait(u64::MAX), Duration::from_secs(3600));
     }
 }

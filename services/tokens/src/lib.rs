@@ -50,19 +50,27 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
             "TRELLIS_TOKENS_ENCRYPTION_KEYS is not set: secrets are encrypted with the development key (development mode)"
         );
     }
+    let pool_size = context.pool.status().max_size;
+    anyhow::ensure!(
+        pool_size >= domain::access::MIN_POOL_SIZE,
+        "the tokens service needs a pool of at least {} database connections \
+         (TRELLIS_DB_POOL_SIZE is {pool_size}): a token refresh holds one through its lock \
+         wait and its call to the provider, and other calls need another",
+        domain::access::MIN_POOL_SIZE
+    );
     let oauth = oauth::OAuthClient::new(context.settings.provider_timeout())?;
     let usage = domain::usage::UsageFinder::new(
         client::channel(&context.common.library_url)?,
         context.service_tokens.clone(),
     );
-    let access = domain::access::AccessTokens {
-        pool: context.pool.clone(),
-        keyring: keyring.clone(),
-        oauth: oauth.clone(),
-        window: context.settings.refresh_window(),
+    let access = domain::access::AccessTokens::new(
+        context.pool.clone(),
+        keyring.clone(),
+        oauth.clone(),
+        context.settings.refresh_window(),
         // Long enough for the holder's call to the provider, short of the request timeout.
-        lock_timeout: context.settings.provider_timeout() * 2,
-    };
+        context.settings.provider_timeout() * 2,
+    );
     let authorizations = domain::authorization::Authorizations {
         pool: context.pool.clone(),
         keyring: keyring.clone(),

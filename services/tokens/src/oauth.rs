@@ -16,13 +16,17 @@ use oauth2::basic::{
 use oauth2::{
     AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
 use crate::store::providers::ProviderRow;
+
+mod answer;
+
+use answer::{Grant, issued, provider_text};
+pub use answer::{MAX_PROVIDER_SCOPES, MAX_PROVIDER_TEXT_CHARS};
 
 /// The OpenID Connect `id_token` a token response may carry besides the standard fields.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -56,7 +60,8 @@ pub struct IssuedToken {
     pub refresh_token: Option<Secret>,
     pub token_type: String,
     pub expires_in: Option<Duration>,
-    /// The granted scopes, when the provider says.
+    /// The granted scopes, when the provider says; never read from a refresh's answer
+    /// (a refresh does not store them).
     pub scopes: Option<Vec<String>>,
     id_token: Option<Secret>,
 }
@@ -87,7 +92,8 @@ fn describe(description: &str) -> String {
         String::new()
     } else {
         // Provider descriptions are short texts meant for developers; never echo more.
-        format!(" ({})", description.chars().take(200).collect::<String>())
+        let printable = description.chars().filter(|c| !c.is_control());
+        format!(" ({})", printable.take(200).collect::<String>())
     }
 }
 
@@ -157,7 +163,7 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        Ok(issued(response))
+        issued(response, Grant::Code)
     }
 
     /// Exchanges a refresh token for a new access token (and, with rotating providers, a new
@@ -176,7 +182,7 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        Ok(issued(response))
+        issued(response, Grant::Refresh)
     }
 
     /// Revokes a token at the provider's revocation endpoint (RFC 7009): the refresh token
@@ -280,7 +286,10 @@ impl OAuthClient {
             .iter()
             .find_map(|field| text(field))
             .unwrap_or_default();
-        Ok(ExternalUser { id, name })
+        Ok(ExternalUser {
+            id: provider_text("the external user's id", id)?,
+            name: provider_text("the external user's name", name)?,
+        })
     }
 }
 
@@ -299,25 +308,6 @@ fn client(
         client = client.set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned())?);
     }
     Ok(client)
-}
-
-fn issued(response: ProviderTokenResponse) -> IssuedToken {
-    IssuedToken {
-        access_token: Secret::new(response.access_token().secret().clone()),
-        refresh_token: response
-            .refresh_token()
-            .map(|token| Secret::new(token.secret().clone())),
-        token_type: match response.token_type() {
-            BasicTokenType::Bearer => "Bearer".to_owned(),
-            BasicTokenType::Mac => "MAC".to_owned(),
-            BasicTokenType::Extension(other) => other.clone(),
-        },
-        expires_in: response.expires_in(),
-        scopes: response
-            .scopes()
-            .map(|scopes| scopes.iter().map(|s| s.to_string()).collect()),
-        id_token: response.extra_fields().id_token.clone().map(Secret::new),
-    }
 }
 
 fn token_error<E: std::error::Error>(

@@ -9,6 +9,12 @@ pub const DEFAULT_REFRESH_WINDOW_SECS: u64 = 60;
 pub const DEFAULT_AUTHORIZATION_TTL_SECS: u64 = 600;
 pub const DEFAULT_PROVIDER_TIMEOUT_SECS: u64 = 10;
 
+/// Larger settings are taken as these (docs/tokens.md, "Limits"): time arithmetic on them
+/// never overflows, and no wait is longer than an operator could mean.
+pub const MAX_REFRESH_WINDOW_SECS: u64 = 24 * 60 * 60;
+pub const MAX_AUTHORIZATION_TTL_SECS: u64 = 24 * 60 * 60;
+pub const MAX_PROVIDER_TIMEOUT_SECS: u64 = 5 * 60;
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
     /// Keys that encrypt secrets at rest: `KEY_ID:BASE64` pairs separated by commas, each key
@@ -93,14 +99,20 @@ impl Settings {
     }
 
     pub fn refresh_window(&self) -> Duration {
-        Duration::from_secs(self.refresh_window_secs)
+        Duration::from_secs(self.refresh_window_secs.min(MAX_REFRESH_WINDOW_SECS))
     }
 
     pub fn authorization_ttl(&self) -> Duration {
-        Duration::from_secs(self.authorization_ttl_secs.max(1))
+        Duration::from_secs(
+            self.authorization_ttl_secs
+                .clamp(1, MAX_AUTHORIZATION_TTL_SECS),
+        )
     }
 
     pub fn provider_timeout(&self) -> Duration {
-        Duration::from_secs(self.provider_timeout_secs.max(1))
+        Duration::from_secs(
+            self.provider_timeout_secs
+                .clamp(1, MAX_PROVIDER_TIMEOUT_SECS),
+        )
     }
 }

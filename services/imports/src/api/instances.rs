@@ -301,6 +301,8 @@ impl ImportsApi {
                 Ok(import.id.to_string())
             })
             .await?;
+        // The saga takes connections of its own: this one is not held while it runs.
+        drop(conn);
         let finished = self.finish_import(id).await?;
         Ok(pb::ReimportInstanceResponse {
             import: finished.import,

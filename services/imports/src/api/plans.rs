@@ -262,6 +262,8 @@ impl ImportsApi {
                 Ok(import.id.to_string())
             })
             .await?;
+        // The saga takes connections of its own: this one is not held while it runs.
+        drop(conn);
         self.finish_import(import_id).await
     }
 

@@ -14,7 +14,7 @@
 //! A step that fails for good is compensated: grants and credential copies made for the
 //! clones are revoked and the clones deleted (COMPENSATED). One that fails transiently is
 //! left where it is and retried by the recovery loop, with backoff, until `max_attempts`.
-//! Only one driver runs an import at a time ([`SagaLock`]).
+//! Only one driver runs an import at a time ([`SagaLocks`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::domain::import::{Import, ImportKind, ImportState};
 use crate::peers::{Peers, is_transient};
 use crate::settings::{FailPoint, Settings};
-use crate::store::saga_lock::SagaLock;
+use crate::store::saga_lock::SagaLocks;
 use crate::store::{self, imports};
 
 mod compensate;
@@ -36,7 +36,7 @@ mod steps;
 
 pub struct Saga {
     pub pool: DbPool,
-    pub database_url: String,
+    pub locks: SagaLocks,
     pub peers: Peers,
     pub settings: Settings,
 }
@@ -80,8 +80,10 @@ impl Saga {
     pub async fn run(self: &Arc<Self>, id: Uuid, wait: Duration) -> Result<Import, ApiError> {
         let saga = self.clone();
         tokio::spawn(async move {
-            if let Some(_lock) = SagaLock::acquire(&saga.database_url, id, wait).await? {
-                saga.drive(id).await?;
+            if let Some(lock) = saga.locks.acquire(id, wait).await? {
+                let driven = saga.drive(id).await;
+                lock.release().await;
+                driven?;
             }
             saga.load(id).await
         })
@@ -91,8 +93,10 @@ impl Saga {
 
     /// Drives the import if no one else is driving it (the recovery loop).
     pub async fn resume(&self, id: Uuid) -> Result<(), StoreError> {
-        if let Some(_lock) = SagaLock::try_acquire(&self.database_url, id).await? {
-            self.drive(id).await?;
+        if let Some(lock) = self.locks.acquire(id, Duration::ZERO).await? {
+            let driven = self.drive(id).await;
+            lock.release().await;
+            driven?;
         }
         Ok(())
     }

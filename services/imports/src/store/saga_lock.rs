@@ -1,74 +1,298 @@
-//! One driver per import at a time, across every replica.
+//! One driver per import at a time, across every replica, within the connection pool.
 //!
-//! The lock is a session-level PostgreSQL advisory lock held by a connection of its own, not
-//! one of the pool: when the process dies (a crash, a kill, the test-only fault injection) the
-//! connection closes and PostgreSQL releases the lock at once, so the next replica or the
-//! restarted process can resume the import without waiting for a lease to expire.
+//! The lock is a session-level PostgreSQL advisory lock on `imports.saga/<id>`, held by a
+//! connection taken from the pool for as long as the saga is driven: when the process dies
+//! (a crash, a kill, the test-only fault injection) the connection closes and PostgreSQL
+//! releases the lock at once, so the next replica or the restarted process can resume the
+//! import without waiting for a lease to expire.
+//!
+//! What keeps that from exhausting the pool:
+//!
+//! - callers of one process that want the same import queue in the process, not on the
+//!   database: only the first of them holds a connection while it waits for the lock;
+//! - at most [`SagaLocks::slots`] locks are held at once, half the pool, so the sagas
+//!   themselves (each takes one more connection at a time for its steps) and the handlers
+//!   always find connections;
+//! - every wait (for the turn, a slot, a connection, the lock) ends at the caller's deadline.
+//!
+//! A pooled connection never goes back to the pool holding the lock: [`SagaLock::release`]
+//! unlocks it, and a lock dropped without being released (a panic) takes its connection out
+//! of the pool and closes it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::sql_types::{Bool, Text};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, RunQueryDsl};
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use trellis_platform::db::{DbConn, DbPool};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-#[derive(diesel::QueryableByName)]
-struct Locked {
-    #[diesel(sql_type = Bool)]
-    locked: bool,
-}
+/// The smallest pool the service runs with: a saga holds one connection for its lock and
+/// takes one more for each step.
+pub const MIN_POOL_SIZE: usize = 2;
 
-/// Held while an import is being driven; dropping it closes its connection and so
-/// releases the lock.
-pub struct SagaLock {
-    _conn: AsyncPgConnection,
+/// The longest wait [`SagaLocks::acquire`] honours; a longer one is taken as this. It keeps
+/// the wait's deadline a time that can be computed, and its `lock_timeout` within what
+/// PostgreSQL takes (at most `i32::MAX` milliseconds).
+pub const MAX_WAIT: Duration = Duration::from_secs(crate::settings::MAX_EXECUTE_WAIT_SECS);
+
+#[derive(diesel::QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    flag: bool,
 }
 
 fn key(import: Uuid) -> String {
     format!("imports.saga/{import}")
 }
 
-impl SagaLock {
-    /// The lock when nobody holds it; `None` when another driver does.
-    pub async fn try_acquire(database_url: &str, import: Uuid) -> Result<Option<Self>, StoreError> {
-        let mut conn = AsyncPgConnection::establish(database_url)
-            .await
-            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        let locked: Locked =
-            diesel::sql_query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked")
-                .bind::<Text, _>(key(import))
-                .get_result(&mut conn)
-                .await?;
-        Ok(locked.locked.then_some(SagaLock { _conn: conn }))
+type Queues = Arc<Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>>;
+
+/// The saga locks of this process. Cheap to share behind the saga's `Arc`.
+pub struct SagaLocks {
+    pool: DbPool,
+    slots: Arc<Semaphore>,
+    queues: Queues,
+}
+
+/// Held while an import is being driven; see the module documentation.
+pub struct SagaLock {
+    conn: Option<DbConn>,
+    import: Uuid,
+    _slot: OwnedSemaphorePermit,
+    _turn: Turn,
+}
+
+/// This process's turn at one import: the first in its queue.
+struct Turn {
+    guard: Option<OwnedMutexGuard<()>>,
+    queues: Queues,
+    import: Uuid,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        forget_if_idle(&self.queues, self.import);
+    }
+}
+
+fn queues(
+    queues: &Queues,
+) -> std::sync::MutexGuard<'_, HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>> {
+    // Only inserts and removes happen under it: a panic leaves it consistent.
+    queues
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Drops the queue of `import` once nobody holds or waits for it.
+fn forget_if_idle(all: &Queues, import: Uuid) {
+    let mut all = queues(all);
+    if all
+        .get(&import)
+        .is_some_and(|queue| Arc::strong_count(queue) == 1)
+    {
+        all.remove(&import);
+    }
+}
+
+impl SagaLocks {
+    pub fn new(pool: DbPool) -> Self {
+        let slots = Self::slots(pool.status().max_size);
+        Self {
+            pool,
+            slots: Arc::new(Semaphore::new(slots)),
+            queues: Arc::default(),
+        }
     }
 
-    /// The lock, waiting up to `wait` for the driver that holds it to finish.
+    /// Sagas this process drives at once with a pool of `pool_size`: half of it.
+    pub fn slots(pool_size: usize) -> usize {
+        (pool_size / 2).max(1)
+    }
+
+    /// The lock of `import`, waiting up to `wait` (at most [`MAX_WAIT`]) for whoever holds
+    /// it (zero: only if it is free now). `None` when another driver still holds it then;
+    /// UNAVAILABLE when this process could not get a free slot or connection in time.
     pub async fn acquire(
-        database_url: &str,
+        &self,
         import: Uuid,
         wait: Duration,
-    ) -> Result<Option<Self>, StoreError> {
-        if wait.is_zero() {
-            return Self::try_acquire(database_url, import).await;
-        }
-        let mut conn = AsyncPgConnection::establish(database_url)
-            .await
-            .map_err(|error| StoreError::Unavailable(error.to_string()))?;
-        diesel::sql_query(format!("SET lock_timeout = {}", wait.as_millis().max(1)))
-            .execute(&mut conn)
-            .await?;
-        match diesel::sql_query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
-            .bind::<Text, _>(key(import))
-            .execute(&mut conn)
-            .await
-        {
-            Ok(_) => Ok(Some(SagaLock { _conn: conn })),
-            Err(diesel::result::Error::DatabaseError(_, info))
-                if info.message().contains("lock timeout") =>
-            {
-                Ok(None)
+    ) -> Result<Option<SagaLock>, StoreError> {
+        let wait = wait.min(MAX_WAIT);
+        let now = Instant::now();
+        let deadline = now.checked_add(wait).unwrap_or(now);
+        let Some(turn) = self.turn(import, deadline).await else {
+            return Ok(None);
+        };
+        let slot = if wait.is_zero() {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(slot) => slot,
+                Err(_) => return Ok(None),
             }
-            Err(error) => Err(error.into()),
+        } else {
+            tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned())
+                .await
+                .map_err(|_| busy("every saga slot of this process is taken"))?
+                .map_err(|_| busy("the saga slots are closed"))?
+        };
+        let soon = Instant::now()
+            .checked_add(Duration::from_millis(100))
+            .unwrap_or(deadline);
+        let mut conn = tokio::time::timeout_at(deadline.max(soon), self.pool.get())
+            .await
+            .map_err(|_| busy("no database connection was free"))??;
+        let locked = if wait.is_zero() {
+            try_lock(&mut conn, import).await
+        } else {
+            let left = deadline.saturating_duration_since(Instant::now());
+            wait_for_lock(&mut conn, import, left).await
+        };
+        match locked {
+            Ok(true) => Ok(Some(SagaLock {
+                conn: Some(conn),
+                import,
+                _slot: slot,
+                _turn: turn,
+            })),
+            Ok(false) => Ok(None),
+            Err(error) => {
+                // It may hold the lock if only the commit failed: close it rather than pool it.
+                drop(DbConn::take(conn));
+                Err(error)
+            }
         }
+    }
+
+    /// Waits for this process's turn at `import`; `None` when `deadline` passes first.
+    async fn turn(&self, import: Uuid, deadline: Instant) -> Option<Turn> {
+        let queue = queues(&self.queues).entry(import).or_default().clone();
+        let guard = match queue.clone().try_lock_owned() {
+            Ok(guard) => Some(guard),
+            Err(_) => tokio::time::timeout_at(deadline, queue.lock_owned())
+                .await
+                .ok(),
+        };
+        match guard {
+            Some(guard) => Some(Turn {
+                guard: Some(guard),
+                queues: self.queues.clone(),
+                import,
+            }),
+            None => {
+                forget_if_idle(&self.queues, import);
+                None
+            }
+        }
+    }
+}
+
+impl SagaLock {
+    /// Unlocks and returns the connection to the pool; a connection that cannot be unlocked
+    /// is closed instead.
+    pub async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        let unlocked =
+            diesel::sql_query("SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS flag")
+                .bind::<Text, _>(key(self.import))
+                .get_result::<Flag>(&mut conn)
+                .await;
+        if !matches!(unlocked, Ok(Flag { flag: true })) {
+            tracing::warn!(import = %self.import, "could not unlock the saga lock; closing its connection");
+            drop(DbConn::take(conn));
+        }
+    }
+}
+
+impl Drop for SagaLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            // Closing the connection releases the lock; pooled, it would keep it.
+            drop(DbConn::take(conn));
+        }
+    }
+}
+
+fn busy(why: &str) -> StoreError {
+    StoreError::Unavailable(format!(
+        "{why}: the import is recorded and is finished by the recovery loop; call again with \
+         the same request id to wait for it"
+    ))
+}
+
+async fn try_lock(conn: &mut DbConn, import: Uuid) -> Result<bool, StoreError> {
+    let locked: Flag =
+        diesel::sql_query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS flag")
+            .bind::<Text, _>(key(import))
+            .get_result(conn)
+            .await?;
+    Ok(locked.flag)
+}
+
+/// Waits up to `wait` for the lock; false when another driver holds it that long. The
+/// wait is bounded by `SET LOCAL lock_timeout` in a transaction of its own, which the
+/// session-level lock outlives and which leaves no setting on the pooled connection.
+async fn wait_for_lock(
+    conn: &mut DbConn,
+    import: Uuid,
+    wait: Duration,
+) -> Result<bool, StoreError> {
+    let outcome = conn
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            diesel::sql_query(format!(
+                "SET LOCAL lock_timeout = {}",
+                lock_timeout_ms(wait)
+            ))
+            .execute(conn)
+            .await?;
+            diesel::sql_query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
+                .bind::<Text, _>(key(import))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+        .await;
+    match outcome {
+        Ok(()) => Ok(true),
+        // Matched on PostgreSQL's message: diesel-async keeps the SQLSTATE (55P03) behind a
+        // private type, and diesel's DatabaseErrorInformation does not expose it.
+        Err(diesel::result::Error::DatabaseError(_, info))
+            if info.message().contains("lock timeout") =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `lock_timeout` for a wait of `wait`, in milliseconds: at least 1 (0 would wait forever)
+/// and at most what PostgreSQL takes.
+fn lock_timeout_ms(wait: Duration) -> u128 {
+    wait.as_millis().clamp(1, i32::MAX as u128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lock_timeouts_are_ones_postgresql_takes() {
+        assert_eq!(lock_timeout_ms(Duration::ZERO), 1);
+        assert_eq!(lock_timeout_ms(Duration::from_micros(10)), 1);
+        assert_eq!(lock_timeout_ms(Duration::from_millis(300)), 300);
+        assert_eq!(lock_timeout_ms(MAX_WAIT), 3_600_000);
+        assert_eq!(lock_timeout_ms(Duration::MAX), i32::MAX as u128);
+    }
+
+    #[test]
+    fn the_longest_wait_fits_a_lock_timeout() {
+        assert!(MAX_WAIT.as_millis() <= i32::MAX as u128);
     }
 }

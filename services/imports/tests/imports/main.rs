@@ -7,6 +7,7 @@ mod crash;
 mod families;
 mod instances;
 mod plans;
+mod pool;
 mod secrets;
 mod updates;
 mod walkthrough;

@@ -3,9 +3,11 @@
 
 use tonic::Request;
 use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_platform::validate;
 use trellis_proto::tokens::v1::*;
 use uuid::Uuid;
 
+use super::validate::MAX_ID_CHARS;
 use super::{TokensApi, caller, parse_id};
 use crate::convert;
 use crate::domain::authorization::not_found_as;
@@ -37,6 +39,11 @@ impl TokensApi {
         let token_id = parse("token_id", &request.token_id);
         let account = parse("account_id", &request.account_id);
         let data_source = parse("data_source_id", &request.data_source_id);
+        super::grants::check_fingerprint(
+            &mut violations,
+            "request_fingerprint",
+            &request.request_fingerprint,
+        );
         if request.rejected_generation < 0 {
             violations.add("rejected_generation", "must not be negative");
         }
@@ -90,6 +97,14 @@ impl TokensApi {
         caller.require_service()?;
         let request = request.into_inner();
         let token_id = parse_id("token_id", &request.token_id)?;
+        let mut violations = Violations::new();
+        validate::single_line(
+            &mut violations,
+            "rate_limit_key",
+            &request.rate_limit_key,
+            MAX_ID_CHARS,
+        );
+        violations.into_result()?;
         let mut conn = self.conn().await?;
         let stored = tokens::get(&mut conn, token_id)
             .await

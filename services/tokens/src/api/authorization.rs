@@ -2,10 +2,11 @@
 
 use diesel_async::AsyncConnection;
 use tonic::Request;
-use trellis_platform::error::ApiResult;
-use trellis_platform::idempotency;
+use trellis_platform::error::{ApiResult, Violations};
+use trellis_platform::{idempotency, validate};
 use trellis_proto::tokens::v1::*;
 
+use super::validate::{MAX_NAME_CHARS, MAX_REDIRECT_PARAMETER_CHARS, MAX_URL_CHARS};
 use super::{
     TokensApi, account_of, caller, check_request_id, idempotency_scope, parse_optional_id, replayed,
 };
@@ -30,12 +31,20 @@ impl TokensApi {
             display_name: request.display_name.trim().to_owned(),
             token_id: parse_optional_id("token_id", &request.token_id)?,
         };
-        if input.display_name.chars().count() > 200 {
-            return Err(trellis_platform::ApiError::invalid(
-                "display_name",
-                "at most 200 characters",
-            ));
-        }
+        let mut violations = Violations::new();
+        validate::single_line(
+            &mut violations,
+            "display_name",
+            &input.display_name,
+            MAX_NAME_CHARS,
+        );
+        validate::single_line(
+            &mut violations,
+            "redirect_uri",
+            &input.redirect_uri,
+            MAX_URL_CHARS,
+        );
+        violations.into_result()?;
         // Checked before the transaction so that a bad URI is a plain INVALID_ARGUMENT.
         self.authorizations.redirect_uri(&input.redirect_uri)?;
         let scope = idempotency_scope(&caller);
@@ -66,6 +75,15 @@ impl TokensApi {
         caller.require_writer()?;
         let request = request.into_inner();
         check_request_id(&request.request_id)?;
+        let mut violations = Violations::new();
+        for (field, value) in [
+            ("state", &request.state),
+            ("code", &request.code),
+            ("error", &request.error),
+        ] {
+            validate::single_line(&mut violations, field, value, MAX_REDIRECT_PARAMETER_CHARS);
+        }
+        violations.into_result()?;
         let caller_account = if caller.is_service() {
             None
         } else {

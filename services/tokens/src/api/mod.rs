@@ -4,6 +4,7 @@
 
 mod access;
 mod authorization;
+mod credential_copies;
 mod credentials;
 mod grants;
 mod holding;

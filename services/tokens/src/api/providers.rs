@@ -3,7 +3,7 @@
 use chrono::Utc;
 use diesel_async::AsyncConnection;
 use tonic::Request;
-use trellis_platform::error::{ApiError, ApiResult, StoreError};
+use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
 use trellis_platform::idempotency;
 use trellis_platform::pagination::PageRequest;
 use trellis_proto::tokens::v1::*;
@@ -148,6 +148,9 @@ impl TokensApi {
             Some(key) => {
                 let (name, id) = key
                     .rsplit_once('\u{1f}')
+                    .filter(|(name, _)| {
+                        validate::line_problem(name, validate::MAX_NAME_CHARS).is_none()
+                    })
                     .and_then(|(name, id)| Some((name.to_owned(), Uuid::parse_str(id).ok()?)))
                     .ok_or_else(|| {
                         ApiError::invalid("page_token", "not a token this service issued")
@@ -179,6 +182,14 @@ impl TokensApi {
         let paths = mask_paths(request.update_mask.as_ref(), &UPDATABLE, |path| {
             is_set(&given, path)
         })?;
+        // The rest is checked on the merged provider; the secret is not part of it.
+        let mut violations = Violations::new();
+        validate::check_secret(
+            &mut violations,
+            "provider.client_secret",
+            &given.client_secret,
+        );
+        violations.into_result()?;
         let scope = idempotency_scope(&caller);
         let mut conn = self.conn().await?;
         Ok(conn

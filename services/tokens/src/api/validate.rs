@@ -1,9 +1,35 @@
-//! Request validation shared by the handlers: field masks, URLs, limits.
+//! Request validation shared by the handlers: field masks, URLs, limits, and the length and
+//! character rules of every text a caller sends (docs/tokens.md, "Limits"). Text goes
+//! through `trellis_platform::validate`, so a NUL byte or a control character is an
+//! INVALID_ARGUMENT naming the field, never a database error.
+
+use std::time::Duration;
 
 use trellis_platform::error::{ApiResult, Violations};
+use trellis_platform::validate;
 use trellis_proto::tokens::v1::{ApiLimit, Provider};
 
 use crate::store::providers::Limit;
+
+/// Names: of providers, tokens and credentials.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Provider endpoints and redirect URIs.
+pub const MAX_URL_CHARS: usize = 2048;
+/// OAuth client ids, usernames, API key names, rate-limit keys.
+pub const MAX_ID_CHARS: usize = 512;
+/// Client secrets, passwords, API keys.
+pub const MAX_SECRET_CHARS: usize = 4096;
+/// The scopes a provider asks for, and each one's length.
+pub const MAX_SCOPES: usize = 100;
+pub const MAX_SCOPE_CHARS: usize = 256;
+/// Extra parameters of a provider's authorization URL, and their names' and values' lengths.
+pub const MAX_AUTHORIZATION_PARAMETERS: usize = 50;
+pub const MAX_PARAMETER_NAME_CHARS: usize = 100;
+pub const MAX_PARAMETER_VALUE_CHARS: usize = 1024;
+/// The `state`, `code` and `error` of an authorization's redirect.
+pub const MAX_REDIRECT_PARAMETER_CHARS: usize = 4096;
+/// The longest period of an API limit.
+pub const MAX_LIMIT_PERIOD: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
 /// The paths of an update mask, checked against the updatable ones. An empty mask means
 /// every updatable field for which `is_set` holds.
@@ -36,9 +62,22 @@ pub fn mask_paths(
     Ok(paths)
 }
 
+/// What is wrong with `value` as one line of text, if anything.
+pub fn line_problem(value: &str, max_chars: usize) -> Option<String> {
+    validate::text_problem(value, max_chars).or_else(|| {
+        value
+            .contains(['\n', '\r'])
+            .then(|| "must be on one line".to_owned())
+    })
+}
+
 pub fn check_url(violations: &mut Violations, field: &str, value: &str, required: bool) {
     if value.is_empty() {
         violations.check(!required, field, "required");
+        return;
+    }
+    if let Some(problem) = line_problem(value, MAX_URL_CHARS) {
+        violations.add(field, problem);
         return;
     }
     // Client secrets and tokens travel to these URLs: TLS, except to this machine.
@@ -64,11 +103,15 @@ fn is_loopback(url: &url::Url) -> bool {
 pub fn check_name(violations: &mut Violations, field: &str, value: &str) {
     if value.trim().is_empty() {
         violations.add(field, "required");
-    } else if value.chars().count() > 200 {
-        violations.add(field, "at most 200 characters");
-    } else if value.chars().any(char::is_control) {
-        violations.add(field, "must not contain control characters");
+    } else {
+        validate::single_line(violations, field, value, MAX_NAME_CHARS);
     }
+}
+
+/// A secret the caller sets (client secret, password, API key): it travels in HTTP
+/// headers and forms, where a control character has no place.
+pub fn check_secret(violations: &mut Violations, field: &str, value: &str) {
+    validate::single_line(violations, field, value, MAX_SECRET_CHARS);
 }
 
 /// Parameters the authorization request sets itself.
@@ -106,26 +149,57 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
         &provider.userinfo_url,
         false,
     );
-    v.check(
-        !provider.client_id.trim().is_empty(),
-        &field("client_id"),
-        "required",
-    );
-    for (i, scope) in provider.scopes.iter().enumerate() {
-        v.check(
-            !scope.is_empty() && !scope.chars().any(char::is_whitespace),
-            &field(&format!("scopes[{i}]")),
-            "a scope is a non-empty word without spaces",
+    if provider.client_id.trim().is_empty() {
+        v.add(field("client_id"), "required");
+    } else {
+        validate::single_line(
+            &mut v,
+            &field("client_id"),
+            &provider.client_id,
+            MAX_ID_CHARS,
         );
     }
-    for name in provider.authorization_parameters.keys() {
-        v.check(
-            !name.is_empty() && !RESERVED_PARAMETERS.contains(&name.as_str()),
-            &field(&format!("authorization_parameters[{name}]")),
-            format!(
-                "must be non-empty and not one the flow sets itself ({})",
-                RESERVED_PARAMETERS.join(", ")
+    check_secret(&mut v, &field("client_secret"), &provider.client_secret);
+    validate::list_len(&mut v, &field("scopes"), provider.scopes.len(), MAX_SCOPES);
+    for (i, scope) in provider.scopes.iter().enumerate().take(MAX_SCOPES) {
+        let scope_field = field(&format!("scopes[{i}]"));
+        match line_problem(scope, MAX_SCOPE_CHARS) {
+            Some(problem) => v.add(scope_field, problem),
+            None => v.check(
+                !scope.is_empty() && !scope.chars().any(char::is_whitespace),
+                &scope_field,
+                "a scope is a non-empty word without spaces",
             ),
+        }
+    }
+    validate::list_len(
+        &mut v,
+        &field("authorization_parameters"),
+        provider.authorization_parameters.len(),
+        MAX_AUTHORIZATION_PARAMETERS,
+    );
+    for (name, value) in provider
+        .authorization_parameters
+        .iter()
+        .take(MAX_AUTHORIZATION_PARAMETERS)
+    {
+        // A name that cannot be printed is not repeated in the field path.
+        let Some(problem) = line_problem(name, MAX_PARAMETER_NAME_CHARS) else {
+            let parameter = field(&format!("authorization_parameters[{name}]"));
+            v.check(
+                !name.is_empty() && !RESERVED_PARAMETERS.contains(&name.as_str()),
+                &parameter,
+                format!(
+                    "must be non-empty and not one the flow sets itself ({})",
+                    RESERVED_PARAMETERS.join(", ")
+                ),
+            );
+            validate::single_line(&mut v, &parameter, value, MAX_PARAMETER_VALUE_CHARS);
+            continue;
+        };
+        v.add(
+            field("authorization_parameters"),
+            format!("a parameter name {problem}"),
         );
     }
     v.check(
@@ -165,25 +239,25 @@ fn check_limit(v: &mut Violations, field: &str, limit: &ApiLimit) {
         &format!("{field}.max_concurrent"),
         "must not be negative",
     );
-    let period_ms = period_ms(limit);
-    match period_ms {
-        None => v.add(format!("{field}.period"), "must be a non-negative duration"),
-        Some(0) if limit.requests_per_period > 0 => v.add(
-            format!("{field}.period"),
-            "required when requests_per_period is set",
-        ),
-        _ => {}
+    let period = format!("{field}.period");
+    let period_ms = match &limit.period {
+        None => Some(0),
+        Some(d) => validate::duration(v, &period, d, Duration::ZERO, MAX_LIMIT_PERIOD)
+            .map(|d| d.as_millis() as i64),
+    };
+    if period_ms == Some(0) && limit.requests_per_period > 0 {
+        v.add(period, "required when requests_per_period is set");
     }
 }
 
-fn period_ms(limit: &ApiLimit) -> Option<i64> {
+/// The period in milliseconds, 0 when absent or out of range (checked before).
+fn period_ms(limit: &ApiLimit) -> i64 {
     match &limit.period {
-        None => Some(0),
-        Some(d) if d.seconds < 0 || d.nanos < 0 || d.nanos >= 1_000_000_000 => None,
-        Some(d) => d
-            .seconds
-            .checked_mul(1000)
-            .map(|ms| ms + i64::from(d.nanos) / 1_000_000),
+        Some(d) if d.seconds >= 0 && (0..1_000_000_000).contains(&d.nanos) => {
+            let period = Duration::new(d.seconds as u64, d.nanos as u32).min(MAX_LIMIT_PERIOD);
+            period.as_millis() as i64
+        }
+        _ => 0,
     }
 }
 
@@ -192,7 +266,7 @@ pub fn limit(limit: Option<&ApiLimit>) -> Limit {
     limit
         .map(|l| Limit {
             requests_per_period: l.requests_per_period,
-            period_ms: period_ms(l).unwrap_or(0),
+            period_ms: period_ms(l),
             max_concurrent: l.max_concurrent,
         })
         .unwrap_or_default()

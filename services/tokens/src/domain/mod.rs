@@ -4,6 +4,7 @@
 pub mod access;
 pub mod authorization;
 pub mod caps;
+mod refresh;
 pub mod usage;
 
 use trellis_platform::error::ApiError;

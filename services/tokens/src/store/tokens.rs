@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
@@ -260,17 +260,26 @@ pub async fn set_status(
     );
     let updated = match generation {
         Some(generation) => {
-            diesel::update(
-                tokens::table
+            // The rows are locked first, in the order a re-authorization locks them, and the
+            // generation read under that lock: a re-authorization that commits while this
+            // waits is seen. (A condition in a subquery of the UPDATE would be judged on the
+            // statement's snapshot, older than that commit, and overrule it.)
+            conn.transaction::<_, StoreError, _>(async |conn| {
+                let current: Option<i64> = joined()
                     .filter(tokens::id.eq(id))
-                    .filter(diesel::dsl::exists(
-                        token_secrets::table
-                            .filter(token_secrets::token_id.eq(id))
-                            .filter(token_secrets::generation.eq(generation)),
-                    )),
-            )
-            .set(changes)
-            .execute(conn)
+                    .select(token_secrets::generation)
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()?;
+                if current != Some(generation) {
+                    return Ok(0);
+                }
+                Ok(diesel::update(tokens::table.find(id))
+                    .set(changes)
+                    .execute(conn)
+                    .await?)
+            })
             .await?
         }
         None => {

@@ -1,6 +1,6 @@
 //! What the tests share: starting the service (one or more replicas on one database) with
 //! the library it asks about memberships and data sources, accounts whose test users are
-//! members, a provider at the test OAuth server, and the browser's part of the code flow.
+//! members, and a provider at the test OAuth server; the calls tests make are in `calls`.
 
 use std::net::SocketAddr;
 
@@ -10,9 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::Request;
-use trellis_platform::auth::Identity;
 use trellis_platform::client::{self, TracedChannel, authorized};
-use trellis_platform::config::ServiceKind;
+use trellis_platform::config::{CommonConfig, ServiceKind};
 use trellis_platform::service::ServiceContext;
 use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
@@ -48,10 +47,23 @@ pub fn settings() -> Settings {
 /// removes a membership, so answers are remembered for the whole test: a test may stop the
 /// library once its users have made their first calls.
 pub async fn replica(database: &TestDatabase, settings: Settings, library_url: &str) -> TestServer {
+    replica_with(database, settings, library_url, 16, |_| {}).await
+}
+
+/// A replica as [`replica`] with a pool of `pool_size` connections and its common settings
+/// adjusted by `configure`.
+pub async fn replica_with(
+    database: &TestDatabase,
+    settings: Settings,
+    library_url: &str,
+    pool_size: usize,
+    configure: impl FnOnce(&mut CommonConfig),
+) -> TestServer {
     let mut common = test_config(&database.url);
     common.library_url = library_url.to_owned();
     common.membership_cache_secs = 3600;
-    let pool = trellis_platform::db::pool(&database.url, 16).expect("a pool");
+    configure(&mut common);
+    let pool = trellis_platform::db::pool(&database.url, pool_size).expect("a pool");
     let context = ServiceContext::new(ServiceKind::Tokens, common, settings, pool)
         .expect("a service context");
     TestServer::spawn(
@@ -195,6 +207,8 @@ pub fn call<T>(message: T, bearer: &str) -> Request<T> {
     authorized(message, bearer)
 }
 
+pub use crate::calls::*;
+
 /// A tokens service on a fresh database, with its library and the test OAuth server.
 pub struct Fixture {
     pub oauth: OAuthServer,
@@ -211,10 +225,19 @@ impl Fixture {
     }
 
     pub async fn start_with(config: OAuthServerConfig, settings: Settings) -> Self {
+        Self::start_pooled(config, settings, 16).await
+    }
+
+    /// A fixture whose replica has a pool of `pool_size` connections.
+    pub async fn start_pooled(
+        config: OAuthServerConfig,
+        settings: Settings,
+        pool_size: usize,
+    ) -> Self {
         let oauth = OAuthServer::start(config).await;
         let database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
         let port = LibraryPort::bind().await;
-        let server = replica(&database, settings, &port.url()).await;
+        let server = replica_with(&database, settings, &port.url(), pool_size, |_| {}).await;
         let library = port.serve(&server.url()).await;
         let client = client(&server);
         Self {
@@ -229,6 +252,19 @@ impl Fixture {
     /// Another replica on the same database and library.
     pub async fn replica(&self) -> TestServer {
         replica(&self.database, settings(), &self.library.url()).await
+    }
+
+    /// Another replica on the same database and library whose calls run at most
+    /// `request_timeout_secs`: it cuts its own handlers short, as a caller's deadline does.
+    pub async fn impatient_replica(&self, request_timeout_secs: u64) -> TestServer {
+        replica_with(
+            &self.database,
+            settings(),
+            &self.library.url(),
+            16,
+            |common| common.request_timeout_secs = request_timeout_secs,
+        )
+        .await
     }
 
     /// A new stand-alone account in the library, with the test users as its members.
@@ -300,151 +336,4 @@ pub async fn create_provider(
         .into_inner()
         .provider
         .expect("a provider")
-}
-
-/// What the browser does: GET the authorization URL and read where the provider redirects.
-/// Returns the redirect's query parameters.
-pub async fn follow_authorization_url(url: &str) -> std::collections::HashMap<String, String> {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let response = browser.get(url).send().await.expect("the provider answers");
-    assert!(
-        response.status().is_redirection(),
-        "the provider redirects back, got {}",
-        response.status()
-    );
-    let location = response
-        .headers()
-        .get("location")
-        .expect("a Location header")
-        .to_str()
-        .unwrap()
-        .to_owned();
-    assert!(location.starts_with(REDIRECT_URI), "{location}");
-    url::Url::parse(&location)
-        .unwrap()
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-/// The whole code flow for `account`'s admin: begin, the browser, complete. With
-/// `token_id`, a re-authorization.
-pub async fn authorize(
-    client: &mut TokenServiceClient<TracedChannel>,
-    account: Uuid,
-    provider_id: &str,
-    token_id: Option<&str>,
-) -> CompleteAuthorizationResponse {
-    let admin = tokens::admin(account);
-    let begun = client
-        .begin_authorization(call(
-            BeginAuthorizationRequest {
-                request_id: String::new(),
-                account_id: String::new(),
-                provider_id: provider_id.to_owned(),
-                redirect_uri: REDIRECT_URI.into(),
-                display_name: "Marketing GA".into(),
-                token_id: token_id.unwrap_or_default().to_owned(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("BeginAuthorization")
-        .into_inner();
-    let redirect = follow_authorization_url(&begun.authorization_url).await;
-    assert_eq!(
-        redirect.get("state"),
-        Some(&begun.state),
-        "the state comes back"
-    );
-    client
-        .complete_authorization(call(
-            CompleteAuthorizationRequest {
-                request_id: Uuid::new_v4().to_string(),
-                state: begun.state,
-                code: redirect.get("code").cloned().expect("a code"),
-                error: String::new(),
-            },
-            &admin,
-        ))
-        .await
-        .expect("CompleteAuthorization")
-        .into_inner()
-}
-
-/// GetAccessToken as the refresh service calls it.
-pub async fn access_token(
-    client: &mut TokenServiceClient<TracedChannel>,
-    token_id: &str,
-    account: Uuid,
-    data_source: Uuid,
-    rejected_generation: i64,
-) -> Result<GetAccessTokenResponse, tonic::Status> {
-    client
-        .get_access_token(call(
-            GetAccessTokenRequest {
-                token_id: token_id.to_owned(),
-                account_id: account.to_string(),
-                data_source_id: data_source.to_string(),
-                rejected_generation,
-                ..Default::default()
-            },
-            &tokens::service_as(Identity::Refresh),
-        ))
-        .await
-        .map(tonic::Response::into_inner)
-}
-
-/// The google.rpc details of a failed call, for assertions.
-pub fn details(status: &tonic::Status) -> tonic_types::ErrorDetails {
-    use tonic_types::StatusExt;
-    status.get_error_details()
-}
-
-/// The token as its account sees it.
-pub async fn get_token(
-    client: &mut TokenServiceClient<TracedChannel>,
-    account: Uuid,
-    id: &str,
-) -> Token {
-    client
-        .get_token(call(
-            GetTokenRequest {
-                id: id.to_owned(),
-                account_id: String::new(),
-            },
-            &tokens::admin(account),
-        ))
-        .await
-        .expect("GetToken")
-        .into_inner()
-        .token
-        .expect("a token")
-}
-
-/// CheckDataSourceAuth as the library asks it when `account` saves `data_source` (none
-/// before it is created) naming `auth`.
-pub async fn holding(
-    client: &mut TokenServiceClient<TracedChannel>,
-    account: Uuid,
-    data_source: Option<Uuid>,
-    auth: check_data_source_auth_request::Auth,
-) -> AuthHolding {
-    let answer = client
-        .check_data_source_auth(call(
-            CheckDataSourceAuthRequest {
-                account_id: account.to_string(),
-                data_source_id: data_source.map(|id| id.to_string()).unwrap_or_default(),
-                auth: Some(auth),
-                ..Default::default()
-            },
-            &tokens::service_as(Identity::Library),
-        ))
-        .await
-        .expect("CheckDataSourceAuth")
-        .into_inner();
-    AuthHolding::try_from(answer.holding).expect("a known holding")
 }

@@ -14,7 +14,7 @@ use crate::common::*;
 
 /// A token whose access token has expired: issued with a lifetime inside the refresh
 /// window, then expired at the provider too; refreshes issue hour-long ones.
-async fn expired_token(fixture: &Fixture, account: Uuid) -> Token {
+pub(crate) async fn expired_token(fixture: &Fixture, account: Uuid) -> Token {
     let provider = fixture.provider(0, 0).await;
     fixture.oauth.set_access_token_ttl(Duration::from_secs(30));
     let token = authorize(&mut fixture.client.clone(), account, &provider.id, None)
@@ -29,7 +29,7 @@ async fn expired_token(fixture: &Fixture, account: Uuid) -> Token {
 }
 
 /// Checks the answers of a burst: one refreshed, all the same valid access token.
-fn one_refresh_for_all(fixture: &Fixture, answers: &[GetAccessTokenResponse]) {
+pub(crate) fn one_refresh_for_all(fixture: &Fixture, answers: &[GetAccessTokenResponse]) {
     assert_eq!(
         fixture.oauth.refreshes(),
         1,
