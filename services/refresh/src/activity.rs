@@ -79,33 +79,57 @@ pub async fn resolve_account(
     Ok(resolved)
 }
 
+/// How activity is recorded: the window it makes an account active for, and how often one
+/// user's logins may resolve an account's data sources again.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivityPolicy {
+    pub window: Duration,
+    pub throttle: Duration,
+}
+
 /// Records an activity of `user` in `account_id` and queues what it makes due.
 pub async fn record(
     pool: &DbPool,
     peers: &Peers,
-    window: Duration,
+    policy: ActivityPolicy,
     account_id: Uuid,
     user: &str,
     kind: &str,
     is_login: bool,
     request_id: &str,
 ) -> ApiResult<RecordActivityResponse> {
+    let window = policy.window;
     let scope = format!("{account_id}/{user}");
     const METHOD: &str = "RecordActivity";
     // The jobs this call queues continue its trace when a worker fetches them.
     let trace_context = crate::trace::current();
-    let was_active = {
+    let sync = {
         let mut conn = pool.get().await.map_err(StoreError::from)?;
         if let Some(answer) = idempotency::replay(&mut conn, &scope, METHOD, request_id).await? {
             return Ok(answer);
         }
-        activity::active_until(&mut conn, account_id)
+        let was_active = activity::active_until(&mut conn, account_id)
             .await?
-            .is_some_and(|until| until > chrono::Utc::now())
+            .is_some_and(|until| until > chrono::Utc::now());
+        // F1: a login, or the first activity of an inactive account, queues what is due;
+        // a login of a user whose last one synced the active account moments ago does not
+        // resolve everything again (the throttle), whoever loops it.
+        if !was_active {
+            activity::claim_sync(&mut conn, account_id, user, policy.throttle).await?;
+            true
+        } else if is_login {
+            let claimed =
+                activity::claim_sync(&mut conn, account_id, user, policy.throttle).await?;
+            if !claimed {
+                tracing::debug!(account = %account_id, "login within the activity throttle; nothing resolved");
+            }
+            claimed
+        } else {
+            false
+        }
     };
 
-    // F1: a login, or the first activity of an inactive account, queues what is due.
-    let resolved = if is_login || !was_active {
+    let resolved = if sync {
         match resolve_account(peers, account_id, user).await {
             Ok(resolved) => Some(resolved),
             Err(status) => {
@@ -116,7 +140,6 @@ pub async fn record(
     } else {
         None
     };
-    let sync = is_login || !was_active;
 
     let scope_in = scope.clone();
     let user = user.to_owned();

@@ -10,10 +10,15 @@
 //! - `reports`: scheduled email reports (F7): schedules, the report loop, the email, SMTP.
 //! - `trace`: the trace context a job carries from the call that queued it to its fetch.
 //! - `store`: the Diesel queries and transactions.
+//! - `clock`: time arithmetic that saturates instead of overflowing.
+//! - `faults` (feature `fault-injection`, tests only): faults a test can cause on purpose.
 
 pub mod activity;
 pub mod api;
 pub mod backoff;
+pub mod clock;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod fetch;
 pub mod limits;
 pub mod model;
@@ -84,9 +89,12 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
     });
     tokio::spawn(reports::run(reports, reports_wake.clone()));
 
+    // No answer may be larger than a client decodes: GetCachedData keeps to the cached-data
+    // limit (and refuses an entry past it), everything else is paged far below this.
+    let max_answer = api::max_answer_bytes(&settings);
     let handlers = api::RefreshApi::new(context.pool.clone(), peers, settings, reports_wake);
     let gate = context.gate()?;
-    Ok(context
-        .server()
-        .add_service(gate.guard(RefreshServiceServer::new(handlers))))
+    Ok(context.server().add_service(
+        gate.guard(RefreshServiceServer::new(handlers).max_encoding_message_size(max_answer)),
+    ))
 }

@@ -27,10 +27,13 @@ impl LimitSpec {
         let period = limit
             .period
             .as_ref()
-            .and_then(|p| Duration::try_from(*p).ok())
+            .and_then(crate::clock::from_proto)
             .unwrap_or_default();
+        // What a peer says is not trusted to stay in range: no overflow, no division by a
+        // count that wrapped to zero.
+        let per_period = u32::try_from(limit.requests_per_period).unwrap_or(u32::MAX);
         let emission_interval = (limit.requests_per_period > 0 && !period.is_zero())
-            .then(|| (period + margin) / limit.requests_per_period as u32);
+            .then(|| period.saturating_add(margin) / per_period);
         let max_concurrent = (limit.max_concurrent > 0).then_some(limit.max_concurrent as u32);
         (emission_interval.is_some() || max_concurrent.is_some()).then_some(Self {
             key,
@@ -102,7 +105,7 @@ pub enum Decision {
 }
 
 fn after(time: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
-    time + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX)
+    crate::clock::after(time, interval)
 }
 
 /// Decides for a fetch over `limits` (each with its state) at `now`. `returning` is true

@@ -243,7 +243,7 @@ pub struct CachedData {
 /// A refresh interval in milliseconds; zero when unset (never on schedule).
 pub fn interval_ms(interval: Option<&prost_types::Duration>) -> i64 {
     interval
-        .and_then(|d| std::time::Duration::try_from(*d).ok())
+        .and_then(crate::clock::from_proto)
         .map_or(0, |d| d.as_millis().min(i64::MAX as u128) as i64)
 }
 

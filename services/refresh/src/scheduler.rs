@@ -38,6 +38,7 @@ async fn pass(pool: &DbPool, peers: &Peers, settings: &Settings) -> anyhow::Resu
         }
         jobs::delete_finished_before(&mut conn, settings.job_retention).await?;
         crate::store::delete_request_ids_before(&mut conn, settings.job_retention).await?;
+        activity::forget_syncs_before(&mut conn, settings.activity_throttle).await?;
         activity::due_for_resync(&mut conn, settings.resync_interval, RESYNC_PER_PASS).await?
     };
 

@@ -6,7 +6,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use trellis_platform::validate::MAX_JSON_DEPTH;
+
 use crate::backoff::{BackoffPolicy, BackoffSteps};
+use crate::fetch::parse::Bounds;
+
+/// The longest duration a setting may name: everything added to a time stays far inside
+/// what PostgreSQL stores.
+const MAX_SETTING_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -41,6 +48,12 @@ pub struct Settings {
     #[arg(long, env = "TRELLIS_REFRESH_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
+    /// A login of the same user in the same active account within this time of the last
+    /// one that resolved its data sources resolves nothing again (RecordActivity still
+    /// records the activity and answers at once); `0s` resolves at every login.
+    #[arg(long, env = "TRELLIS_REFRESH_ACTIVITY_THROTTLE", default_value = "60s", value_parser = parse_duration)]
+    pub activity_throttle: Duration,
+
     /// Backoff after consecutive failures (F8): `failures:duration` steps, e.g. the default
     /// waits 5 minutes after 1 failure, 30 after 3 and 6 hours after 5.
     #[arg(
@@ -65,6 +78,32 @@ pub struct Settings {
     /// Largest response body accepted, in bytes; a larger one fails the fetch.
     #[arg(long, env = "TRELLIS_REFRESH_MAX_RESPONSE_BYTES", default_value_t = 10 * 1024 * 1024)]
     pub max_response_bytes: u64,
+
+    /// Largest fetched data kept, in bytes as GetCachedData sends it (a protobuf `Value`); a
+    /// fetch whose data is larger fails. The default keeps every GetCachedData answer under
+    /// the 4 MiB that gRPC clients, the library's among them, decode by default: raise it
+    /// only together with the library's limit.
+    #[arg(
+        long,
+        env = "TRELLIS_REFRESH_MAX_CACHED_BYTES",
+        default_value_t = 4_000_000
+    )]
+    pub max_cached_bytes: u64,
+
+    /// Most rows of a fetched CSV (the header row included), and most items of any one
+    /// array or object of a fetched JSON; a fetch with more fails.
+    #[arg(long, env = "TRELLIS_REFRESH_MAX_ROWS", default_value_t = 100_000)]
+    pub max_rows: usize,
+
+    /// Longest deferral an API's Retry-After can ask for; a longer one (a huge number, a
+    /// date years ahead) is cut to this.
+    #[arg(long, env = "TRELLIS_REFRESH_MAX_RETRY_AFTER", default_value = "1h", value_parser = parse_duration)]
+    pub max_retry_after: Duration,
+
+    /// Longest time a worker spends on one group of jobs (resolving, credentials, limits,
+    /// the fetch and storing it); past it the jobs fail and back off (F8).
+    #[arg(long, env = "TRELLIS_REFRESH_JOB_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub job_timeout: Duration,
 
     /// Allow fetching from private, loopback and link-local addresses. Off in production:
     /// a data source must not reach the cluster's internal services.
@@ -97,6 +136,15 @@ pub struct Settings {
     /// sources of its Klips are queued at the front of the queue (F7).
     #[arg(long, env = "TRELLIS_REPORT_LEAD_TIME", default_value = "15m", value_parser = parse_duration)]
     pub report_lead_time: Duration,
+
+    /// Shortest time between two sends of one report schedule: a cron expression that fires
+    /// more often is refused.
+    #[arg(long, env = "TRELLIS_REPORT_MIN_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub report_min_interval: Duration,
+
+    /// Most report schedules one account may have.
+    #[arg(long, env = "TRELLIS_REPORT_MAX_SCHEDULES", default_value_t = 100)]
+    pub report_max_schedules: u32,
 
     /// How long a replica holds a report step (preparing or sending) before another replica
     /// may take it over.
@@ -225,6 +273,15 @@ impl Settings {
     pub fn backoff_policy(&self) -> BackoffPolicy {
         BackoffPolicy::new(self.backoff.clone(), self.disable_after)
     }
+
+    /// What fetched data may come to (nesting, rows, size as cached).
+    pub fn fetch_bounds(&self) -> Bounds {
+        Bounds {
+            max_depth: MAX_JSON_DEPTH,
+            max_rows: self.max_rows,
+            max_bytes: self.max_cached_bytes,
+        }
+    }
 }
 
 /// Parses `250ms`, `30s`, `5m`, `6h`, `1d`, or a bare number of seconds.
@@ -245,10 +302,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => value * 86_400.0,
         other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
     };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{text}` is not a duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|duration| *duration <= MAX_SETTING_DURATION)
+        .ok_or_else(|| format!("`{text}` is not a duration of at most 100 years"))
 }
 
 #[cfg(test)]
@@ -264,6 +321,8 @@ mod tests {
         assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("99999999999999999999999").is_err());
+        assert!(parse_duration("101000d").is_err());
     }
 
     #[test]
@@ -295,5 +354,13 @@ mod tests {
         assert!(!settings.allow_private_networks);
         assert_eq!(settings.report_lead_time, Duration::from_secs(15 * 60));
         assert_eq!(settings.smtp_tls, SmtpTls::Starttls);
+        assert_eq!(settings.max_retry_after, Duration::from_secs(3600));
+        assert_eq!(settings.max_rows, 100_000);
+        assert_eq!(settings.activity_throttle, Duration::from_secs(60));
+        assert_eq!(settings.report_min_interval, Duration::from_secs(300));
+        assert_eq!(settings.report_max_schedules, 100);
+        // A GetCachedData answer (the data and a few hundred bytes about it) stays under
+        // the 4 MiB gRPC clients decode by default.
+        assert!(settings.max_cached_bytes + 64 * 1024 <= 4 * 1024 * 1024);
     }
 }

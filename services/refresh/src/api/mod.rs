@@ -1,7 +1,9 @@
 //! gRPC handlers of `trellis.refresh.v1.RefreshService`: authorize, validate, call the
 //! domain and the stores. The report schedule methods (F7) are in `reports`.
 
+mod cached;
 pub mod convert;
+mod report_checks;
 pub mod report_wire;
 mod reports;
 
@@ -12,8 +14,8 @@ use tokio::sync::Notify;
 use tonic::{Code, Request, Response, Status};
 use trellis_platform::auth::{Caller, caller};
 use trellis_platform::db::DbPool;
-use trellis_platform::error::{ApiError, ApiResult, StoreError};
-use trellis_platform::idempotency;
+use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
+use trellis_platform::{idempotency, validate};
 use trellis_proto::refresh::v1::refresh_service_server::RefreshService;
 use trellis_proto::refresh::v1::*;
 use uuid::Uuid;
@@ -22,10 +24,16 @@ use crate::activity;
 use crate::model::{InstanceId, NewJob, ResolvedInstance, Trigger, interval_ms};
 use crate::peers::Peers;
 use crate::settings::Settings;
-use crate::store::{activity as activity_store, cache, instances, jobs};
+use crate::store::{activity as activity_store, instances, jobs};
 
 /// Queue positions returned at most.
 const MAX_POSITIONS: i64 = 100;
+/// Characters of an instance key a caller names, at most (the library's keys are hashes).
+const MAX_INSTANCE_KEY_CHARS: usize = 256;
+/// Characters of a user id a caller names, at most (as the library accepts them).
+const MAX_USER_CHARS: usize = 256;
+
+pub use cached::max_answer_bytes;
 
 pub struct RefreshApi {
     pool: DbPool,
@@ -53,6 +61,16 @@ impl RefreshApi {
     async fn conn(&self) -> ApiResult<trellis_platform::db::DbConn> {
         Ok(self.pool.get().await.map_err(StoreError::from)?)
     }
+}
+
+/// Checks the free-text fields of a request before anything reaches the database or the
+/// library: no NUL or control character, at most `max` characters (`(field, value, max)`).
+fn check_text(fields: &[(&str, &str, usize)]) -> ApiResult<()> {
+    let mut violations = Violations::new();
+    for (field, value, max) in fields {
+        validate::single_line(&mut violations, field, value, *max);
+    }
+    violations.into_result()
 }
 
 fn parse_id(field: &str, text: &str) -> ApiResult<Uuid> {
@@ -116,10 +134,14 @@ impl RefreshService for RefreshApi {
         };
         // F4: only the account the user is signed into becomes active.
         let account = caller.account()?;
+        let policy = activity::ActivityPolicy {
+            window: self.settings.activity_window,
+            throttle: self.settings.activity_throttle,
+        };
         let answer = activity::record(
             &self.pool,
             &self.peers,
-            self.settings.activity_window,
+            policy,
             account,
             caller.user(),
             kind,
@@ -138,6 +160,11 @@ impl RefreshService for RefreshApi {
         let request = request.into_inner();
         caller.require_writer()?;
         idempotency::validate(&request.request_id)?;
+        check_text(&[(
+            "instance_key",
+            &request.instance_key,
+            MAX_INSTANCE_KEY_CHARS,
+        )])?;
         let data_source_id = parse_id("data_source_id", &request.data_source_id)?;
         let account = account_of(&caller, &request.account_id)?;
 
@@ -209,13 +236,18 @@ impl RefreshService for RefreshApi {
                 {
                     return Ok(answer);
                 }
-                instances::re_enable(conn, &instance).await?;
+                // Jobs before the instance, the order a worker settling a job takes them
+                // in: the other order deadlocks against a worker finishing this instance.
+                // A job whose worker is gone is put back in line rather than returned as
+                // running forever.
+                jobs::reclaim_expired_lease_of(conn, &instance).await?;
                 let known = instances::get(conn, &instance)
                     .await?
                     .ok_or(StoreError::NotFound)?;
                 let job = NewJob::new(&instance, account, &known.resolve_user_id, Trigger::Manual)
                     .traced(trace_context);
                 jobs::enqueue(conn, &[job]).await?;
+                instances::re_enable(conn, &instance).await?;
                 let job = jobs::active_job(conn, &instance)
                     .await?
                     .ok_or(StoreError::NotFound)?;
@@ -328,55 +360,7 @@ impl RefreshService for RefreshApi {
         &self,
         request: Request<GetCachedDataRequest>,
     ) -> Result<Response<GetCachedDataResponse>, Status> {
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        let data_source_id = parse_id("data_source_id", &request.data_source_id)?;
-        let account = account_of(&caller, &request.account_id)?;
-        let instance_key = if request.instance_key.is_empty() {
-            self.peers
-                // Only services read the cache (the library renders for people): resolve
-                // with this service's own identity.
-                .resolve(data_source_id, account, &request.user_id, None)
-                .await
-                .map_err(|status| library_error(status, data_source_id))?
-                .instance_key
-        } else {
-            request.instance_key.clone()
-        };
-        let mut conn = self.conn().await?;
-        let id = InstanceId {
-            data_source_id,
-            instance_key,
-        };
-        // The data is shared by instance key; the instance row proves this account's data
-        // source is one that fetched it.
-        let instance = match instances::get(&mut conn, &id)
-            .await
-            .map_err(ApiError::from)?
-        {
-            Some(instance) if instance.account_id == account => instance,
-            _ => {
-                return Err(ApiError::not_found(
-                    "cached data of data-source instance",
-                    &id.instance_key,
-                )
-                .into());
-            }
-        };
-        let Some(data) = cache::get(&mut conn, &id.instance_key)
-            .await
-            .map_err(ApiError::from)?
-            .filter(|_| instance.last_fetch_time.is_some())
-        else {
-            return Err(ApiError::not_found(
-                "cached data of data-source instance",
-                &id.instance_key,
-            )
-            .into());
-        };
-        Ok(Response::new(GetCachedDataResponse {
-            cached_data: Some(convert::cached_data(&instance, &data, chrono::Utc::now())),
-        }))
+        self.cached_data(request).await
     }
 
     async fn create_report_schedule(

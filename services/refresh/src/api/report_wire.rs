@@ -3,6 +3,7 @@
 
 use sha2::{Digest, Sha256};
 use trellis_platform::error::Violations;
+use trellis_platform::validate;
 use trellis_proto::refresh::v1 as pb;
 use trellis_proto::refresh::v1::report_schedule::Target as PbTarget;
 use uuid::Uuid;
@@ -10,7 +11,9 @@ use uuid::Uuid;
 use super::convert::{duration, timestamp};
 use crate::model::{DeliveryStage, DeliveryStatus, ReportDelivery, ReportSchedule};
 use crate::reports::plan::stale_from_json;
-use crate::reports::schedule::{ScheduleDefinition, Target};
+use crate::reports::schedule::{
+    MAX_KLIPS, MAX_LEAD_TIME, MIN_LEAD_TIME, ScheduleDefinition, Target,
+};
 
 /// Fields UpdateReportSchedule writes.
 pub const UPDATABLE: [&str; 9] = [
@@ -101,9 +104,11 @@ pub fn apply(
 
 fn target(target: Option<&PbTarget>, violations: &mut Violations) -> Target {
     match target {
+        // Past the limit, the ids are not read one by one: the list's length is refused.
         Some(PbTarget::Klips(list)) => Target::Klips(
             list.klip_ids
                 .iter()
+                .take(MAX_KLIPS + 1)
                 .enumerate()
                 .filter_map(|(index, text)| match Uuid::parse_str(text) {
                     Ok(id) => Some(id),
@@ -134,13 +139,22 @@ fn lead_time(
     violations: &mut Violations,
 ) -> Option<std::time::Duration> {
     let lead = lead?;
-    match std::time::Duration::try_from(*lead) {
-        Ok(lead) => Some(lead),
-        Err(_) => {
-            violations.add("schedule.lead_time", "must not be negative");
-            None
-        }
+    // Any seconds and nanos a caller sends are checked without overflow.
+    let mut out_of_range = Violations::new();
+    let lead = validate::duration(
+        &mut out_of_range,
+        "schedule.lead_time",
+        lead,
+        MIN_LEAD_TIME,
+        MAX_LEAD_TIME,
+    );
+    if lead.is_none() {
+        violations.add(
+            "schedule.lead_time",
+            "must be between one second and one day",
+        );
     }
+    lead
 }
 
 /// Changes with every change a caller makes; a schedule deleted and created again never
@@ -172,7 +186,7 @@ pub fn schedule(stored: &ReportSchedule) -> pb::ReportSchedule {
         target: Some(target),
         lead_time: stored
             .lead_time_ms
-            .map(|ms| duration(chrono::Duration::milliseconds(ms))),
+            .map(|ms| duration(crate::clock::milliseconds(ms))),
         user_id: stored.user_id.clone(),
         paused: stored.paused,
         next_send_time: stored.next_send_time.map(timestamp),

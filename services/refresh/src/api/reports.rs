@@ -7,105 +7,26 @@
 //! id of another tenant gets the same answer as an id that does not exist).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use chrono::Utc;
 use diesel_async::AsyncConnection;
-use futures::StreamExt;
 use tonic::{Request, Response, Status};
 use trellis_platform::auth::{Caller, caller};
-use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
+use trellis_platform::error::{ApiError, StoreError, Violations};
 use trellis_platform::idempotency;
 use trellis_platform::pagination::PageRequest;
 use trellis_proto::refresh::v1::*;
 use uuid::Uuid;
 
+use super::report_checks::{check_target, check_user, etag_matches, quota_exceeded, store_error};
 use super::report_wire::{self, UPDATABLE};
 use super::{RefreshApi, account_of, parse_id};
 use crate::model::ReportSchedule as StoredSchedule;
-use crate::peers::Peers;
-use crate::reports::prepare::is_gone;
 use crate::reports::schedule::{ScheduleDefinition, Target};
 use crate::store::{deliveries, schedules};
 
-/// Library calls made at once while checking a schedule's Klips.
-const CHECK_CONCURRENCY: usize = 8;
-
 fn scope(account: Uuid, caller: &Caller) -> String {
     format!("{account}/{}", caller.user())
-}
-
-/// The values of another user render a report only when a service sets it up, as the
-/// library allows another user's values only to services.
-fn check_user(caller: &Caller, user_id: &str) -> ApiResult<()> {
-    if user_id.is_empty() || caller.is_service() || user_id == caller.user() {
-        Ok(())
-    } else {
-        Err(ApiError::PermissionDenied(
-            "a schedule may render with another user's values only when a service sets it".into(),
-        ))
-    }
-}
-
-/// Adds a violation for every Klip or dashboard that is not the account's. The library
-/// answers the same for another tenant's ids and for ids that do not exist, and so does
-/// this.
-async fn check_target(
-    peers: &Arc<Peers>,
-    account: Uuid,
-    target: &Target,
-    violations: &mut Violations,
-) -> ApiResult<()> {
-    match target {
-        Target::Klips(ids) => {
-            let shared = peers.clone();
-            let answers = futures::stream::iter(ids.clone().into_iter().enumerate())
-                .map(move |(index, id)| {
-                    let peers = shared.clone();
-                    async move { (index, peers.klip(id, account).await) }
-                })
-                .buffered(CHECK_CONCURRENCY)
-                .collect::<Vec<_>>()
-                .await;
-            for (index, answer) in answers {
-                match answer {
-                    Ok(_) => {}
-                    Err(status) if is_gone(&status) => violations.add(
-                        format!("schedule.klips.klip_ids[{index}]"),
-                        "no Klip with this id in the account",
-                    ),
-                    Err(status) => return Err(ApiError::from(status)),
-                }
-            }
-        }
-        Target::Dashboard(id) if id.is_nil() => {}
-        Target::Dashboard(id) => match peers.dashboard(*id, account).await {
-            Ok(_) => {}
-            Err(status) if is_gone(&status) => violations.add(
-                "schedule.dashboard_id",
-                "no dashboard with this id in the account",
-            ),
-            Err(status) => return Err(ApiError::from(status)),
-        },
-    }
-    Ok(())
-}
-
-fn etag_matches(sent: &str, stored: &StoredSchedule) -> ApiResult<()> {
-    if sent.is_empty() || sent == report_wire::etag(stored) {
-        Ok(())
-    } else {
-        Err(ApiError::Aborted(
-            "the schedule changed since it was read (etag mismatch); read it again".into(),
-        ))
-    }
-}
-
-fn store_error(error: StoreError, id: Uuid) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::not_found("report schedule", id),
-        other => other.into(),
-    }
 }
 
 impl RefreshApi {
@@ -136,6 +57,7 @@ impl RefreshApi {
         let mut violations = Violations::new();
         let definition = report_wire::definition(&wanted, &mut violations);
         definition.check(&mut violations);
+        definition.check_interval(self.settings.report_min_interval, &mut violations);
         check_user(&caller, &definition.user_id)?;
         check_target(&self.peers, account, &definition.target, &mut violations).await?;
         violations.into_result()?;
@@ -166,22 +88,29 @@ impl RefreshApi {
             update_time: now,
         };
         let request_id = request.request_id.clone();
+        let quota = self.settings.report_max_schedules;
         let mut conn = self.conn().await?;
         let answer = conn
             .transaction::<_, StoreError, _>(async move |conn| {
                 if let Some(answer) = idempotency::replay(conn, &scope, METHOD, &request_id).await?
                 {
-                    return Ok(answer);
+                    return Ok(Ok(answer));
+                }
+                // Counted under a lock of the account's schedules, so that concurrent
+                // creates cannot pass the quota together.
+                let existing = schedules::count_locked(conn, account).await?;
+                if existing >= i64::from(quota) {
+                    return Ok(Err(quota_exceeded(account, existing, quota)));
                 }
                 let created = schedules::insert(conn, &row).await?;
                 let answer = CreateReportScheduleResponse {
                     schedule: Some(report_wire::schedule(&created)),
                 };
                 idempotency::remember(conn, &scope, METHOD, &request_id, &answer).await?;
-                Ok(answer)
+                Ok(Ok(answer))
             })
             .await
-            .map_err(ApiError::from)?;
+            .map_err(ApiError::from)??;
         self.reports_wake.notify_one();
         Ok(Response::new(answer))
     }
@@ -252,7 +181,7 @@ impl RefreshApi {
             return Err(ApiError::invalid(
                 "update_mask",
                 format!(
-                    "unknown field path `{unknown}`; updatable: {}",
+                    "unknown field path {unknown:?}; updatable: {}",
                     UPDATABLE.join(", ")
                 ),
             )
@@ -280,6 +209,9 @@ impl RefreshApi {
         let mut definition = ScheduleDefinition::from(&current);
         report_wire::apply(&wanted, has, &mut definition, &mut violations);
         definition.check(&mut violations);
+        if has("cron_expression") {
+            definition.check_interval(self.settings.report_min_interval, &mut violations);
+        }
         if has("user_id") {
             check_user(&caller, &definition.user_id)?;
         }

@@ -1,11 +1,15 @@
 //! Fetching a data source's resolved request over HTTP: credentials applied, connect and
 //! total timeouts, a response size cap enforced while streaming, the SSRF guard
-//! ([`guard`]), and the body parsed as JSON or CSV ([`parse`]). Error messages never
-//! contain a secret: URLs are left out of client errors and every secret of the request is
-//! redacted from whatever message is kept.
+//! ([`guard`]), the body parsed as JSON or CSV within bounds ([`parse`]), and a 429's
+//! Retry-After read without trusting it ([`retry_after`]). Error messages never contain a
+//! secret: URLs are left out of client errors and every secret of the request is redacted
+//! from whatever message is kept.
 
+mod bounded;
 pub mod guard;
 pub mod parse;
+pub mod retry_after;
+pub mod wire_size;
 
 use std::time::Duration;
 
@@ -13,6 +17,8 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use self::parse::Bounds;
+use self::retry_after::RetryAfter;
 use crate::model::DataFormat;
 use crate::settings::Settings;
 
@@ -77,9 +83,15 @@ pub struct Body {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FetchOutcome {
     Fetched(Body),
-    /// HTTP 429: the API wants no request before `retry_after` has passed (F5).
+    /// HTTP 429: the API wants no request before `retry_after` has passed (F5), clamped to
+    /// `TRELLIS_REFRESH_MAX_RETRY_AFTER`.
     RateLimited {
         retry_after: Duration,
+    },
+    /// HTTP 429 with a Retry-After that is neither seconds nor a date, or negative (the
+    /// value, shortened): counted as a failure so that the instance backs off (F8).
+    RateLimitedUnreadable {
+        retry_after: String,
     },
     /// HTTP 401 to a bearer token: the access token may have been revoked or rotated.
     Unauthorized,
@@ -116,8 +128,10 @@ pub struct Fetcher {
     /// anywhere but where the data source points (I14).
     credentialed: reqwest::Client,
     max_bytes: u64,
+    bounds: Bounds,
     allow_private: bool,
     default_retry_after: Duration,
+    max_retry_after: Duration,
     request_timeout: Duration,
 }
 
@@ -155,8 +169,10 @@ impl Fetcher {
             client: client(false)?,
             credentialed: client(true)?,
             max_bytes: settings.max_response_bytes,
+            bounds: settings.fetch_bounds(),
             allow_private,
             default_retry_after: settings.default_retry_after,
+            max_retry_after: settings.max_retry_after,
             request_timeout: settings.request_timeout,
         })
     }
@@ -242,13 +258,20 @@ impl Fetcher {
         };
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let retry_after = response
+            let header = response
                 .headers()
                 .get(RETRY_AFTER)
-                .and_then(|value| value.to_str().ok())
-                .and_then(parse_retry_after)
-                .unwrap_or(self.default_retry_after);
-            return FetchOutcome::RateLimited { retry_after };
+                .map(HeaderValue::as_bytes);
+            let wait = match RetryAfter::read(header, chrono::Utc::now()) {
+                RetryAfter::Absent => self.default_retry_after,
+                RetryAfter::Wait(wait) => wait,
+                RetryAfter::Unreadable(retry_after) => {
+                    return FetchOutcome::RateLimitedUnreadable { retry_after };
+                }
+            };
+            return FetchOutcome::RateLimited {
+                retry_after: retry_after::clamp(wait, self.max_retry_after),
+            };
         }
         if status == reqwest::StatusCode::UNAUTHORIZED
             && matches!(credentials, Credentials::Bearer(_))
@@ -267,7 +290,10 @@ impl Fetcher {
             ));
         }
 
-        let mut body = Vec::new();
+        // A body without a length (chunked, or endless) is cut off at the cap, and the
+        // client's total timeout bounds one that trickles.
+        let mut body =
+            Vec::with_capacity(response.content_length().unwrap_or(0).min(self.max_bytes) as usize);
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -283,7 +309,7 @@ impl Fetcher {
                 Err(error) => return FetchOutcome::Failed(self.describe(error)),
             }
         }
-        match parse::parse(request.format, &body) {
+        match parse::parse(request.format, &body, &self.bounds) {
             Ok(data) => FetchOutcome::Fetched(Body {
                 format: request.format,
                 data,
@@ -314,17 +340,6 @@ impl Fetcher {
     }
 }
 
-/// Parses a Retry-After value: seconds, or an HTTP date.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or_default())
-}
-
 /// `message` with every secret replaced.
 pub fn redact(message: &str, secrets: &[&str]) -> String {
     let mut message = message.to_owned();
@@ -351,17 +366,6 @@ mod tests {
         assert!(!same("https://api.example/a", "https://evil.example/a"));
         assert!(!same("http://127.0.0.1:8080/a", "http://127.0.0.1:9090/a"));
         assert!(!same("https://api.example/a", "https://api.example.evil/a"));
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
     }
 
     #[test]

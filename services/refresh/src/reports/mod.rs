@@ -136,7 +136,9 @@ async fn next_wait(context: &ReportContext) -> Duration {
         return longest;
     };
     match deliveries::next_wakeup(&mut conn).await {
-        Ok(Some(seconds)) => Duration::from_secs_f64(seconds.max(0.001)).min(longest),
+        Ok(Some(seconds)) => {
+            crate::clock::seconds(seconds.max(0.001)).map_or(longest, |wait| wait.min(longest))
+        }
         _ => longest,
     }
 }
@@ -181,8 +183,7 @@ impl ReportContext {
             return self.skip(delivery, schedule, &message).await;
         }
         tracing::warn!(delivery = %delivery.id, code = ?status.code(), %message, "report step postponed");
-        let again = Utc::now()
-            + chrono::Duration::from_std(self.settings.default_retry_after).unwrap_or_default();
+        let again = crate::clock::after(Utc::now(), self.settings.default_retry_after);
         let mut conn = self.pool.get().await?;
         deliveries::postpone(&mut conn, delivery.hold(), again, &message).await?;
         Ok(())

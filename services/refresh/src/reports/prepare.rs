@@ -194,9 +194,7 @@ async fn queue_at_front(
     let hold = delivery.hold();
     let account = schedule.account_id;
     let scheduled = delivery.scheduled_time;
-    let lead =
-        chrono::Duration::from_std(definition.lead_time_or(context.settings.report_lead_time))
-            .unwrap_or(chrono::Duration::zero());
+    let lead = definition.lead_time_or(context.settings.report_lead_time);
     // The refreshes continue the trace of this preparation.
     let trace_context = crate::trace::current();
     let mut conn = context.pool.get().await?;
@@ -244,7 +242,7 @@ async fn queue_at_front(
             let (send_at, deadline) = if scheduled > now {
                 (scheduled, scheduled)
             } else {
-                (now, now + lead)
+                (now, crate::clock::after(now, lead))
             };
             if !deliveries::prepared(conn, hold, plan.to_json(), send_at, deadline).await? {
                 return Err(StoreError::NotFound);

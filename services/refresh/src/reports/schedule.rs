@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use trellis_platform::error::Violations;
+use trellis_platform::validate::text_problem;
 use uuid::Uuid;
 
 use super::cron::Cron;
@@ -24,6 +25,10 @@ pub const MIN_LEAD_TIME: Duration = Duration::from_secs(1);
 pub const MAX_LEAD_TIME: Duration = Duration::from_secs(24 * 3600);
 /// Characters of a user id, at most (as the library accepts them).
 const MAX_USER_CHARS: usize = 256;
+/// Characters of a cron expression, a time zone's name and an email address, at most.
+pub const MAX_CRON_CHARS: usize = 200;
+pub const MAX_ZONE_CHARS: usize = 64;
+pub const MAX_ADDRESS_CHARS: usize = 254;
 
 /// What a report contains.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,10 +70,14 @@ impl ScheduleDefinition {
             violations.add("schedule.name", "must not contain control characters");
         }
 
-        if let Err(error) = Cron::parse(&self.cron_expression) {
+        if let Some(problem) = text_problem(&self.cron_expression, MAX_CRON_CHARS) {
+            violations.add("schedule.cron_expression", problem);
+        } else if let Err(error) = Cron::parse(&self.cron_expression) {
             violations.add("schedule.cron_expression", error.to_string());
         }
-        if zone(&self.time_zone).is_none() {
+        if let Some(problem) = text_problem(&self.time_zone, MAX_ZONE_CHARS) {
+            violations.add("schedule.time_zone", problem);
+        } else if zone(&self.time_zone).is_none() {
             violations.add(
                 "schedule.time_zone",
                 format!(
@@ -122,6 +131,25 @@ impl ScheduleDefinition {
         }
     }
 
+    /// Adds a violation when the cron expression fires more often than every `shortest`
+    /// (a report a second would queue refreshes at the front of the queue every second).
+    pub fn check_interval(&self, shortest: Duration, violations: &mut Violations) {
+        let Ok(cron) = Cron::parse(&self.cron_expression) else {
+            return;
+        };
+        let interval = cron.shortest_interval();
+        if interval < shortest {
+            violations.add(
+                "schedule.cron_expression",
+                format!(
+                    "fires as often as every {}; a report may be sent at most every {}",
+                    words(interval),
+                    words(shortest)
+                ),
+            );
+        }
+    }
+
     /// The schedule's time zone; valid once [`Self::check`] passed.
     pub fn zone(&self) -> Tz {
         zone(&self.time_zone).unwrap_or(Tz::UTC)
@@ -151,9 +179,8 @@ impl ScheduleDefinition {
         default_lead: Duration,
     ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
         let next = self.next_send(after);
-        let lead = chrono::Duration::from_std(self.lead_time_or(default_lead))
-            .unwrap_or(chrono::Duration::zero());
-        (next, next.map(|send| send - lead))
+        let lead = self.lead_time_or(default_lead);
+        (next, next.map(|send| crate::clock::before(send, lead)))
     }
 }
 
@@ -185,21 +212,40 @@ fn zone(name: &str) -> Option<Tz> {
     Tz::from_str(name).ok()
 }
 
+/// A duration in words: `1 second`, `90 seconds`, `5 minutes`, `2 hours`.
+fn words(duration: Duration) -> String {
+    let seconds = duration.as_secs();
+    let (count, unit) = match seconds {
+        s if s >= 3600 && s % 3600 == 0 => (s / 3600, "hour"),
+        s if s >= 60 && s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    if count == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{count} {unit}s")
+    }
+}
+
 fn check_recipients(recipients: &[String], violations: &mut Violations) {
     if recipients.is_empty() {
         violations.add("schedule.recipients", "at least one email address");
         return;
     }
     if recipients.len() > MAX_RECIPIENTS {
+        // One violation for the list, not one per address of an arbitrarily long one.
         violations.add(
             "schedule.recipients",
             format!("at most {MAX_RECIPIENTS} addresses"),
         );
+        return;
     }
     let mut seen = HashSet::new();
     for (index, recipient) in recipients.iter().enumerate() {
         let field = format!("schedule.recipients[{index}]");
-        if lettre::Address::from_str(recipient).is_err() {
+        if let Some(problem) = text_problem(recipient, MAX_ADDRESS_CHARS) {
+            violations.add(field, problem);
+        } else if lettre::Address::from_str(recipient).is_err() {
             violations.add(
                 field,
                 format!("`{recipient}` is not an email address such as ann@example.com"),
@@ -300,5 +346,47 @@ mod tests {
             ..valid()
         };
         assert_eq!(fields(&many), ["schedule.recipients"]);
+        let hostile = ScheduleDefinition {
+            cron_expression: "0 8 * * \0".into(),
+            time_zone: "Europe/\u{1}Berlin".into(),
+            recipients: vec!["ann\0@example.com".into()],
+            ..valid()
+        };
+        assert_eq!(
+            fields(&hostile),
+            [
+                "schedule.cron_expression",
+                "schedule.time_zone",
+                "schedule.recipients[0]"
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_may_not_fire_more_often_than_the_minimum_interval() {
+        let every = |cron: &str| {
+            let mut violations = Violations::new();
+            ScheduleDefinition {
+                cron_expression: cron.into(),
+                ..valid()
+            }
+            .check_interval(Duration::from_secs(300), &mut violations);
+            match violations.into_result() {
+                Ok(()) => None,
+                Err(trellis_platform::ApiError::InvalidArgument(list)) => {
+                    Some(format!("{}: {}", list[0].field, list[0].description))
+                }
+                Err(other) => panic!("{other}"),
+            }
+        };
+        assert_eq!(
+            every("* * * * * *").as_deref(),
+            Some(
+                "schedule.cron_expression: fires as often as every 1 second; a report may be sent at most every 5 minutes"
+            )
+        );
+        assert!(every("*/4 * * * *").is_some());
+        assert_eq!(every("*/5 * * * *"), None);
+        assert_eq!(every("0 8 * * Mon"), None);
     }
 }

@@ -64,7 +64,7 @@ pub async fn send(context: &ReportContext, delivery: ReportDelivery) -> anyhow::
             let retry_at = (!error.permanent)
                 .then(|| context.settings.report_send_retries.after(failed))
                 .flatten()
-                .map(|wait| now + chrono::Duration::from_std(wait).unwrap_or_default());
+                .map(|wait| crate::clock::after(now, wait));
             Attempt::Failed {
                 message: format!("the mail relay did not take the report: {}", error.message),
                 retry_at,
@@ -131,10 +131,7 @@ async fn build(
         // A late delivery waits for its refreshes, at most until its deadline.
         let deadline = delivery.refresh_deadline.unwrap_or(delivery.scheduled_time);
         if now < deadline && refreshing(&mut conn, &plan).await? {
-            let again = deadline.min(
-                now + chrono::Duration::from_std(context.settings.report_interval)
-                    .unwrap_or_default(),
-            );
+            let again = deadline.min(crate::clock::after(now, context.settings.report_interval));
             deliveries::postpone(&mut conn, hold, again, "").await?;
             return Ok(None);
         }

@@ -66,6 +66,46 @@ pub async fn record(
     .await?)
 }
 
+/// Takes the right to resolve `account`'s data sources for `user` now, unless a sync for
+/// them was taken within `throttle`: true when this call may resolve.
+pub async fn claim_sync(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+    user: &str,
+    throttle: Duration,
+) -> Result<bool, StoreError> {
+    let claimed = diesel::sql_query(
+        "INSERT INTO activity_syncs AS s (account_id, user_id, synced_at)
+         VALUES ($1, $2, now())
+         ON CONFLICT (account_id, user_id) DO UPDATE SET synced_at = now()
+         WHERE s.synced_at <= now() - $3",
+    )
+    .bind::<SqlUuid, _>(account_id)
+    .bind::<Text, _>(user)
+    .bind::<Interval, _>(interval(throttle))
+    .execute(conn)
+    .await?;
+    Ok(claimed > 0)
+}
+
+/// Forgets syncs older than `throttle`, a bounded number at a time: they throttle nothing
+/// any more.
+pub async fn forget_syncs_before(
+    conn: &mut AsyncPgConnection,
+    throttle: Duration,
+) -> Result<usize, StoreError> {
+    Ok(diesel::sql_query(
+        "DELETE FROM activity_syncs WHERE (account_id, user_id) IN (
+             SELECT account_id, user_id FROM activity_syncs
+             WHERE synced_at < now() - $1
+             LIMIT 1000
+         )",
+    )
+    .bind::<Interval, _>(interval(throttle))
+    .execute(conn)
+    .await?)
+}
+
 /// Until when the account counts as active, if it was ever active.
 pub async fn active_until(
     conn: &mut AsyncPgConnection,

@@ -23,9 +23,17 @@ use crate::schema::refresh_jobs;
 /// States in which a job holds its instance's one place in the queue (dedup).
 pub const ACTIVE_STATES: [&str; 3] = ["queued", "deferred", "running"];
 
+/// Identical requests claimed with the head of the queue in one claim, at most: a
+/// thousand accounts sharing one request are fetched once in groups of this many, rather
+/// than one claim locking and leasing them all.
+pub const MAX_SIBLINGS_PER_CLAIM: i64 = 100;
+
+/// The longest interval sent to PostgreSQL: `now() + interval` stays inside its range.
+const MAX_INTERVAL: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 pub fn interval(duration: Duration) -> diesel::pg::data_types::PgInterval {
     diesel::pg::data_types::PgInterval::from_microseconds(
-        duration.as_micros().min(i64::MAX as u128) as i64,
+        duration.min(MAX_INTERVAL).as_micros() as i64
     )
 }
 
@@ -119,8 +127,9 @@ pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Refres
         .optional()?)
 }
 
-/// Claims up to `limit` jobs from the head of the queue, in one statement, plus
-/// the queued jobs of the same instance keys (identical requests, fetched once with them).
+/// Claims up to `limit` jobs from the head of the queue, in one statement, plus up to
+/// [`MAX_SIBLINGS_PER_CLAIM`] queued jobs of the same instance keys (identical requests,
+/// fetched once with them; the rest wait for a later claim).
 /// Each claimed job is running under a lease until now + `lease`, with its attempt
 /// incremented. Returned in queue order.
 pub async fn claim(
@@ -144,6 +153,8 @@ pub async fn claim(
              WHERE state = 'queued'
                AND instance_key IN (SELECT instance_key FROM head)
                AND id NOT IN (SELECT id FROM head)
+             ORDER BY seq
+             LIMIT $3
              FOR UPDATE SKIP LOCKED
          )
          UPDATE refresh_jobs AS j
@@ -156,6 +167,7 @@ pub async fn claim(
     )
     .bind::<BigInt, _>(limit as i64)
     .bind::<Interval, _>(interval(lease))
+    .bind::<BigInt, _>(MAX_SIBLINGS_PER_CLAIM)
     .load(conn)
     .await?;
     jobs.sort_by_key(|job| (!job.front, job.seq));
@@ -201,6 +213,32 @@ pub async fn reclaim_expired_leases(conn: &mut AsyncPgConnection) -> Result<usiz
     )
     .execute(conn)
     .await?)
+}
+
+/// Puts an instance's running job back at the front of the queue if its lease expired (its
+/// worker died, or no replica runs workers to reclaim it), so that RefreshNow never answers
+/// with a job that nobody runs. Returns whether there was one.
+pub async fn reclaim_expired_lease_of(
+    conn: &mut AsyncPgConnection,
+    instance: &InstanceId,
+) -> Result<bool, StoreError> {
+    let reclaimed = diesel::sql_query(
+        "WITH expired AS (
+             UPDATE refresh_jobs SET state = 'queued', front = true, lease_deadline = NULL
+             WHERE data_source_id = $1 AND instance_key = $2
+               AND state = 'running' AND lease_deadline < now()
+             RETURNING id
+         ),
+         dropped AS (
+             DELETE FROM api_permits WHERE job_id IN (SELECT id FROM expired)
+         )
+         SELECT id FROM expired",
+    )
+    .bind::<SqlUuid, _>(instance.data_source_id)
+    .bind::<diesel::sql_types::Text, _>(&instance.instance_key)
+    .execute(conn)
+    .await?;
+    Ok(reclaimed > 0)
 }
 
 #[derive(QueryableByName)]

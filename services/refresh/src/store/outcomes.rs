@@ -140,6 +140,28 @@ pub async fn fail(
     .await
 }
 
+/// Fails the jobs whose lease is still held with `error`, counting a failure (F8), and
+/// releases whatever permits any of them holds: for a worker task that failed without
+/// knowing which permits it had taken.
+pub async fn fail_releasing(
+    conn: &mut AsyncPgConnection,
+    leases: &[Lease],
+    error: &str,
+    policy: &BackoffPolicy,
+) -> Result<Vec<Uuid>, StoreError> {
+    let leases = leases.to_vec();
+    let error = error.to_owned();
+    let policy = policy.clone();
+    conn.transaction::<_, StoreError, _>(async move |conn| {
+        let failed = fail(conn, None, &leases, &error, true, &policy).await?;
+        for lease in &leases {
+            limits::release(conn, *lease).await?;
+        }
+        Ok(failed)
+    })
+    .await
+}
+
 async fn record_failure(
     conn: &mut AsyncPgConnection,
     instance: &InstanceId,

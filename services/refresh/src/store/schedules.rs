@@ -11,6 +11,31 @@ use uuid::Uuid;
 use crate::model::ReportSchedule;
 use crate::schema::{report_deliveries, report_schedules};
 
+/// The account's schedules, counted under a transaction-scoped lock of the account's
+/// schedule list, so that creates of one account are counted one after another.
+pub async fn count_locked(
+    conn: &mut AsyncPgConnection,
+    account_id: Uuid,
+) -> Result<i64, StoreError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        count: i64,
+    }
+    diesel::sql_query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('report_schedules:' || $1::text, 0))",
+    )
+    .bind::<SqlUuid, _>(account_id)
+    .execute(conn)
+    .await?;
+    let counted: Count =
+        diesel::sql_query("SELECT count(*) AS count FROM report_schedules WHERE account_id = $1")
+            .bind::<SqlUuid, _>(account_id)
+            .get_result(conn)
+            .await?;
+    Ok(counted.count)
+}
+
 pub async fn insert(
     conn: &mut AsyncPgConnection,
     schedule: &ReportSchedule,

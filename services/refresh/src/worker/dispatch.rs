@@ -69,7 +69,7 @@ async fn run(context: Arc<WorkerContext>, group: Vec<RefreshJob>, _slot: OwnedSe
     // The fetch continues the trace of the call that queued the job (its leader's, when
     // identical requests are fetched together).
     crate::trace::continue_in(&span, group[0].trace_context.as_ref());
-    job::run_group(&context, group).instrument(span).await;
+    job::run_group(context, group).instrument(span).await;
 }
 
 /// Promotes ended deferrals, reclaims expired leases, then claims.
@@ -95,7 +95,9 @@ async fn next_wait(context: &WorkerContext) -> Duration {
         return poll;
     };
     match jobs::next_wakeup(&mut conn).await {
-        Ok(Some(seconds)) => Duration::from_secs_f64(seconds.max(0.001)).min(poll),
+        Ok(Some(seconds)) => {
+            crate::clock::seconds(seconds.max(0.001)).map_or(poll, |wait| wait.min(poll))
+        }
         _ => poll,
     }
 }

@@ -3,8 +3,11 @@
 //! (identical requests fetched once). See docs/refresh.md.
 
 mod dispatch;
+mod fetch;
 mod job;
 mod listener;
+mod prepare;
+mod settle;
 
 use std::sync::Arc;
 

@@ -5,6 +5,7 @@
 
 #![allow(dead_code, reason = "each test file uses part of the harness")]
 
+pub mod jobs;
 pub mod reports;
 
 use std::collections::HashMap;

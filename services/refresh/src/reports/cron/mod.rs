@@ -186,7 +186,10 @@ impl Cron {
     /// Whether some date matches at all (a restricted day of week always finds one).
     fn any_day_in_a_leap_cycle(&self) -> bool {
         let start = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date");
-        (0..366).any(|day| self.matches_day(start + Duration::days(day)))
+        start
+            .iter_days()
+            .take(366)
+            .any(|date| self.matches_day(date))
     }
 
     fn matches_day(&self, date: NaiveDate) -> bool {
@@ -205,9 +208,9 @@ impl Cron {
     /// The first time strictly after `after` that the expression names, read in `zone`.
     pub fn next_after(&self, after: DateTime<Utc>, zone: Tz) -> Option<DateTime<Utc>> {
         // A day before, so that a daylight-saving change cannot hide a candidate.
-        let first = after.with_timezone(&zone).date_naive() - Duration::days(1);
-        for offset in 0..HORIZON_DAYS {
-            let date = first + Duration::days(offset);
+        let today = after.with_timezone(&zone).date_naive();
+        let first = today.pred_opt().unwrap_or(today);
+        for date in first.iter_days().take(HORIZON_DAYS as usize) {
             if !self.matches_day(date) || at(zone, date, 23, 59, 59) <= after {
                 continue;
             }
@@ -232,6 +235,53 @@ impl Cron {
     }
 }
 
+impl Cron {
+    /// The shortest time between two firings, read on the wall clock (a daylight-saving
+    /// change moves a skipped time onto a later one, never two firings closer).
+    pub fn shortest_interval(&self) -> std::time::Duration {
+        let mut times = Vec::new();
+        for hour in bits(u64::from(self.hours), 23) {
+            for minute in bits(self.minutes, 59) {
+                for second in bits(self.seconds, 59) {
+                    times.push(u64::from(hour * 3600 + minute * 60 + second));
+                }
+            }
+        }
+        let mut shortest = times
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .min()
+            .unwrap_or(u64::MAX);
+        if let (Some(first), Some(last), Some(days)) =
+            (times.first(), times.last(), self.shortest_day_gap())
+        {
+            shortest = shortest.min(days * 86_400 + first - last);
+        }
+        std::time::Duration::from_secs(shortest)
+    }
+
+    /// The fewest days from one matching day to the next, over a leap cycle.
+    fn shortest_day_gap(&self) -> Option<u64> {
+        let start = NaiveDate::from_ymd_opt(2024, 1, 1).expect("a date");
+        let mut previous: Option<u64> = None;
+        let mut shortest: Option<u64> = None;
+        for (day, date) in (0u64..).zip(start.iter_days().take(HORIZON_DAYS as usize)) {
+            if !self.matches_day(date) {
+                continue;
+            }
+            if let Some(previous) = previous {
+                let gap = day - previous;
+                shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+                if gap == 1 {
+                    break;
+                }
+            }
+            previous = Some(day);
+        }
+        shortest
+    }
+}
+
 fn bits(set: u64, max: u32) -> impl Iterator<Item = u32> {
     (0..=max).filter(move |bit| set & (1 << bit) != 0)
 }
@@ -247,13 +297,18 @@ fn at(zone: Tz, date: NaiveDate, hour: u32, minute: u32, second: u32) -> DateTim
         chrono::LocalResult::Single(time) => time.with_timezone(&Utc),
         chrono::LocalResult::Ambiguous(earlier, _) => earlier.with_timezone(&Utc),
         chrono::LocalResult::None => {
-            let before = local - Duration::hours(3);
+            let before = local
+                .checked_sub_signed(Duration::hours(3))
+                .unwrap_or(local);
             let offset = zone
                 .from_local_datetime(&before)
                 .earliest()
                 .map(|time| time.offset().fix())
                 .unwrap_or_else(|| zone.offset_from_utc_datetime(&local).fix());
-            Utc.from_utc_datetime(&(local - Duration::seconds(i64::from(offset.local_minus_utc()))))
+            let utc = local
+                .checked_sub_signed(Duration::seconds(i64::from(offset.local_minus_utc())))
+                .unwrap_or(local);
+            Utc.from_utc_datetime(&utc)
         }
     }
 }
@@ -323,133 +378,4 @@ fn value(text: &str, field: &Field) -> Result<u32, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
-
-    fn next(expression: &str, after: &str, zone: Tz) -> String {
-        Cron::parse(expression)
-            .unwrap()
-            .next_after(utc(after), zone)
-            .unwrap()
-            .to_rfc3339()
-    }
-
-    #[test]
-    fn five_fields_fire_on_the_minute_and_six_on_the_second() {
-        assert_eq!(
-            next("0 8 * * Mon-Fri", "2026-12-04T09:00:00Z", Tz::UTC),
-            "2026-12-07T08:00:00+00:00",
-            "Friday after eight: Monday"
-        );
-        assert_eq!(
-            next("*/5 * * * * *", "2026-12-04T09:00:03Z", Tz::UTC),
-            "2026-12-04T09:00:05+00:00"
-        );
-        assert_eq!(
-            next("30 * * * *", "2026-12-04T09:30:00Z", Tz::UTC),
-            "2026-12-04T10:30:00+00:00",
-            "strictly after"
-        );
-        assert_eq!(
-            next("@monthly", "2026-12-04T09:00:00Z", Tz::UTC),
-            "2027-01-01T00:00:00+00:00"
-        );
-    }
-
-    #[test]
-    fn weekdays_count_from_sunday_and_seven_is_sunday_too() {
-        // 2026-12-06 is a Sunday.
-        for expression in ["0 9 * * 0", "0 9 * * 7", "0 9 * * sun"] {
-            assert_eq!(
-                next(expression, "2026-12-04T00:00:00Z", Tz::UTC),
-                "2026-12-06T09:00:00+00:00",
-                "{expression}"
-            );
-        }
-        assert_eq!(
-            next("0 9 * * 1", "2026-12-04T00:00:00Z", Tz::UTC),
-            "2026-12-07T09:00:00+00:00",
-            "1 is Monday"
-        );
-    }
-
-    #[test]
-    fn restricted_day_fields_match_either_as_vixie_cron_does() {
-        // The 1st, or any Monday: from Wednesday 2026-12-02 the next is Monday the 7th.
-        assert_eq!(
-            next("0 8 1 * Mon", "2026-12-02T00:00:00Z", Tz::UTC),
-            "2026-12-07T08:00:00+00:00"
-        );
-        // A step from `*` does not restrict: every other day that is also a Monday.
-        assert_eq!(
-            next("0 8 */2 * Mon", "2026-12-02T00:00:00Z", Tz::UTC),
-            "2026-12-07T08:00:00+00:00"
-        );
-        assert_eq!(
-            next("0 0 29 2 *", "2026-03-01T00:00:00Z", Tz::UTC),
-            "2028-02-29T00:00:00+00:00"
-        );
-    }
-
-    #[test]
-    fn times_are_read_in_the_zone_across_daylight_saving_changes() {
-        let berlin: Tz = "Europe/Berlin".parse().unwrap();
-        assert_eq!(
-            next("0 8 * * *", "2026-12-04T09:00:00Z", berlin),
-            "2026-12-05T07:00:00+00:00",
-            "08:00 CET"
-        );
-        // 2026-03-29 02:30 does not exist in Berlin: it fires at 03:30 CEST (01:30 UTC).
-        assert_eq!(
-            next("30 2 * * *", "2026-03-28T12:00:00Z", berlin),
-            "2026-03-29T01:30:00+00:00"
-        );
-        // 2026-10-25 02:30 happens twice: it fires once, the first time (CEST).
-        assert_eq!(
-            next("30 2 * * *", "2026-10-24T12:00:00Z", berlin),
-            "2026-10-25T00:30:00+00:00"
-        );
-        assert_eq!(
-            next("30 2 * * *", "2026-10-25T00:30:00Z", berlin),
-            "2026-10-26T01:30:00+00:00"
-        );
-    }
-
-    #[test]
-    fn errors_name_the_field_at_fault() {
-        let error = |expression: &str| Cron::parse(expression).unwrap_err().to_string();
-        assert_eq!(
-            error("0 25 * * *"),
-            "field 2 (hour): 25 is out of range 0-23"
-        );
-        assert_eq!(
-            error("61 0 25 * * *"),
-            "field 1 (second): 61 is out of range 0-59"
-        );
-        assert_eq!(
-            error("0 8 * * Mon-Frx"),
-            "field 5 (day of week): `Frx` is neither a number nor one of SUN, MON, TUE, WED, THU, FRI, SAT"
-        );
-        assert_eq!(
-            error("0 8 * 12-1 *"),
-            "field 4 (month): the range `12-1` runs backwards"
-        );
-        assert_eq!(
-            error("*/0 * * * *"),
-            "field 1 (minute): `0` is not a step between 1 and 59"
-        );
-        assert_eq!(
-            error("1,,2 * * * *"),
-            "field 1 (minute): `1,,2` has an empty list item"
-        );
-        assert!(error("* * *").starts_with("expected 5 fields"));
-        assert!(error("0 0 30 2 *").contains("never occurs"));
-        assert!(error("@sometimes").contains("unknown shorthand"));
-    }
-}
+mod tests;

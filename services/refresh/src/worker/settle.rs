@@ -1,0 +1,92 @@
+//! Settling jobs that were not fetched: a problem found while preparing them, or a fault of
+//! the worker itself.
+
+use chrono::Utc;
+
+use super::WorkerContext;
+use super::prepare::Problem;
+use crate::model::{InstanceId, Lease, NewJob, RefreshJob, ResolvedInstance, Trigger, interval_ms};
+use crate::store::{instances, jobs, outcomes};
+
+pub(super) async fn settle_problem(
+    context: &WorkerContext,
+    job: &RefreshJob,
+    problem: Problem,
+) -> anyhow::Result<()> {
+    let mut conn = context.pool.get().await?;
+    let lease = [job.lease()];
+    let instance = InstanceId {
+        data_source_id: job.data_source_id,
+        instance_key: job.instance_key.clone(),
+    };
+    match problem {
+        Problem::Gone(message) => {
+            tracing::info!(job = %job.id, data_source = %job.data_source_id, %message, "retiring a refresh instance");
+            if !outcomes::fail(&mut conn, None, &lease, &message, false, &context.policy)
+                .await?
+                .is_empty()
+            {
+                instances::retire(&mut conn, &instance).await?;
+            }
+        }
+        Problem::Superseded(resolved) => {
+            let message = format!(
+                "the data source now resolves to instance {}; this instance is retired",
+                resolved.instance_key
+            );
+            if outcomes::fail(&mut conn, None, &lease, &message, false, &context.policy)
+                .await?
+                .is_empty()
+            {
+                return Ok(());
+            }
+            instances::retire(&mut conn, &instance).await?;
+            let successor = ResolvedInstance {
+                id: InstanceId {
+                    data_source_id: job.data_source_id,
+                    instance_key: resolved.instance_key.clone(),
+                },
+                account_id: job.account_id,
+                resolve_user_id: job.resolve_user_id.clone(),
+                url: resolved.url.clone(),
+                data_source_version: resolved.data_source_version,
+                refresh_interval_ms: interval_ms(resolved.refresh_interval.as_ref()),
+            };
+            instances::upsert_resolved(&mut conn, std::slice::from_ref(&successor)).await?;
+            // It waited its turn already: the successor goes to the front.
+            let trigger = Trigger::parse(&job.trigger).unwrap_or(Trigger::Schedule);
+            let mut next =
+                NewJob::new(&successor.id, job.account_id, &job.resolve_user_id, trigger)
+                    .traced(job.trace_context.clone());
+            next.front = true;
+            jobs::enqueue(&mut conn, &[next]).await?;
+        }
+        Problem::Failure(message) => {
+            outcomes::fail(&mut conn, None, &lease, &message, true, &context.policy).await?;
+        }
+        Problem::Transient(message) => {
+            tracing::warn!(job = %job.id, %message, "refresh job postponed");
+            let until = crate::clock::after(Utc::now(), context.settings.default_retry_after);
+            outcomes::defer(&mut conn, None, &lease, until, &[]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Fails the jobs of `leases` still held after the worker's task failed (an error, a
+/// panic, the job timeout), counting a failure so that the instance backs off (F8) rather
+/// than being retried at once, and releases every permit they hold. Best effort: when the
+/// database cannot be reached either, the leases expire and the jobs are reclaimed.
+pub(super) async fn fail_after_fault(context: &WorkerContext, leases: &[Lease], message: &str) {
+    let failed = async {
+        let mut conn = context.pool.get().await?;
+        outcomes::fail_releasing(&mut conn, leases, message, &context.policy).await?;
+        anyhow::Ok(())
+    };
+    if let Err(error) = failed.await {
+        tracing::warn!(
+            error = format!("{error:#}"),
+            "cannot fail the refresh jobs of a failed worker task; their leases will expire"
+        );
+    }
+}
