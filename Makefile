@@ -1,6 +1,6 @@
 # The README's commands. Everything the tests need is installed or started from here.
 
-.PHONY: run test lint fmt clippy buf-lint k8s-check token pg-stop
+.PHONY: run test bench lint fmt clippy buf-lint k8s-check token pg-stop
 
 ## run: the four services on their default ports, on a local PostgreSQL (started if none);
 ##      DEMO=1 also seeds the demo of the README walkthrough
@@ -10,6 +10,10 @@ run:
 ## test: every test, on a local PostgreSQL (a throwaway one is started if none answers)
 test:
 	scripts/test.sh
+
+## bench: the benchmarks; each prints BENCH <name> ratio=… against its baseline
+bench:
+	scripts/bench.sh
 
 ## lint: rustfmt, clippy with warnings denied, buf lint of the protos
 lint: fmt clippy buf-lint

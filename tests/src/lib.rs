@@ -5,7 +5,11 @@
 //!   README's own grpcurl commands with it.
 //! - [`cluster`]: the four services as processes on their own databases.
 //! - [`grpcurl`]: reads grpcurl command lines out of a Markdown text.
+//! - [`rpcs`]: every RPC with a request naming the [`world`]'s resources, and who may call it.
+//! - [`world`]: accounts, members and resources the RPC table names; every kind of caller.
 
 pub mod cluster;
 pub mod grpcurl;
 pub mod reflect;
+pub mod rpcs;
+pub mod world;

@@ -37,15 +37,30 @@ impl ReflectionCaller {
         body: &str,
         headers: &[(String, String)],
     ) -> Result<serde_json::Value, Status> {
-        let (service, name) = method
-            .rsplit_once(['/', '.'])
-            .ok_or_else(|| Status::invalid_argument(format!("not a method name: {method}")))?;
-        let descriptor = self.method(service, name).await?;
+        let descriptor = self.descriptor(method).await?;
         let mut deserializer =
             serde_json::Deserializer::from_str(if body.trim().is_empty() { "{}" } else { body });
         let message = DynamicMessage::deserialize(descriptor.input(), &mut deserializer)
             .map_err(|error| Status::invalid_argument(format!("bad request JSON: {error}")))?;
+        let response = self.call_message(&descriptor, message, headers).await?;
+        serde_json::to_value(&response).map_err(|error| Status::internal(error.to_string()))
+    }
 
+    /// The descriptor of `method` (`package.Service/Method` or `package.Service.Method`).
+    pub async fn descriptor(&mut self, method: &str) -> Result<MethodDescriptor, Status> {
+        let (service, name) = method
+            .rsplit_once(['/', '.'])
+            .ok_or_else(|| Status::invalid_argument(format!("not a method name: {method}")))?;
+        self.method(service, name).await
+    }
+
+    /// Calls `method` with a message already built, and the given metadata headers.
+    pub async fn call_message(
+        &self,
+        method: &MethodDescriptor,
+        message: DynamicMessage,
+        headers: &[(String, String)],
+    ) -> Result<DynamicMessage, Status> {
         let mut request = Request::new(message);
         for (key, value) in headers {
             let key = tonic::metadata::MetadataKey::from_bytes(key.to_ascii_lowercase().as_bytes())
@@ -54,17 +69,22 @@ impl ReflectionCaller {
                 .map_err(|_| Status::invalid_argument("bad header value"))?;
             request.metadata_mut().insert(key, value);
         }
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+            .max_encoding_message_size(usize::MAX)
+            .max_decoding_message_size(64 * 1024 * 1024);
         grpc.ready()
             .await
             .map_err(|error| Status::unavailable(error.to_string()))?;
-        let path = PathAndQuery::try_from(format!("/{service}/{name}"))
-            .map_err(|_| Status::invalid_argument("bad method path"))?;
+        let path = PathAndQuery::try_from(format!(
+            "/{}/{}",
+            method.parent_service().full_name(),
+            method.name()
+        ))
+        .map_err(|_| Status::invalid_argument("bad method path"))?;
         let codec = DynamicCodec {
-            output: descriptor.output(),
+            output: method.output(),
         };
-        let response = grpc.unary(request, path, codec).await?.into_inner();
-        serde_json::to_value(&response).map_err(|error| Status::internal(error.to_string()))
+        Ok(grpc.unary(request, path, codec).await?.into_inner())
     }
 
     async fn method(&mut self, service: &str, name: &str) -> Result<MethodDescriptor, Status> {

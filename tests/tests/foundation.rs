@@ -444,31 +444,38 @@ async fn reflection_lists_each_service_with_health_and_describes_it() {
             );
         }
 
-        // The symbol resolves to its file, so grpcurl can describe it.
-        let mut client = ServerReflectionClient::new(service.server.channel());
-        let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::FileContainingSymbol(
-                grpc_service(kind).to_owned(),
-            )),
-        };
-        let response = client
-            .server_reflection_info(tokio_stream::iter([request]))
-            .await
-            .expect("reflection answers")
-            .into_inner()
-            .message()
-            .await
-            .expect("a response")
-            .expect("one message");
-        assert!(
-            matches!(
-                response.message_response,
-                Some(MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
-            ),
-            "{kind:?}: {:?}",
-            response.message_response
-        );
+        // The service resolves to its file, so grpcurl can describe it, and so do the
+        // `google.rpc` error details, so grpcurl can show what a failure says.
+        for symbol in [
+            grpc_service(kind),
+            "google.rpc.BadRequest",
+            "google.rpc.PreconditionFailure",
+            "google.rpc.ErrorInfo",
+            "google.rpc.Status",
+        ] {
+            let mut client = ServerReflectionClient::new(service.server.channel());
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_owned())),
+            };
+            let response = client
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .expect("reflection answers")
+                .into_inner()
+                .message()
+                .await
+                .expect("a response")
+                .expect("one message");
+            assert!(
+                matches!(
+                    response.message_response,
+                    Some(MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
+                ),
+                "{kind:?} describes {symbol}: {:?}",
+                response.message_response
+            );
+        }
     }
 }
 
