@@ -10,6 +10,7 @@
 //! - [`client`]: channels to other Trellis services that carry trace context and credentials.
 //! - [`error`]: the one error type handlers return, mapped to gRPC codes with details.
 //! - [`service`]: the `serve` / `migrate` command line every service binary shares.
+//! - [`session_lock`]: an advisory lock that outlives a transaction, on a pooled connection.
 //! - [`wire`]: tonic's own decoding failures restated as the caller's mistakes.
 //! - [`validate`]: checks of caller input (text, lists, durations, JSON depth).
 
@@ -24,6 +25,7 @@ pub mod pagination;
 pub mod policy;
 pub mod server;
 pub mod service;
+pub mod session_lock;
 pub mod telemetry;
 pub mod validate;
 pub mod wire;

@@ -15,20 +15,18 @@
 //!   always find connections;
 //! - every wait (for the turn, a slot, a connection, the lock) ends at the caller's deadline.
 //!
-//! A pooled connection never goes back to the pool holding the lock: [`SagaLock::release`]
-//! unlocks it, and a lock dropped without being released (a panic) takes its connection out
-//! of the pool and closes it.
+//! The lock itself is a [`SessionLock`]: a pooled connection never goes back to the pool
+//! holding it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use diesel::sql_types::{Bool, Text};
-use diesel_async::{AsyncConnection, RunQueryDsl};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
-use trellis_platform::db::{DbConn, DbPool};
+use trellis_platform::db::DbPool;
 use trellis_platform::error::StoreError;
+use trellis_platform::session_lock::SessionLock;
 use uuid::Uuid;
 
 /// The smallest pool the service runs with: a saga holds one connection for its lock and
@@ -39,12 +37,6 @@ pub const MIN_POOL_SIZE: usize = 2;
 /// the wait's deadline a time that can be computed, and its `lock_timeout` within what
 /// PostgreSQL takes (at most `i32::MAX` milliseconds).
 pub const MAX_WAIT: Duration = Duration::from_secs(crate::settings::MAX_EXECUTE_WAIT_SECS);
-
-#[derive(diesel::QueryableByName)]
-struct Flag {
-    #[diesel(sql_type = Bool)]
-    flag: bool,
-}
 
 fn key(import: Uuid) -> String {
     format!("imports.saga/{import}")
@@ -61,8 +53,7 @@ pub struct SagaLocks {
 
 /// Held while an import is being driven; see the module documentation.
 pub struct SagaLock {
-    conn: Option<DbConn>,
-    import: Uuid,
+    lock: SessionLock,
     _slot: OwnedSemaphorePermit,
     _turn: Turn,
 }
@@ -144,29 +135,23 @@ impl SagaLocks {
         let soon = Instant::now()
             .checked_add(Duration::from_millis(100))
             .unwrap_or(deadline);
-        let mut conn = tokio::time::timeout_at(deadline.max(soon), self.pool.get())
+        let conn = tokio::time::timeout_at(deadline.max(soon), self.pool.get())
             .await
             .map_err(|_| busy("no database connection was free"))??;
-        let locked = if wait.is_zero() {
-            try_lock(&mut conn, import).await
+        let left = if wait.is_zero() {
+            Duration::ZERO
         } else {
-            let left = deadline.saturating_duration_since(Instant::now());
-            wait_for_lock(&mut conn, import, left).await
+            // At least a moment: zero would mean "only if free now".
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
         };
-        match locked {
-            Ok(true) => Ok(Some(SagaLock {
-                conn: Some(conn),
-                import,
-                _slot: slot,
-                _turn: turn,
-            })),
-            Ok(false) => Ok(None),
-            Err(error) => {
-                // It may hold the lock if only the commit failed: close it rather than pool it.
-                drop(DbConn::take(conn));
-                Err(error)
-            }
-        }
+        let lock = SessionLock::acquire(conn, &key(import), left).await?;
+        Ok(lock.map(|lock| SagaLock {
+            lock,
+            _slot: slot,
+            _turn: turn,
+        }))
     }
 
     /// Waits for this process's turn at `import`; `None` when `deadline` passes first.
@@ -193,30 +178,9 @@ impl SagaLocks {
 }
 
 impl SagaLock {
-    /// Unlocks and returns the connection to the pool; a connection that cannot be unlocked
-    /// is closed instead.
-    pub async fn release(mut self) {
-        let Some(mut conn) = self.conn.take() else {
-            return;
-        };
-        let unlocked =
-            diesel::sql_query("SELECT pg_advisory_unlock(hashtextextended($1, 0)) AS flag")
-                .bind::<Text, _>(key(self.import))
-                .get_result::<Flag>(&mut conn)
-                .await;
-        if !matches!(unlocked, Ok(Flag { flag: true })) {
-            tracing::warn!(import = %self.import, "could not unlock the saga lock; closing its connection");
-            drop(DbConn::take(conn));
-        }
-    }
-}
-
-impl Drop for SagaLock {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            // Closing the connection releases the lock; pooled, it would keep it.
-            drop(DbConn::take(conn));
-        }
+    /// Unlocks and returns the connection to the pool (see [`SessionLock::release`]).
+    pub async fn release(self) {
+        self.lock.release().await;
     }
 }
 
@@ -227,69 +191,9 @@ fn busy(why: &str) -> StoreError {
     ))
 }
 
-async fn try_lock(conn: &mut DbConn, import: Uuid) -> Result<bool, StoreError> {
-    let locked: Flag =
-        diesel::sql_query("SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS flag")
-            .bind::<Text, _>(key(import))
-            .get_result(conn)
-            .await?;
-    Ok(locked.flag)
-}
-
-/// Waits up to `wait` for the lock; false when another driver holds it that long. The
-/// wait is bounded by `SET LOCAL lock_timeout` in a transaction of its own, which the
-/// session-level lock outlives and which leaves no setting on the pooled connection.
-async fn wait_for_lock(
-    conn: &mut DbConn,
-    import: Uuid,
-    wait: Duration,
-) -> Result<bool, StoreError> {
-    let outcome = conn
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            diesel::sql_query(format!(
-                "SET LOCAL lock_timeout = {}",
-                lock_timeout_ms(wait)
-            ))
-            .execute(conn)
-            .await?;
-            diesel::sql_query("SELECT pg_advisory_lock(hashtextextended($1, 0))")
-                .bind::<Text, _>(key(import))
-                .execute(conn)
-                .await?;
-            Ok(())
-        })
-        .await;
-    match outcome {
-        Ok(()) => Ok(true),
-        // Matched on PostgreSQL's message: diesel-async keeps the SQLSTATE (55P03) behind a
-        // private type, and diesel's DatabaseErrorInformation does not expose it.
-        Err(diesel::result::Error::DatabaseError(_, info))
-            if info.message().contains("lock timeout") =>
-        {
-            Ok(false)
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// `lock_timeout` for a wait of `wait`, in milliseconds: at least 1 (0 would wait forever)
-/// and at most what PostgreSQL takes.
-fn lock_timeout_ms(wait: Duration) -> u128 {
-    wait.as_millis().clamp(1, i32::MAX as u128)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lock_timeouts_are_ones_postgresql_takes() {
-        assert_eq!(lock_timeout_ms(Duration::ZERO), 1);
-        assert_eq!(lock_timeout_ms(Duration::from_micros(10)), 1);
-        assert_eq!(lock_timeout_ms(Duration::from_millis(300)), 300);
-        assert_eq!(lock_timeout_ms(MAX_WAIT), 3_600_000);
-        assert_eq!(lock_timeout_ms(Duration::MAX), i32::MAX as u128);
-    }
 
     #[test]
     fn the_longest_wait_fits_a_lock_timeout() {

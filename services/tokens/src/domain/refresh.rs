@@ -28,9 +28,9 @@ use uuid::Uuid;
 use super::access::{Access, AccessTokens, expire_time, needs_reauthorization, usable};
 use super::{client_secret, columns, open, seal, token_subject};
 use crate::oauth::ProviderError;
-use crate::store::session_lock::SessionLock;
 use crate::store::tokens::{self as token_store};
 use crate::store::{TxError, issued, providers};
+use trellis_platform::session_lock::SessionLock;
 
 /// A running refresh's answer, shared by every caller that waits for it.
 type Flight = Shared<BoxFuture<'static, Result<Access, Arc<ApiError>>>>;
@@ -142,7 +142,9 @@ impl AccessTokens {
             .map_err(|_| busy())?
             .map_err(StoreError::from)?;
         let key = format!("tokens.refresh/{token_id}");
-        let mut lock = SessionLock::acquire(conn, &key, self.lock_timeout).await?;
+        let mut lock = SessionLock::acquire(conn, &key, self.lock_timeout)
+            .await?
+            .ok_or_else(|| StoreError::Unavailable("waited too long for a lock".into()))?;
         let outcome = self
             .refresh_locked(lock.conn(), token_id, rejected_generation)
             .await;

@@ -6,7 +6,6 @@ pub mod credentials;
 pub mod grants;
 pub mod issued;
 pub mod providers;
-pub mod session_lock;
 pub mod tokens;
 
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -57,24 +56,13 @@ pub async fn set_lock_timeout(
     conn: &mut AsyncPgConnection,
     timeout: std::time::Duration,
 ) -> Result<(), StoreError> {
-    // PostgreSQL takes at most i32::MAX milliseconds; zero would mean no limit.
-    diesel::sql_query(format!(
-        "SET LOCAL lock_timeout = {}",
-        timeout.as_millis().clamp(1, i32::MAX as u128)
-    ))
-    .execute(conn)
-    .await?;
-    Ok(())
+    Ok(trellis_platform::session_lock::set_lock_timeout(conn, timeout).await?)
 }
 
 /// `lock_not_available` (a lock timeout) means someone else holds the lock for too long:
 /// unavailable for now, not our fault.
 fn lock_error(error: diesel::result::Error) -> StoreError {
-    // Matched on PostgreSQL's message: diesel-async keeps the SQLSTATE (55P03) behind a
-    // private type, and diesel's DatabaseErrorInformation does not expose it.
-    if let diesel::result::Error::DatabaseError(_, info) = &error
-        && info.message().contains("lock timeout")
-    {
+    if trellis_platform::session_lock::is_lock_timeout(&error) {
         return StoreError::Unavailable("waited too long for a lock".into());
     }
     error.into()
