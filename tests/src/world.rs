@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use trellis_platform::auth::{Identity, Role, TokenMinter};
-use trellis_platform::client::authorized;
+use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
 use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
@@ -43,9 +43,14 @@ pub const SIBLING: &str = "sibling@test";
 pub const AGENCY: &str = "agency@test";
 
 pub async fn build_world(cluster: &Cluster) -> World {
-    let library_channel = cluster.channel(ServiceKind::Library);
+    build_world_on(|kind| cluster.channel(kind)).await
+}
+
+/// The world, made on whatever Trellis `channel` reaches (a [`Cluster`], or `make run`'s).
+pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> World {
+    let library_channel = channel(ServiceKind::Library);
     let mut lib = LibraryServiceClient::new(library_channel.clone());
-    let tok = TokenServiceClient::new(cluster.channel(ServiceKind::Tokens));
+    let tok = TokenServiceClient::new(channel(ServiceKind::Tokens));
     let operator = tokens::service();
     let account = |kind: library::AccountKind, parent: Option<Uuid>, name: &str| {
         let mut lib = lib.clone();

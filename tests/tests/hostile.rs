@@ -7,7 +7,8 @@
 //!
 //! A caller's mistake must come back as a caller's mistake: no answer may be INTERNAL,
 //! UNKNOWN, CANCELLED or DATA_LOSS, an oversized request is RESOURCE_EXHAUSTED, and no
-//! service may panic (each process's log is read at the end).
+//! service may panic (each process's log is read at the end). [`target`] points the suite
+//! at a Trellis that is already running instead.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,9 +22,11 @@ use tonic::Code;
 use trellis_e2e::cluster::Cluster;
 use trellis_e2e::reflect::ReflectionCaller;
 use trellis_e2e::rpcs::{I, L, R, ROWS, T};
-use trellis_e2e::world::{Caller, World, build_world};
+use trellis_e2e::world::{Caller, World, build_world_on};
 use trellis_platform::auth::Identity;
+use trellis_platform::client;
 use trellis_platform::config::ServiceKind;
+use trellis_testkit::process::ServiceProcess;
 use uuid::Uuid;
 
 /// The callers of every variant: each role in the account, an agency admin, a stranger and
@@ -378,13 +381,33 @@ fn complaint(variant: &Variant, code: Code) -> Option<&'static str> {
         .then_some("an oversized request not RESOURCE_EXHAUSTED")
 }
 
+/// Where the suite runs: a cluster of its own, or, with `TRELLIS_HOSTILE_AGAINST=<host>`, a
+/// Trellis already running there on the default ports (`make run` started with
+/// `TRELLIS_JWT_SECRET=trellis-test-secret`), whose logs are then read by hand.
+fn target() -> Option<String> {
+    std::env::var("TRELLIS_HOSTILE_AGAINST")
+        .ok()
+        .filter(|host| !host.is_empty())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_hostile_request_is_answered_as_a_fault_or_panics_a_service() {
-    let cluster = Cluster::start(&HashMap::new()).await;
-    let world = Arc::new(build_world(&cluster).await);
+    let running = target();
+    let cluster = match running {
+        Some(_) => None,
+        None => Some(Cluster::start(&HashMap::new()).await),
+    };
+    let channel = |kind: ServiceKind| match (&cluster, &running) {
+        (Some(cluster), _) => cluster.channel(kind),
+        (None, Some(host)) => {
+            client::channel(&format!("http://{host}:{}", kind.default_port())).expect("a channel")
+        }
+        (None, None) => unreachable!("a cluster or a host"),
+    };
+    let world = Arc::new(build_world_on(channel).await);
     let mut callers_of: HashMap<ServiceKind, ReflectionCaller> = ServiceKind::ALL
         .into_iter()
-        .map(|kind| (kind, ReflectionCaller::new(cluster.channel(kind))))
+        .map(|kind| (kind, ReflectionCaller::new(channel(kind))))
         .collect();
 
     let mut codes: BTreeMap<String, usize> = BTreeMap::new();
@@ -443,12 +466,17 @@ async fn no_hostile_request_is_answered_as_a_fault_or_panics_a_service() {
         }
     }
 
-    let processes = [
-        ("library", &cluster.library),
-        ("imports", &cluster.imports),
-        ("tokens", &cluster.tokens),
-        ("refresh", &cluster.refresh),
-    ];
+    let processes: Vec<(&str, &ServiceProcess)> = cluster
+        .as_ref()
+        .map(|cluster| {
+            vec![
+                ("library", &cluster.library),
+                ("imports", &cluster.imports),
+                ("tokens", &cluster.tokens),
+                ("refresh", &cluster.refresh),
+            ]
+        })
+        .unwrap_or_default();
     let errors: Vec<String> = processes
         .iter()
         .flat_map(|(name, process)| {
