@@ -371,6 +371,15 @@ impl From<tonic::Status> for ApiError {
     /// unavailable or internal.
     fn from(status: tonic::Status) -> Self {
         let message = status.message().to_owned();
+        let reason = status
+            .get_error_details()
+            .error_info()
+            .map(|info| info.reason.clone());
+        if reason.as_deref() == Some(crate::wire::REQUEST_UNDECODABLE) {
+            return ApiError::Internal(anyhow::anyhow!(
+                "a peer could not decode our request: {message}"
+            ));
+        }
         match status.code() {
             Code::InvalidArgument => ApiError::invalid("", message),
             Code::NotFound => ApiError::not_found("resource", message),

@@ -144,8 +144,9 @@ impl GrpcServer {
 }
 
 /// The answers the trace layer reports as failures: our own faults only. A caller's mistake
-/// is logged once, at INFO, where its [`crate::ApiError`] becomes a status; an `INTERNAL`
-/// once at ERROR there with its cause, and here again only at WARN.
+/// is logged once, at INFO, where its [`crate::ApiError`] becomes a status, and UNAVAILABLE
+/// at WARN there; an `INTERNAL` once at ERROR there with its cause, and here again only at
+/// WARN.
 fn failures() -> GrpcErrorsAsFailures {
     [
         GrpcCode::Cancelled,
@@ -160,6 +161,8 @@ fn failures() -> GrpcErrorsAsFailures {
         GrpcCode::OutOfRange,
         GrpcCode::Unimplemented,
         GrpcCode::Unauthenticated,
+        // Logged at WARN where the error becomes a status.
+        GrpcCode::Unavailable,
     ]
     .into_iter()
     .fold(
