@@ -32,6 +32,10 @@ use crate::domain::data_source::Format;
 /// The refresh service's `TRELLIS_REFRESH_MAX_CACHED_BYTES` must not be larger.
 pub const MAX_CACHED_DATA_BYTES: usize = 16 * 1024 * 1024;
 
+/// The most cached data one render reads over all its instances, counted as received
+/// (docs/library.md "Limits"): as much as one GetCachedData answer.
+pub const MAX_RENDER_CACHED_BYTES: usize = MAX_CACHED_DATA_BYTES;
+
 /// One instance's cached data, read as its format.
 #[derive(Debug, Clone)]
 pub struct CachedData {
@@ -39,6 +43,8 @@ pub struct CachedData {
     pub fetched_at: Option<DateTime<Utc>>,
     /// The data, or why it cannot be used.
     pub data: Result<Data, String>,
+    /// The encoded size of the data as received (0 when none was).
+    pub bytes: usize,
 }
 
 impl CachedData {
@@ -46,6 +52,7 @@ impl CachedData {
         CachedData {
             fetched_at: None,
             data: Err(reason),
+            bytes: 0,
         }
     }
 }
@@ -112,9 +119,12 @@ impl RefreshClient {
             Ok(refresh::DataFormat::Csv) => Format::Csv,
             _ => format,
         };
+        let value = cached.data.unwrap_or_default();
+        let bytes = prost::Message::encoded_len(&value);
         Ok(Some(CachedData {
             fetched_at: Some(fetched_at),
-            data: to_data(format, cached.data.unwrap_or_default()),
+            data: to_data(format, value),
+            bytes,
         }))
     }
 }

@@ -35,6 +35,24 @@ pub struct Settings {
     /// error.
     #[arg(long, env = "TRELLIS_FORMULA_MAX_BYTES", default_value_t = trellis_formula::DEFAULT_MAX_BYTES)]
     pub formula_max_bytes: u64,
+
+    /// Formula steps all the components of one render may take together; the components
+    /// past them have an error.
+    #[arg(long, env = "TRELLIS_RENDER_MAX_STEPS", default_value_t = 100_000_000)]
+    pub render_max_steps: u64,
+
+    /// Bytes of values all the components of one render may build together.
+    #[arg(long, env = "TRELLIS_RENDER_MAX_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub render_max_bytes: u64,
+
+    /// Renders evaluating at once in this process (default: twice the CPUs); the others
+    /// wait their turn, and stop waiting when their caller goes.
+    #[arg(long, env = "TRELLIS_RENDER_CONCURRENCY", default_value_t = default_render_concurrency())]
+    pub render_concurrency: usize,
+}
+
+fn default_render_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(2, |cpus| cpus.get() * 2)
 }
 
 impl Settings {
@@ -44,6 +62,16 @@ impl Settings {
             max_steps: self.formula_max_steps,
             max_bytes: self.formula_max_bytes,
             cancel: None,
+        }
+    }
+}
+
+impl Settings {
+    /// What all the components of one render may spend together.
+    pub fn render_budget(&self) -> crate::domain::render::RenderBudget {
+        crate::domain::render::RenderBudget {
+            max_steps: self.render_max_steps,
+            max_bytes: self.render_max_bytes,
         }
     }
 }

@@ -35,7 +35,11 @@ fn unbounded() -> trellis_library::Settings {
 /// and a heavy Klip over them (hundreds of sorts of their squares: far longer than any
 /// deadline here).
 async fn heavy_world() -> (World, uuid::Uuid, pb::Klip) {
-    let world = World::start_with(unbounded()).await;
+    heavy_world_with(unbounded()).await
+}
+
+async fn heavy_world_with(settings: trellis_library::Settings) -> (World, uuid::Uuid, pb::Klip) {
+    let world = World::start_with(settings).await;
     let account = world.library.standard().await;
     let numbers: Vec<u64> = (0..90_000u64).map(|i| i * 7_919 % 90_001).collect();
     world.api.set_json("/numbers.json", json!({ "n": numbers }));
@@ -105,6 +109,41 @@ async fn a_cancelled_render_stops_evaluating() {
         async move { (counters.running() == 0).then_some(()) }
     })
     .await;
+    assert_eq!(world.counters.cancelled(), 1);
+    assert_eq!(world.counters.finished(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn renders_past_the_concurrency_wait_and_stop_waiting_when_their_caller_goes() {
+    let (world, account, klip) = heavy_world_with(trellis_library::Settings {
+        render_concurrency: 1,
+        ..unbounded()
+    })
+    .await;
+    let counters = world.counters.clone();
+    let until = |what: &'static str, done: fn(&trellis_library::RenderCounters) -> bool| {
+        let counters = counters.clone();
+        eventually(what, WAIT, move || {
+            let counters = counters.clone();
+            async move { done(&counters).then_some(()) }
+        })
+    };
+    let spawn_render = || {
+        let mut client = world.client();
+        let request = render_request(&tokens::viewer(account), &klip);
+        tokio::spawn(async move { client.render_klip(request).await })
+    };
+    let first = spawn_render();
+    until("the first render to evaluate", |c| c.running() == 1).await;
+    let second = spawn_render();
+    until("the second render to wait", |c| c.waiting() == 1).await;
+    assert_eq!(world.counters.running(), 1);
+    // The waiting caller goes: it stops waiting, and never evaluates.
+    second.abort();
+    until("the second render to stop waiting", |c| c.waiting() == 0).await;
+    assert_eq!(world.counters.running(), 1);
+    first.abort();
+    until("the first render to stop", |c| c.running() == 0).await;
     assert_eq!(world.counters.cancelled(), 1);
     assert_eq!(world.counters.finished(), 0);
 }

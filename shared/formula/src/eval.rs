@@ -1,6 +1,7 @@
 //! Evaluation of a parsed formula over the cached data of its bindings.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -19,7 +20,8 @@ use crate::value::{Scalar, Value};
 #[derive(Debug, Clone)]
 pub struct EvalContext {
     /// Binding `@i`'s data at index `i`; `None` while the data source has no cached data yet.
-    pub bindings: Vec<Option<Data>>,
+    /// Shared, so bindings reading the same data hold one copy of it.
+    pub bindings: Vec<Option<Arc<Data>>>,
     /// Variable values by name (without the `$`). Values are text; arithmetic reads them as
     /// numbers.
     pub variables: BTreeMap<String, String>,

@@ -4,18 +4,19 @@
 //! ```
 //! use trellis_formula::{evaluate, parse, Data, EvalContext};
 //! use serde_json::json;
+//! use std::sync::Arc;
 //!
 //! let formula = parse("SUM(SELECT(@0.items.amount, @0.items.paid)) * $rate")?;
 //! assert_eq!(formula.bindings().into_iter().collect::<Vec<_>>(), [0]);
 //!
 //! let mut ctx = EvalContext::new(chrono::Utc::now());
-//! ctx.bindings.push(Some(Data::Json(json!({
+//! ctx.bindings.push(Some(Arc::new(Data::Json(json!({
 //!     "items": [
 //!         {"amount": 10, "paid": true},
 //!         {"amount": 5, "paid": false},
 //!         {"amount": "2.5", "paid": true},
 //!     ]
-//! }))));
+//! })))));
 //! ctx.variables.insert("rate".into(), "2".into());
 //! assert_eq!(evaluate(&formula, &ctx)?.to_json(), json!([25]));
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -66,8 +66,9 @@ pub(crate) fn follow<'a>(
         nodes = match step {
             Step::Key(key) => {
                 let mut next = Vec::with_capacity(nodes.len());
+                let mut columns = ColumnCache::default();
                 for node in &nodes {
-                    member(&mut next, node, key);
+                    member(&mut next, node, key, &mut columns, meter)?;
                 }
                 // Members that are arrays were flattened into more nodes.
                 meter.steps(next.len().saturating_sub(nodes.len()))?;
@@ -126,14 +127,46 @@ fn push_member<'a>(out: &mut Vec<Node<'a>>, object: &'a Map<String, Json>, key: 
     }
 }
 
-fn member<'a>(out: &mut Vec<Node<'a>>, node: &Node<'a>, key: &str) {
+/// The column a key names in the header row last looked up: the rows of one table share
+/// their header slice, so a key step over them scans the headers once.
+#[derive(Default)]
+struct ColumnCache<'a> {
+    headers: Option<&'a [String]>,
+    column: Option<usize>,
+}
+
+impl<'a> ColumnCache<'a> {
+    /// The column of `key` in `headers`; a scan the cache cannot answer costs one step per
+    /// header, so a wide header row is bounded by the budget like any other work.
+    fn column(
+        &mut self,
+        headers: &'a [String],
+        key: &str,
+        meter: &Meter,
+    ) -> Result<Option<usize>, EvalError> {
+        let cached = self.headers.is_some_and(|seen| std::ptr::eq(seen, headers));
+        if !cached {
+            meter.steps(headers.len())?;
+            self.headers = Some(headers);
+            self.column = headers.iter().position(|header| header == key);
+        }
+        Ok(self.column)
+    }
+}
+
+fn member<'a>(
+    out: &mut Vec<Node<'a>>,
+    node: &Node<'a>,
+    key: &str,
+    columns: &mut ColumnCache<'a>,
+    meter: &Meter,
+) -> Result<(), EvalError> {
     match *node {
         Node::Json(Json::Object(object)) => push_member(out, object, key),
         Node::Computed(Scalar::Object(object)) => push_member(out, object, key),
         Node::Row { headers, cells } => {
-            let cell = headers
-                .iter()
-                .position(|header| header == key)
+            let cell = columns
+                .column(headers, key, meter)?
                 .and_then(|column| cells.get(column));
             out.push(match cell {
                 Some(text) if !text.is_empty() => Node::Cell(text),
@@ -142,6 +175,7 @@ fn member<'a>(out: &mut Vec<Node<'a>>, node: &Node<'a>, key: &str) {
         }
         _ => out.push(Node::Null),
     }
+    Ok(())
 }
 
 /// The `index`-th node (negative counts from the end), or null past either end.

@@ -3,6 +3,8 @@
 //! what an evaluation spent is enough to repeat it, and one step or byte less is a budget
 //! error, never a panic.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use serde_json::Value as Json;
 
@@ -236,7 +238,7 @@ fn context() -> impl Strategy<Value = EvalContext> {
         let now =
             chrono::DateTime::from_timestamp(1_700_000_000 + seconds * 1000, 0).unwrap_or_default();
         let mut ctx = EvalContext::new(now);
-        ctx.bindings = vec![Some(Data::Json(json)), Some(csv), None];
+        ctx.bindings = vec![Some(Arc::new(Data::Json(json))), Some(Arc::new(csv)), None];
         ctx.variables.insert("a".into(), a);
         ctx.variables.insert("b".into(), "3".into());
         ctx

@@ -98,7 +98,8 @@ fn concat_of_1997_megabyte_terms_stops_early_at_the_byte_budget() {
 fn broadcasting_a_long_text_over_a_long_list_is_never_built() {
     let ids: Vec<_> = (0..100_000).collect();
     let mut ctx = big_text(MB);
-    ctx.bindings.push(Some(Data::Json(json!({ "ids": ids }))));
+    ctx.bindings
+        .push(Some(Arc::new(Data::Json(json!({ "ids": ids })))));
     for src in [
         "@1.ids & @0.t",
         "CONCAT(@1.ids, @0.t)",
@@ -154,4 +155,34 @@ fn evaluate_keeps_the_default_budget() {
     let formula = parse(&concat_of("$t", 100)).unwrap();
     let error = evaluate(&formula, &ctx).unwrap_err();
     assert_eq!(error.kind(), ErrorKind::Bytes);
+}
+
+/// A CSV table of `width` columns (named `c0`…) and `rows` rows of one cell each.
+fn wide_table(width: usize, rows: usize) -> EvalContext {
+    let headers = (0..width).map(|i| format!("c{i}")).collect();
+    let rows = (0..rows).map(|i| vec![i.to_string()]).collect();
+    context(vec![Some(Data::Csv { headers, rows })], &[])
+}
+
+#[test]
+fn a_key_step_over_csv_rows_scans_the_header_once_and_pays_for_it() {
+    let src = "COUNT(@0.c0) + COUNT(@0.missing)";
+    let steps = |width, rows| {
+        run(&wide_table(width, rows), src, &Budget::default())
+            .1
+            .steps
+    };
+    // Two key steps, each scanning the header row once: widening it by 10,000 columns costs
+    // 20,000 steps, however many rows share it.
+    for rows in [10, 1000] {
+        assert_eq!(steps(10_010, rows) - steps(10, rows), 20_000, "{rows} rows");
+    }
+    // So a wide header row over many rows is bounded by the budget, not free.
+    let small = Budget {
+        max_steps: 5_000,
+        ..Budget::default()
+    };
+    let (kind, _, usage) = kind_of(&wide_table(10_000, 1000), src, &small);
+    assert_eq!(kind, ErrorKind::Steps);
+    assert!(usage.steps <= 5_000 + 10_000, "{usage:?}");
 }

@@ -87,6 +87,11 @@ fn answer<T>(outcome: ApiResult<T>) -> Result<Response<T>, Status> {
 macro_rules! handlers {
     ($($method:ident($request:ident) -> $response:ident
         => $module:ident::$function:ident $(via $state:ident)?;)*) => {
+        /// The full name of every request message the service takes.
+        #[cfg(test)]
+        pub(crate) const REQUEST_MESSAGES: &[&str] =
+            &[$(concat!("trellis.library.v1.", stringify!($request))),*];
+
         #[tonic::async_trait]
         impl LibraryService for LibraryApi {
             $(

@@ -9,7 +9,7 @@
 use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorPool, DynamicMessage, ReflectMessage, Value};
-use trellis_platform::error::{ApiResult, Violations};
+use trellis_platform::error::{ApiError, ApiResult, Violations};
 use trellis_platform::validate::text_problem;
 
 static CONTRACTS: LazyLock<Option<DescriptorPool>> =
@@ -23,19 +23,25 @@ const JSON_MESSAGES: [&str; 3] = [
 ];
 
 /// INVALID_ARGUMENT naming every string field of `message` (of the type `full_name`) that
-/// holds a NUL byte or a control character.
+/// holds a NUL byte or a control character. A message the check cannot walk (no descriptor,
+/// or it does not decode again) is the service's own fault, never let through unchecked:
+/// INTERNAL, logged where it becomes a status.
 pub fn check<M: prost::Message>(full_name: &str, message: &M) -> ApiResult<()> {
     let Some(descriptor) = CONTRACTS
         .as_ref()
         .and_then(|pool| pool.get_message_by_name(full_name))
     else {
-        return Ok(());
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "no descriptor for {full_name}: its strings cannot be checked"
+        )));
     };
-    // The message decoded once already, so it decodes again; should it not, the handler's
-    // own checks still apply.
-    let Ok(dynamic) = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()) else {
-        return Ok(());
-    };
+    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()).map_err(
+        |error| {
+            ApiError::internal(anyhow::anyhow!(
+                "{full_name} does not decode with its descriptor: {error}"
+            ))
+        },
+    )?;
     check_dynamic(&dynamic)
 }
 
@@ -93,7 +99,6 @@ fn walk_value(value: &Value, path: &str, violations: &mut Violations) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trellis_platform::ApiError;
     use trellis_proto::library::v1 as pb;
 
     fn fields<M: prost::Message>(name: &str, message: &M) -> Vec<String> {
@@ -236,6 +241,24 @@ mod tests {
             }),
         };
         assert!(fields("CreateDashboardRequest", &request).is_empty());
-        assert!(check("no.such.Message", &request).is_ok());
+    }
+
+    #[test]
+    fn a_request_without_a_descriptor_fails_closed() {
+        let request = pb::GetKlipRequest::default();
+        assert!(matches!(
+            check("no.such.Message", &request),
+            Err(ApiError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn every_request_the_service_takes_has_a_descriptor() {
+        let pool = CONTRACTS.as_ref().expect("the descriptors decode");
+        let requests = crate::api::REQUEST_MESSAGES;
+        assert!(requests.len() > 30, "{} requests", requests.len());
+        for name in requests {
+            assert!(pool.get_message_by_name(name).is_some(), "{name}");
+        }
     }
 }

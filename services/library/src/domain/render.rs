@@ -5,10 +5,11 @@
 //! [`MAX_RENDER_VALUE_BYTES`]; a render whose caller has gone stops.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use trellis_formula::{Budget, Data, ErrorKind, EvalContext, evaluate_within, parse};
+use trellis_formula::{Budget, Data, ErrorKind, EvalContext, Usage, evaluate_within, parse};
 use uuid::Uuid;
 
 use super::render_size::{MAX_RENDER_VALUE_BYTES, wire_bytes};
@@ -42,7 +43,8 @@ pub enum BindingState {
         fetched_at: Option<DateTime<Utc>>,
     },
     Cached {
-        data: Data,
+        /// Shared by every binding reading the same instance.
+        data: Arc<Data>,
         fetched_at: DateTime<Utc>,
     },
 }
@@ -128,15 +130,32 @@ pub struct Rendering {
     pub steps: u64,
 }
 
+/// What all the components of one render may spend together, beside each one's own budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderBudget {
+    pub max_steps: u64,
+    pub max_bytes: u64,
+}
+
+impl RenderBudget {
+    /// No limit beyond each component's budget.
+    pub const UNLIMITED: RenderBudget = RenderBudget {
+        max_steps: u64::MAX,
+        max_bytes: u64::MAX,
+    };
+}
+
 /// Evaluates every component of `klip` over `bindings` (one per binding, in order) with the
 /// viewer's `variables`, at `now`, each component within `budget` (whose cancellation flag,
-/// once set, stops the whole render).
+/// once set, stops the whole render) and all of them together within `total`: a component
+/// that would go past what the earlier ones left fails with the render's budget as reason.
 pub fn render(
     klip: &Klip,
     bindings: Vec<BoundData>,
     variables: BTreeMap<String, String>,
     now: DateTime<Utc>,
     budget: &Budget,
+    total: RenderBudget,
 ) -> Rendering {
     let freshness = bindings
         .iter()
@@ -165,11 +184,19 @@ pub fn render(
         now,
     };
     let mut steps = 0;
+    let mut bytes = 0;
     let mut room = MAX_RENDER_VALUE_BYTES;
     let mut components = Vec::with_capacity(klip.definition.components.len());
     for component in &klip.definition.components {
-        let (outcome, spent) = evaluate_component(&component.formula, &problems, &context, budget);
-        steps += spent;
+        let left = Budget {
+            max_steps: budget.max_steps.min(total.max_steps.saturating_sub(steps)),
+            max_bytes: budget.max_bytes.min(total.max_bytes.saturating_sub(bytes)),
+            cancel: budget.cancel.clone(),
+        };
+        let (outcome, spent) = evaluate_component(&component.formula, &problems, &context, &left);
+        steps += spent.steps;
+        bytes += spent.bytes;
+        let outcome = outcome.map_err(|failure| failure.within(budget, &left, total));
         let outcome = match outcome {
             Err(Failure::Cancelled) => {
                 return Rendering {
@@ -177,7 +204,7 @@ pub fn render(
                     steps,
                 };
             }
-            Err(Failure::Error(error)) => Err(error),
+            Err(Failure::Error(error) | Failure::Budget(_, error)) => Err(error),
             Ok(values) => fit(values, &mut room),
         };
         components.push(match outcome {
@@ -220,7 +247,34 @@ fn fit(values: Vec<serde_json::Value>, room: &mut usize) -> Result<Vec<serde_jso
 
 enum Failure {
     Error(String),
+    /// Out of the steps or bytes of `left`.
+    Budget(ErrorKind, String),
     Cancelled,
+}
+
+impl Failure {
+    /// A budget failure names the render's budget when that, not the component's own, was
+    /// what ran out.
+    fn within(self, own: &Budget, left: &Budget, total: RenderBudget) -> Failure {
+        match self {
+            Failure::Budget(ErrorKind::Steps, _) if left.max_steps < own.max_steps => {
+                Failure::Error(format!(
+                    "the render's components together take more than {} steps (the \
+                     render's step budget)",
+                    total.max_steps
+                ))
+            }
+            Failure::Budget(ErrorKind::Bytes, _) if left.max_bytes < own.max_bytes => {
+                Failure::Error(format!(
+                    "the render's components together build more than {} bytes of values \
+                     (the render's byte budget)",
+                    total.max_bytes
+                ))
+            }
+            Failure::Budget(_, message) => Failure::Error(message),
+            other => other,
+        }
+    }
 }
 
 fn evaluate_component(
@@ -228,7 +282,7 @@ fn evaluate_component(
     problems: &[Option<String>],
     context: &EvalContext,
     budget: &Budget,
-) -> (Result<Vec<serde_json::Value>, Failure>, u64) {
+) -> (Result<Vec<serde_json::Value>, Failure>, Usage) {
     // Formulas were parsed at save; one that no longer parses (a stricter engine) fails
     // alone.
     let formula = match parse(formula) {
@@ -238,12 +292,12 @@ fn evaluate_component(
                 "the formula does not parse at line {}, column {}: {}",
                 error.line, error.column, error.message
             );
-            return (Err(Failure::Error(message)), 0);
+            return (Err(Failure::Error(message)), Usage::default());
         }
     };
     for index in formula.bindings() {
         if let Some(Some(problem)) = problems.get(index) {
-            return (Err(Failure::Error(problem.clone())), 0);
+            return (Err(Failure::Error(problem.clone())), Usage::default());
         }
     }
     let (value, usage) = evaluate_within(&formula, context, budget);
@@ -252,10 +306,15 @@ fn evaluate_component(
             serde_json::Value::Array(values) => Ok(values),
             single => Ok(vec![single]),
         },
-        Err(error) if error.kind() == ErrorKind::Cancelled => Err(Failure::Cancelled),
-        Err(error) => Err(Failure::Error(error.message().to_owned())),
+        Err(error) => match error.kind() {
+            ErrorKind::Cancelled => Err(Failure::Cancelled),
+            kind @ (ErrorKind::Steps | ErrorKind::Bytes) => {
+                Err(Failure::Budget(kind, error.message().to_owned()))
+            }
+            _ => Err(Failure::Error(error.message().to_owned())),
+        },
     };
-    (outcome, usage.steps)
+    (outcome, usage)
 }
 
 #[cfg(test)]

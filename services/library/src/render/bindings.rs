@@ -2,6 +2,7 @@
 //! values select (I13), and what the refresh service has cached for it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -135,12 +136,16 @@ pub async fn without_revoked(
 }
 
 /// Reads the cached data of every planned instance, each distinct one once and up to
-/// `concurrency` at a time.
+/// `concurrency` at a time, in the order the bindings first name them. Bindings reading the
+/// same instance share one copy of its data. Once the instances read take more than
+/// `max_bytes` (as received), the instance that went past and those after it are not used
+/// (nor read): their bindings fail with the reason, the others still render.
 pub async fn read(
     refresh: &RefreshClient,
     account: Uuid,
     plans: Vec<Plan>,
     concurrency: usize,
+    max_bytes: usize,
 ) -> ApiResult<Vec<BoundData>> {
     let mut wanted: Vec<(Uuid, String, Format)> = Vec::new();
     for plan in &plans {
@@ -157,18 +162,35 @@ pub async fn read(
             wanted.push((*data_source_id, instance_key.clone(), *format));
         }
     }
-    let read: Vec<_> = stream::iter(wanted)
+    let mut reads = stream::iter(wanted)
         .map(|(id, key, format)| async move {
             let cached = refresh.cached_data(account, id, &key, format).await;
             ((id, key), cached)
         })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    let mut cache = HashMap::new();
-    for (instance, cached) in read {
-        cache.insert(instance, cached?);
+        .buffered(concurrency.max(1));
+    let mut room = Room::new(max_bytes);
+    let mut cache: HashMap<(Uuid, String), BindingState> = HashMap::new();
+    while let Some((instance, cached)) = reads.next().await {
+        let state = match cached? {
+            None => BindingState::NoData,
+            Some(cached) => match (room.take(cached.bytes), cached.data) {
+                (Err(reason), _) | (Ok(()), Err(reason)) => BindingState::Unreadable {
+                    reason,
+                    fetched_at: cached.fetched_at,
+                },
+                (Ok(()), Ok(data)) => BindingState::Cached {
+                    data: Arc::new(data),
+                    fetched_at: cached.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
+                },
+            },
+        };
+        cache.insert(instance, state);
+        if room.is_full() {
+            // The reads still running are dropped, and those not begun never start.
+            break;
+        }
     }
+    drop(reads);
     Ok(plans
         .into_iter()
         .map(|plan| match plan {
@@ -179,17 +201,11 @@ pub async fn read(
                 ..
             } => {
                 let state = match cache.get(&(data_source_id, instance_key.clone())) {
-                    Some(Some(cached)) => match &cached.data {
-                        Ok(data) => BindingState::Cached {
-                            data: data.clone(),
-                            fetched_at: cached.fetched_at.unwrap_or(DateTime::<Utc>::MIN_UTC),
-                        },
-                        Err(reason) => BindingState::Unreadable {
-                            reason: reason.clone(),
-                            fetched_at: cached.fetched_at,
-                        },
+                    Some(state) => state.clone(),
+                    None => BindingState::Unreadable {
+                        reason: room.unread(),
+                        fetched_at: None,
                     },
-                    _ => BindingState::NoData,
                 };
                 BoundData {
                     data_source_id: Some(data_source_id),
@@ -199,4 +215,76 @@ pub async fn read(
             }
         })
         .collect())
+}
+
+/// What is left of the cached data one render reads.
+struct Room {
+    max: usize,
+    used: usize,
+    full: bool,
+}
+
+impl Room {
+    fn new(max: usize) -> Self {
+        Room {
+            max,
+            used: 0,
+            full: false,
+        }
+    }
+
+    /// Counts `bytes` of one instance, or says why they do not fit (and the room is full).
+    fn take(&mut self, bytes: usize) -> Result<(), String> {
+        match self.used.checked_add(bytes) {
+            Some(used) if used <= self.max && !self.full => {
+                self.used = used;
+                Ok(())
+            }
+            _ => {
+                self.full = true;
+                Err(format!(
+                    "it takes {bytes} bytes, more than the {} left of the {} bytes of \
+                     cached data one render reads",
+                    self.max - self.used,
+                    self.max
+                ))
+            }
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.full
+    }
+
+    /// Why an instance not read for want of room is not used.
+    fn unread(&self) -> String {
+        format!(
+            "the render's other bindings already read the {} bytes of cached data one \
+             render reads",
+            self.max
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Room;
+
+    #[test]
+    fn the_room_of_a_render_fills_and_stays_full() {
+        let mut room = Room::new(100);
+        assert_eq!(room.take(60), Ok(()));
+        assert_eq!(room.take(40), Ok(()));
+        assert!(!room.is_full());
+        let reason = room.take(1).unwrap_err();
+        assert_eq!(
+            reason,
+            "it takes 1 bytes, more than the 0 left of the 100 bytes of cached data one \
+             render reads"
+        );
+        assert!(room.is_full());
+        // Nothing more fits once full, however small.
+        assert!(room.take(0).is_err());
+        assert!(room.unread().contains("100 bytes"));
+    }
 }

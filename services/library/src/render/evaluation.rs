@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 use trellis_formula::Budget;
 use trellis_platform::error::{ApiError, ApiResult};
 
-use crate::domain::render::{BoundData, Cancelled, Render, render};
+use crate::domain::render::{BoundData, Cancelled, Render, RenderBudget, render};
 use crate::domain::stored::Klip;
 
 /// What the renderer's evaluations have done, since the service started.
@@ -23,6 +24,7 @@ pub struct RenderCounters {
     finished: AtomicU64,
     cancelled: AtomicU64,
     steps: AtomicU64,
+    waiting: AtomicU64,
 }
 
 impl RenderCounters {
@@ -41,6 +43,11 @@ impl RenderCounters {
         self.cancelled.load(Ordering::SeqCst)
     }
 
+    /// Renders waiting for their turn to evaluate (`TRELLIS_RENDER_CONCURRENCY`).
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     /// Formula steps evaluated, over every render.
     pub fn steps(&self) -> u64 {
         self.steps.load(Ordering::SeqCst)
@@ -53,6 +60,22 @@ struct CancelOnDrop(Arc<AtomicBool>);
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
         self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Counts one render as waiting for its turn while it lives.
+struct Waiting<'a>(&'a RenderCounters);
+
+impl<'a> Waiting<'a> {
+    fn start(counters: &'a RenderCounters) -> Self {
+        counters.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(counters)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -72,22 +95,34 @@ impl Drop for Running<'_> {
     }
 }
 
-/// Evaluates `klip` over `bound` on a blocking thread within `budget`; dropping the returned
-/// future stops the evaluation.
+/// Evaluates `klip` over `bound` on a blocking thread within `budget` (each component) and
+/// `total` (all of them), once `turns` has a permit for it; dropping the returned future
+/// stops the evaluation, or the wait for a permit.
+#[allow(clippy::too_many_arguments, reason = "the parts of one render")]
 pub(super) async fn evaluate(
     klip: Klip,
     bound: Vec<BoundData>,
     variables: BTreeMap<String, String>,
     now: DateTime<Utc>,
-    mut budget: Budget,
+    (mut budget, total): (Budget, RenderBudget),
+    turns: Arc<Semaphore>,
     counters: Arc<RenderCounters>,
 ) -> ApiResult<Render> {
+    let permit = {
+        let _waiting = Waiting::start(&counters);
+        turns
+            .acquire_owned()
+            .await
+            .map_err(|closed| ApiError::internal(anyhow::anyhow!(closed)))?
+    };
     let flag = Arc::new(AtomicBool::new(false));
     budget.cancel = Some(flag.clone());
     let _cancel = CancelOnDrop(flag);
     let evaluation = tokio::task::spawn_blocking(move || {
+        // The turn is held until the evaluation ends, even when nobody waits for it.
+        let _permit = permit;
         let _running = Running::start(&counters);
-        let rendering = render(&klip, bound, variables, now, &budget);
+        let rendering = render(&klip, bound, variables, now, &budget, total);
         counters.steps.fetch_add(rendering.steps, Ordering::SeqCst);
         let ended = match rendering.outcome {
             Ok(_) => &counters.finished,

@@ -19,7 +19,7 @@ use trellis_platform::error::{ApiError, ApiResult};
 use uuid::Uuid;
 
 use crate::Settings;
-use crate::cached_data::RefreshClient;
+use crate::cached_data::{MAX_RENDER_CACHED_BYTES, RefreshClient};
 use crate::clock::Clock;
 use crate::domain::render::Render;
 use crate::store::{self, klips};
@@ -35,6 +35,8 @@ pub struct Renderer {
     clock: Arc<dyn Clock>,
     settings: Settings,
     counters: Arc<RenderCounters>,
+    /// Turns to evaluate: `render_concurrency` renders at once.
+    turns: Arc<tokio::sync::Semaphore>,
 }
 
 impl Renderer {
@@ -46,7 +48,11 @@ impl Renderer {
         settings: Settings,
         counters: Arc<RenderCounters>,
     ) -> Self {
+        let turns = Arc::new(tokio::sync::Semaphore::new(
+            settings.render_concurrency.max(1),
+        ));
         Self {
+            turns,
             pool,
             refresh,
             registry,
@@ -94,6 +100,7 @@ impl Renderer {
             account,
             plans,
             self.settings.render_fetch_concurrency,
+            MAX_RENDER_CACHED_BYTES,
         )
         .await?;
         let variables = klip
@@ -111,7 +118,11 @@ impl Renderer {
             bound,
             variables,
             now,
-            self.settings.formula_budget(),
+            (
+                self.settings.formula_budget(),
+                self.settings.render_budget(),
+            ),
+            self.turns.clone(),
             self.counters.clone(),
         )
         .await

@@ -5,6 +5,8 @@
     reason = "each test binary uses a different subset of the helpers"
 )]
 
+use std::sync::Arc;
+
 use chrono::{TimeZone, Utc};
 use serde_json::Value as Json;
 use trellis_formula::{Data, EvalContext, ParseError, evaluate, parse};
@@ -12,7 +14,10 @@ use trellis_formula::{Data, EvalContext, ParseError, evaluate, parse};
 /// A context at 2024-03-15T10:30:00Z with the given bindings and variables.
 pub fn context(bindings: Vec<Option<Data>>, variables: &[(&str, &str)]) -> EvalContext {
     let mut ctx = EvalContext::new(Utc.with_ymd_and_hms(2024, 3, 15, 10, 30, 0).unwrap());
-    ctx.bindings = bindings;
+    ctx.bindings = bindings
+        .into_iter()
+        .map(|data| data.map(Arc::new))
+        .collect();
     ctx.variables = variables
         .iter()
         .map(|(name, value)| (name.to_string(), value.to_string()))

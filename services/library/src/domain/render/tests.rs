@@ -29,7 +29,10 @@ fn cached(data: Data, fetched_at: DateTime<Utc>) -> BoundData {
     BoundData {
         data_source_id: Some(Uuid::nil()),
         instance_key: "key".into(),
-        state: BindingState::Cached { data, fetched_at },
+        state: BindingState::Cached {
+            data: Arc::new(data),
+            fetched_at,
+        },
     }
 }
 
@@ -47,9 +50,16 @@ fn rendered(
     variables: BTreeMap<String, String>,
     now: DateTime<Utc>,
 ) -> Render {
-    render(klip, bindings, variables, now, &Budget::default())
-        .outcome
-        .expect("not cancelled")
+    render(
+        klip,
+        bindings,
+        variables,
+        now,
+        &Budget::default(),
+        RenderBudget::UNLIMITED,
+    )
+    .outcome
+    .expect("not cancelled")
 }
 
 fn errors(render: &Render) -> Vec<&str> {
@@ -188,6 +198,7 @@ fn a_component_past_its_budget_fails_alone_with_the_reason() {
         BTreeMap::new(),
         now,
         &budget,
+        RenderBudget::UNLIMITED,
     );
     let render = rendering.outcome.unwrap();
     let errors = errors(&render);
@@ -206,7 +217,14 @@ fn a_cancelled_render_renders_nothing() {
         cancel: Some(flag),
         ..Budget::default()
     };
-    let rendering = render(&klip(&["1 + 1"], 0), vec![], BTreeMap::new(), now, &budget);
+    let rendering = render(
+        &klip(&["1 + 1"], 0),
+        vec![],
+        BTreeMap::new(),
+        now,
+        &budget,
+        RenderBudget::UNLIMITED,
+    );
     assert_eq!(rendering.outcome.unwrap_err(), Cancelled);
 }
 
@@ -227,4 +245,82 @@ fn components_past_the_room_of_a_render_have_an_error_instead() {
     assert!(render.components[2].values.is_empty());
     // What still fits is rendered.
     assert_eq!(render.components[3].values, [json!(third)]);
+}
+
+#[test]
+fn the_components_of_a_render_share_its_budget() {
+    let now = Utc::now();
+    let numbers: Vec<u32> = (0..1000).collect();
+    let data = Data::Json(json!({ "n": numbers }));
+    let formulas = ["SUM(@0.n)"; 5];
+    let alone = render(
+        &klip(&formulas[..1], 1),
+        vec![cached(data.clone(), now)],
+        BTreeMap::new(),
+        now,
+        &Budget::default(),
+        RenderBudget::UNLIMITED,
+    )
+    .steps;
+    // Room for two and a half components: each fits its own budget, but the third one runs
+    // out of what the first two left, and the later ones have nothing left.
+    let total = RenderBudget {
+        max_steps: alone * 5 / 2,
+        max_bytes: u64::MAX,
+    };
+    let rendering = render(
+        &klip(&formulas, 1),
+        vec![cached(data, now)],
+        BTreeMap::new(),
+        now,
+        &Budget::default(),
+        total,
+    );
+    // The render stops near its budget (a step that goes past it is counted whole), far
+    // below the five components' worth it would take alone.
+    assert!(
+        rendering.steps < alone * 3,
+        "{} of {alone}",
+        rendering.steps
+    );
+    let render = rendering.outcome.unwrap();
+    let errors = errors(&render);
+    assert_eq!(errors[..2], ["", ""]);
+    assert_eq!(render.components[1].values, [json!(499_500)]);
+    for error in &errors[2..] {
+        assert_eq!(
+            *error,
+            format!(
+                "the render's components together take more than {} steps (the render's \
+                 step budget)",
+                total.max_steps
+            )
+        );
+    }
+}
+
+#[test]
+fn the_components_of_a_render_share_its_byte_budget() {
+    let now = Utc::now();
+    let text = Data::Json(json!({ "t": "x".repeat(1000) }));
+    let total = RenderBudget {
+        max_steps: u64::MAX,
+        max_bytes: 2500,
+    };
+    let rendering = render(
+        &klip(&["LEN(@0.t)", "LEN(@0.t)", "LEN(@0.t)"], 1),
+        vec![cached(text, now)],
+        BTreeMap::new(),
+        now,
+        &Budget::default(),
+        total,
+    );
+    let render = rendering.outcome.unwrap();
+    let errors = errors(&render);
+    assert_eq!(errors[..2], ["", ""]);
+    assert!(
+        errors[2].ends_with("(the render's byte budget)"),
+        "{}",
+        errors[2]
+    );
 }
