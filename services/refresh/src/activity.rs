@@ -114,14 +114,12 @@ pub async fn record(
         // F1: a login, or the first activity of an inactive account, queues what is due;
         // a login of a user whose last one synced the active account moments ago does not
         // resolve everything again (the throttle), whoever loops it.
-        if !was_active {
-            activity::claim_sync(&mut conn, account_id, user, policy.throttle).await?;
-            true
-        } else if is_login {
+        // Concurrent calls of an inactive account claim the same sync: one resolves.
+        if !was_active || is_login {
             let claimed =
                 activity::claim_sync(&mut conn, account_id, user, policy.throttle).await?;
             if !claimed {
-                tracing::debug!(account = %account_id, "login within the activity throttle; nothing resolved");
+                tracing::debug!(account = %account_id, "activity within the activity throttle; nothing resolved");
             }
             claimed
         } else {

@@ -51,6 +51,7 @@ diesel::table! {
         finish_time -> Nullable<Timestamptz>,
         error -> Text,
         trace_context -> Nullable<Jsonb>,
+        deferrals -> Int4,
     }
 }
 

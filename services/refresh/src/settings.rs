@@ -9,7 +9,14 @@ use clap::Parser;
 use trellis_platform::validate::MAX_JSON_DEPTH;
 
 use crate::backoff::{BackoffPolicy, BackoffSteps};
-use crate::fetch::parse::Bounds;
+use crate::fetch::parse::{Bounds, MAX_CSV_COLUMNS, MAX_PARSED_MEMORY};
+
+/// The largest GetCachedData answer the library decodes (its `MAX_CACHED_DATA_BYTES`).
+pub const LIBRARY_DECODE_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The largest `TRELLIS_REFRESH_MAX_CACHED_BYTES`: the data and what accompanies it in a
+/// GetCachedData answer stay within what the library decodes.
+pub const MAX_CACHED_BYTES_LIMIT: u64 = LIBRARY_DECODE_LIMIT - crate::api::ANSWER_OVERHEAD;
 
 /// The longest duration a setting may name: everything added to a time stays far inside
 /// what PostgreSQL stores.
@@ -81,12 +88,14 @@ pub struct Settings {
 
     /// Largest fetched data kept, in bytes as GetCachedData sends it (a protobuf `Value`); a
     /// fetch whose data is larger fails. The default keeps every GetCachedData answer under
-    /// the 4 MiB that gRPC clients, the library's among them, decode by default: raise it
-    /// only together with the library's limit.
+    /// the 4 MiB that gRPC clients decode by default; the library decodes answers of up to
+    /// 16 MiB, so the service refuses to start with a value whose answers would pass that
+    /// ([`MAX_CACHED_BYTES_LIMIT`]).
     #[arg(
         long,
         env = "TRELLIS_REFRESH_MAX_CACHED_BYTES",
-        default_value_t = 4_000_000
+        default_value_t = 4_000_000,
+        value_parser = parse_max_cached_bytes
     )]
     pub max_cached_bytes: u64,
 
@@ -122,6 +131,11 @@ pub struct Settings {
     /// Deferral after an API's 429 without a usable Retry-After.
     #[arg(long, env = "TRELLIS_REFRESH_DEFAULT_RETRY_AFTER", default_value = "5s", value_parser = parse_duration)]
     pub default_retry_after: Duration,
+
+    /// Deferrals in a row of one job by a 429 or an unavailable peer after which the next
+    /// one counts as a failure instead, so that the instance backs off (F8).
+    #[arg(long, env = "TRELLIS_REFRESH_MAX_DEFERRALS", default_value_t = 10)]
+    pub max_deferrals: u32,
 
     /// How long finished jobs are kept for GetRefreshJob and status.
     #[arg(long, env = "TRELLIS_REFRESH_JOB_RETENTION", default_value = "24h", value_parser = parse_duration)]
@@ -280,8 +294,29 @@ impl Settings {
             max_depth: MAX_JSON_DEPTH,
             max_rows: self.max_rows,
             max_bytes: self.max_cached_bytes,
+            max_columns: MAX_CSV_COLUMNS,
+            max_memory: MAX_PARSED_MEMORY,
         }
     }
+}
+
+fn parse_max_cached_bytes(text: &str) -> Result<u64, String> {
+    let bytes = text
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| format!("`{text}` is not a number of bytes"))?;
+    check_max_cached_bytes(bytes)
+}
+
+fn check_max_cached_bytes(bytes: u64) -> Result<u64, String> {
+    if bytes > MAX_CACHED_BYTES_LIMIT {
+        return Err(format!(
+            "TRELLIS_REFRESH_MAX_CACHED_BYTES is {bytes}, above the limit of {MAX_CACHED_BYTES_LIMIT} bytes: \
+             a GetCachedData answer (the data and {} bytes about it) must stay within the {LIBRARY_DECODE_LIMIT} bytes (16 MiB) the library decodes",
+            crate::api::ANSWER_OVERHEAD
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Parses `250ms`, `30s`, `5m`, `6h`, `1d`, or a bare number of seconds.
@@ -337,6 +372,27 @@ mod tests {
     }
 
     #[test]
+    fn cached_bytes_past_what_the_library_decodes_are_refused() {
+        // Checked where operators set it, the environment or a flag; settings built in code
+        // (tests of the library's own defences) may go past it on purpose.
+        assert!(check_max_cached_bytes(Settings::default().max_cached_bytes).is_ok());
+        assert!(check_max_cached_bytes(MAX_CACHED_BYTES_LIMIT).is_ok());
+        let error = check_max_cached_bytes(MAX_CACHED_BYTES_LIMIT + 1).unwrap_err();
+        assert!(
+            error.contains("TRELLIS_REFRESH_MAX_CACHED_BYTES"),
+            "{error}"
+        );
+        assert!(
+            error.contains(&MAX_CACHED_BYTES_LIMIT.to_string()),
+            "{error}"
+        );
+        assert!(error.contains("16 MiB"), "{error}");
+        assert_eq!(parse_max_cached_bytes("4000000"), Ok(4_000_000));
+        assert!(parse_max_cached_bytes("17000000").is_err());
+        assert!(parse_max_cached_bytes("lots").is_err());
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let settings = Settings {
             smtp_password: Some("hunter2".parse().unwrap()),
@@ -359,6 +415,7 @@ mod tests {
         assert_eq!(settings.activity_throttle, Duration::from_secs(60));
         assert_eq!(settings.report_min_interval, Duration::from_secs(300));
         assert_eq!(settings.report_max_schedules, 100);
+        assert_eq!(settings.max_deferrals, 10);
         // A GetCachedData answer (the data and a few hundred bytes about it) stays under
         // the 4 MiB gRPC clients decode by default.
         assert!(settings.max_cached_bytes + 64 * 1024 <= 4 * 1024 * 1024);

@@ -1,6 +1,6 @@
 //! Faults of third parties against the real service: a data API (the test kit's, on
 //! loopback) answering 429 with huge, far-future, past, negative or garbage Retry-After,
-//! an endless chunked body, a slow answer, an oversized body, JSON nested 100 levels, a
+//! 429 for ever, an endless chunked body, a slow answer, an oversized body, JSON nested 100 levels, a
 //! million-row CSV and data at the size limit of a GetCachedData answer; a job that runs
 //! past the job timeout; a job whose account was deleted. Each test shows that the job ends
 //! (done, failed, or deferred within the clamp), that the instance says why, that nothing
@@ -137,6 +137,37 @@ async fn negative_and_garbage_retry_after_fail_and_back_off() {
         refreshes_again(&mut client, account, *source).await;
     }
     still_serving(&mut client, account).await;
+    assert_eq!(panics(), 0, "nothing panicked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_429_forever_counts_a_failure_after_the_deferrals_in_a_row() {
+    count_panics();
+    let world = World::start().await;
+    let mut settings = settings();
+    settings.max_deferrals = 3;
+    let replica = world.replica(settings).await;
+    let mut client = refresh_client(&replica);
+    let (account, sources) = sources(&world, &["/forever"]).await;
+    let source = sources[0];
+    // No Retry-After (and `0` alike): each deferral is short, so it would loop for ever.
+    world.api.set("/forever", Reply::status(429));
+
+    let failed = refresh_to_the_end(&mut client, account, source).await;
+    assert_eq!(state(&failed), State::Failed, "{failed:?}");
+    assert!(failed.error.contains("after 3 deferrals"), "{failed:?}");
+    assert_eq!(
+        world.api.requests_for("/forever"),
+        4,
+        "3 deferrals, then the failure"
+    );
+    let instance = instance(&mut client, account, source).await;
+    assert_eq!(instance.consecutive_failures, 1, "counted: {instance:?}");
+    let backoff = time(instance.backoff_until.as_ref()).expect("backing off");
+    assert!(backoff > Utc::now() + Duration::from_secs(240), "{backoff}");
+
+    world.api.set_json("/forever", serde_json::json!({"ok": 1}));
+    refreshes_again(&mut client, account, source).await;
     assert_eq!(panics(), 0, "nothing panicked");
 }
 

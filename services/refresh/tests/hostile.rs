@@ -1,13 +1,16 @@
 //! Callers' mistakes and abuse over gRPC: NUL and control characters in string fields,
 //! report schedules with an out-of-range lead time, a cron that fires every second, lists
 //! of ten thousand Klips or recipients, an account past its quota of schedules, logins in a
-//! loop, and a RefreshNow of an instance whose job nobody runs. Each gets a clear answer
-//! (never INTERNAL) or a bounded cost.
+//! loop (an inactive account's activities too), a RefreshNow of an instance whose job
+//! nobody runs, and fetched data the cache cannot hold (a NUL, 1,001 CSV columns, tiny
+//! objects past the memory bound). Each gets a clear answer (never INTERNAL) or a bounded
+//! cost.
 
 mod common;
 
 use std::time::Duration;
 
+use common::jobs::*;
 use common::reports::*;
 use common::*;
 use diesel_async::RunQueryDsl;
@@ -269,6 +272,60 @@ async fn a_login_in_a_loop_resolves_the_account_once_per_throttle() {
     wait_until_fetched(&client, account, &[b]).await;
 }
 
+/// A dashboard view by `user`: not a login, so only an inactive account syncs on it.
+async fn view(
+    client: &mut refresh::refresh_service_client::RefreshServiceClient<
+        trellis_platform::client::TracedChannel,
+    >,
+    account: Uuid,
+    user: &str,
+) -> refresh::RecordActivityResponse {
+    client
+        .record_activity(call(
+            refresh::RecordActivityRequest {
+                request_id: String::new(),
+                kind: refresh::ActivityKind::DashboardView as i32,
+            },
+            &tokens::user_token(account, user, Role::Viewer),
+        ))
+        .await
+        .expect("RecordActivity")
+        .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inactive_account_in_a_loop_resolves_once_per_throttle() {
+    let world = World::start().await;
+    let replica = world.replica(fast_settings()).await;
+    let mut client = refresh_client(&replica);
+    let account = world.account(library::AccountKind::Standard, None).await;
+    world.member(account, "ann", Role::Viewer).await;
+    world.api.set_json("/a", serde_json::json!(1));
+    world.api.set_json("/b", serde_json::json!(2));
+    let a = world.data_source(account, &world.api.url("/a"), HOUR).await;
+    assert_eq!(view(&mut client, account, "ann").await.queued_jobs, 1);
+    wait_until_fetched(&client, account, &[a]).await;
+
+    // The account goes inactive; each activity of it claims the sync as a login does, so
+    // calls within the throttle (concurrent ones among them) resolve nothing again.
+    world.data_source(account, &world.api.url("/b"), HOUR).await;
+    let mut conn = connect(&world.refresh_database).await;
+    for _ in 0..5 {
+        diesel::sql_query(
+            "UPDATE account_activity SET active_until = now() - interval '1 second'
+             WHERE account_id = $1",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(account)
+        .execute(&mut conn)
+        .await
+        .expect("the account inactive");
+        let again = view(&mut client, account, "ann").await;
+        assert_eq!(again.queued_jobs, 0, "throttled: {again:?}");
+        assert!(again.active_until.is_some(), "the activity is recorded");
+    }
+    assert_eq!(world.api.requests_for("/b"), 0, "b was never resolved");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refresh_now_never_answers_with_a_job_nobody_runs() {
     let world = World::start().await;
@@ -304,4 +361,49 @@ async fn refresh_now_never_answers_with_a_job_nobody_runs() {
         "back in line, not running forever: {again:?}"
     );
     assert!(again.front, "at the front, as a reclaimed job is");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetched_data_the_cache_cannot_hold_fails_with_a_reason() {
+    let world = World::start().await;
+    let replica = world.replica(fast_settings()).await;
+    let mut client = refresh_client(&replica);
+    let account = world.account(library::AccountKind::Standard, None).await;
+    let tiny_objects = vec![serde_json::json!({"": 0}); 100_000];
+    world
+        .api
+        .set_json("/nul", serde_json::json!({"a": ["x\u{0}y"]}));
+    world
+        .api
+        .set_json("/nul-key", serde_json::json!({"k\u{0}": 1}));
+    world.api.set_csv("/nul.csv", "a,b\nx\0y,1\n");
+    world
+        .api
+        .set_csv("/wide.csv", &format!("{}\n", ["c"; 1001].join(",")));
+    world.api.set_json("/tiny", serde_json::json!(tiny_objects));
+    let cases = [
+        ("/nul", "NUL character"),
+        ("/nul-key", "NUL character"),
+        ("/nul.csv", "NUL character"),
+        ("/wide.csv", "more than 1000 columns"),
+        ("/tiny", "bytes of memory once parsed"),
+    ];
+    for (path, reason) in cases {
+        let source = world
+            .data_source(account, &world.api.url(path), Duration::ZERO)
+            .await;
+        let failed = refresh_to_the_end(&mut client, account, source).await;
+        assert_eq!(failed.state, refresh::RefreshJobState::Failed as i32);
+        assert!(failed.error.contains(reason), "{path}: {failed:?}");
+        let instance = instance(&mut client, account, source).await;
+        assert!(instance.last_error.contains(reason), "{path}: {instance:?}");
+        assert_eq!(instance.consecutive_failures, 1, "{path}: {instance:?}");
+        let missing = cached(&mut client, account, source).await.unwrap_err();
+        assert_eq!(missing.code(), Code::NotFound, "{path}");
+        world.api.set_csv(path, "a,b\n1,2\n");
+        if !path.ends_with(".csv") {
+            world.api.set_json(path, serde_json::json!({"ok": 1}));
+        }
+        refreshes_again(&mut client, account, source).await;
+    }
 }

@@ -20,8 +20,8 @@ use crate::settings::Settings;
 use crate::store::{cache, instances};
 
 /// What a GetCachedData answer holds besides the data (ids, hash, times), generously.
-const ANSWER_OVERHEAD: u64 = 64 * 1024;
-/// What gRPC clients decode by default, the library's among them.
+pub const ANSWER_OVERHEAD: u64 = 64 * 1024;
+/// What gRPC clients decode by default (the library decodes more, `settings::LIBRARY_DECODE_LIMIT`).
 const CLIENT_DECODE_LIMIT: u64 = 4 * 1024 * 1024;
 
 /// The largest answer this service sends: a GetCachedData answer at the cached-data limit,

@@ -33,7 +33,7 @@ const MAX_INSTANCE_KEY_CHARS: usize = 256;
 /// Characters of a user id a caller names, at most (as the library accepts them).
 const MAX_USER_CHARS: usize = 256;
 
-pub use cached::max_answer_bytes;
+pub use cached::{ANSWER_OVERHEAD, max_answer_bytes};
 
 pub struct RefreshApi {
     pool: DbPool,

@@ -3,7 +3,9 @@
 //! crossed. Depth is checked before a level is entered, so a hostile document never nests
 //! deeper than the bound in memory (nor reaches serde_json's recursion limit), and the size
 //! charged so far never exceeds the final encoded size, so a document that fits is never
-//! refused.
+//! refused. The memory the built value takes is estimated as it grows (at least
+//! [`VALUE_MEMORY`] a value, [`MAP_NODE_MEMORY`] per eleven fields of an object, plus the
+//! text), and a NUL in a string or a key is refused (the cache's `jsonb` cannot hold it).
 
 use std::cell::Cell;
 use std::fmt;
@@ -11,7 +13,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::parse::Bounds;
+use super::parse::{Bounds, VALUE_MEMORY};
 use super::wire_size::{
     BOOL_LEN, NULL_LEN, NUMBER_LEN, entry_len, field_len, list_len, string_len,
 };
@@ -19,17 +21,26 @@ use super::wire_size::{
 /// The smallest framing of an item in a list or a struct: a tag and a one-byte length.
 const MIN_FRAME: u64 = 2;
 
+/// Memory charged per started group of [`MAP_NODE_FIELDS`] fields of an object: a
+/// `BTreeMap` node holds eleven keys and values (some 630 bytes) however few are used.
+const MAP_NODE_MEMORY: u64 = 640;
+const MAP_NODE_FIELDS: usize = 11;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Crossed {
     Depth,
     Items,
     Bytes,
+    Memory,
+    Nul,
 }
 
 struct Budget<'a> {
     bounds: &'a Bounds,
     /// A lower bound of the encoded size of everything built so far.
     charged: Cell<u64>,
+    /// The estimated memory of everything built so far.
+    memory: Cell<u64>,
     crossed: Cell<Option<Crossed>>,
 }
 
@@ -47,6 +58,23 @@ impl Budget<'_> {
         }
         Ok(())
     }
+
+    fn spend<E: de::Error>(&self, bytes: u64) -> Result<(), E> {
+        let memory = self.memory.get().saturating_add(bytes);
+        self.memory.set(memory);
+        if memory > self.bounds.max_memory {
+            return Err(self.cross(Crossed::Memory));
+        }
+        Ok(())
+    }
+
+    /// Refuses text holding a NUL, and charges its memory.
+    fn text<E: de::Error>(&self, text: &str) -> Result<(), E> {
+        if text.contains('\0') {
+            return Err(self.cross(Crossed::Nul));
+        }
+        self.spend(text.len() as u64)
+    }
 }
 
 /// Parses `body` as one JSON document within `bounds`.
@@ -54,6 +82,7 @@ pub fn json(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
     let budget = Budget {
         bounds,
         charged: Cell::new(0),
+        memory: Cell::new(0),
         crossed: Cell::new(None),
     };
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -67,6 +96,8 @@ pub fn json(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
         (_, Some(Crossed::Depth)) => Err(bounds.too_deep()),
         (_, Some(Crossed::Items)) => Err(bounds.too_many_rows()),
         (_, Some(Crossed::Bytes)) => Err(bounds.too_large()),
+        (_, Some(Crossed::Memory)) => Err(bounds.too_much_memory()),
+        (_, Some(Crossed::Nul)) => Err(Bounds::has_nul()),
         (Ok((_, len)), None) if len > bounds.max_bytes => Err(bounds.too_large()),
         (Ok((value, _)), None) => Ok(value),
         (Err(error), None) => Err(format!("the response is not valid JSON: {error}")),
@@ -104,6 +135,7 @@ impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
         if self.depth > self.budget.bounds.max_depth {
             return Err(self.budget.cross(Crossed::Depth));
         }
+        self.budget.spend(VALUE_MEMORY)?;
         deserializer.deserialize_any(self)
     }
 }
@@ -135,10 +167,12 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        self.budget.text(value)?;
         self.scalar(Value::String(value.to_owned()), string_len(value.len()))
     }
 
     fn visit_string<E: de::Error>(self, value: String) -> Result<Self::Value, E> {
+        self.budget.text(&value)?;
         let len = string_len(value.len());
         self.scalar(Value::String(value), len)
     }
@@ -179,6 +213,10 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
         let mut framed = 0u64;
         while let Some(key) = map.next_key::<String>()? {
             self.budget.charge(string_len(key.len()))?;
+            self.budget.text(&key)?;
+            if fields.len().is_multiple_of(MAP_NODE_FIELDS) {
+                self.budget.spend(MAP_NODE_MEMORY)?;
+            }
             let (value, len) = map.next_value_seed(self.child())?;
             if fields.len() >= self.budget.bounds.max_rows {
                 return Err(self.budget.cross(Crossed::Items));
@@ -201,6 +239,8 @@ mod tests {
         max_depth: 32,
         max_rows: 100,
         max_bytes: 1 << 20,
+        max_columns: 10,
+        max_memory: 1 << 24,
     };
 
     fn nested(levels: usize) -> String {
@@ -277,5 +317,49 @@ mod tests {
             json(many.as_bytes(), &small).unwrap_err(),
             small.too_large()
         );
+    }
+
+    #[test]
+    fn a_nul_in_a_string_or_a_key_is_refused() {
+        for text in [
+            r#"["a\u0000b"]"#,
+            r#"{"k\u0000": 1}"#,
+            r#"{"k": {"\u0000": "x"}}"#,
+            r#""\u0000""#,
+        ] {
+            assert_eq!(
+                json(text.as_bytes(), &BOUNDS).unwrap_err(),
+                Bounds::has_nul(),
+                "{text}"
+            );
+        }
+        // Other escapes stay allowed.
+        assert!(json(br#"["a\u0001b", "\n"]"#, &BOUNDS).is_ok());
+    }
+
+    #[test]
+    fn tiny_objects_are_charged_their_memory() {
+        // 1,000 objects of one field: small on the wire, but each a map node in memory.
+        let objects = format!("[{}]", vec![r#"{"":0}"#; 1000].join(","));
+        let roomy = Bounds {
+            max_rows: 1000,
+            ..BOUNDS
+        };
+        let parsed = json(objects.as_bytes(), &roomy).unwrap();
+        assert!(value_len(&parsed) < 20_000);
+        let per_object = 2 * VALUE_MEMORY + MAP_NODE_MEMORY;
+        let tight = Bounds {
+            max_memory: 1000 * per_object,
+            ..roomy
+        };
+        assert_eq!(
+            json(objects.as_bytes(), &tight).unwrap_err(),
+            tight.too_much_memory()
+        );
+        let enough = Bounds {
+            max_memory: 1000 * per_object + VALUE_MEMORY,
+            ..roomy
+        };
+        assert!(json(objects.as_bytes(), &enough).is_ok());
     }
 }

@@ -262,7 +262,7 @@ impl Fetcher {
                 .headers()
                 .get(RETRY_AFTER)
                 .map(HeaderValue::as_bytes);
-            let wait = match RetryAfter::read(header, chrono::Utc::now()) {
+            let wait = match RetryAfter::read(header, chrono::Utc::now(), &credentials.secrets()) {
                 RetryAfter::Absent => self.default_retry_after,
                 RetryAfter::Wait(wait) => wait,
                 RetryAfter::Unreadable(retry_after) => {

@@ -1,14 +1,28 @@
 //! Parsing fetched bodies: JSON as is, CSV as a list of rows of strings (the header row
 //! first), the shapes `CachedData.data` promises. A third party decides what it sends, so
 //! parsing is bounded ([`Bounds`]): nesting depth, items of one array or object (rows of a
-//! CSV) and the size of the data as a GetCachedData answer carries it. Each bound is checked
-//! while parsing, so an oversized body is refused before it is held as a whole.
+//! CSV), columns of a CSV record, the size of the data as a GetCachedData answer carries it
+//! and the memory the parsed data takes. Each bound is checked while parsing, so an
+//! oversized body is refused before it is held as a whole. A NUL character is refused too:
+//! the cache (PostgreSQL `jsonb`) cannot hold one.
 
 use serde_json::Value;
 
 use super::bounded;
 use super::wire_size::{field_len, list_len, string_len};
 use crate::model::DataFormat;
+
+/// Most fields of one CSV record: a formula's lookups cost columns × rows.
+pub const MAX_CSV_COLUMNS: usize = 1_000;
+
+/// Most memory parsed data may take, estimated as [`bounded`] charges it (at least 64 bytes
+/// a value, more for each object's map, plus the text): the size as cached counts wire
+/// bytes, and `{"":0}` takes 17 of those but some 600 bytes in memory.
+pub const MAX_PARSED_MEMORY: u64 = 64 * 1024 * 1024;
+
+/// Memory charged for every parsed value, whatever it is (a `serde_json::Value` is 32
+/// bytes, plus its slot in the array or map holding it).
+pub const VALUE_MEMORY: u64 = 64;
 
 /// What a fetched body may come to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +33,10 @@ pub struct Bounds {
     pub max_rows: usize,
     /// Most bytes of the data as a `google.protobuf.Value` (what GetCachedData sends).
     pub max_bytes: u64,
+    /// Most fields of one CSV record.
+    pub max_columns: usize,
+    /// Most memory the parsed data may take, as estimated while parsing.
+    pub max_memory: u64,
 }
 
 impl Bounds {
@@ -34,6 +52,24 @@ impl Bounds {
             "the response has more than {} rows (items of one array or object), more than a data source may hold",
             self.max_rows
         )
+    }
+
+    pub fn too_many_columns(&self) -> String {
+        format!(
+            "the response has a CSV record of more than {} columns, more than a data source may hold",
+            self.max_columns
+        )
+    }
+
+    pub fn too_much_memory(&self) -> String {
+        format!(
+            "the response's data would take more than {} bytes of memory once parsed (too many values), more than a data source may hold",
+            self.max_memory
+        )
+    }
+
+    pub fn has_nul() -> String {
+        "the response contains a NUL character (`\\u0000` in JSON, a zero byte in CSV), which cached data cannot hold".to_owned()
     }
 
     pub fn too_large(&self) -> String {
@@ -59,6 +95,7 @@ fn csv(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
         .from_reader(body);
     let mut rows = Vec::new();
     let mut framed_rows = 0u64;
+    let mut memory = VALUE_MEMORY;
     let mut record = csv::StringRecord::new();
     loop {
         match reader.read_record(&mut record) {
@@ -68,6 +105,20 @@ fn csv(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
         }
         if rows.len() >= bounds.max_rows {
             return Err(bounds.too_many_rows());
+        }
+        if record.len() > bounds.max_columns {
+            return Err(bounds.too_many_columns());
+        }
+        if record.iter().any(|field| field.contains('\0')) {
+            return Err(Bounds::has_nul());
+        }
+        memory += VALUE_MEMORY
+            + record
+                .iter()
+                .map(|field| VALUE_MEMORY + field.len() as u64)
+                .sum::<u64>();
+        if memory > bounds.max_memory {
+            return Err(bounds.too_much_memory());
         }
         let row_len = list_len(
             record
@@ -98,6 +149,8 @@ mod tests {
         max_depth: 32,
         max_rows: 1000,
         max_bytes: 1 << 20,
+        max_columns: 10,
+        max_memory: 1 << 24,
     };
 
     #[test]
@@ -148,5 +201,40 @@ mod tests {
             ..ROOMY
         };
         assert!(parse(DataFormat::Csv, fits.as_bytes(), &exact).is_ok());
+    }
+
+    #[test]
+    fn csv_columns_and_nul_bytes_are_refused() {
+        let fits = format!("{}\n", ["c"; 10].join(","));
+        assert!(parse(DataFormat::Csv, fits.as_bytes(), &ROOMY).is_ok());
+        let wide = format!("a\n{}\n", ["c"; 11].join(","));
+        assert_eq!(
+            parse(DataFormat::Csv, wide.as_bytes(), &ROOMY).unwrap_err(),
+            ROOMY.too_many_columns()
+        );
+        assert_eq!(
+            parse(DataFormat::Csv, b"a,b\nx\0y,1\n", &ROOMY).unwrap_err(),
+            Bounds::has_nul()
+        );
+    }
+
+    #[test]
+    fn csv_memory_is_bounded() {
+        let body = "a,b\n".repeat(100);
+        // The list, and per row the row and two one-byte fields.
+        let memory = VALUE_MEMORY + 100 * (3 * VALUE_MEMORY + 2);
+        let exact = Bounds {
+            max_memory: memory,
+            ..ROOMY
+        };
+        assert!(parse(DataFormat::Csv, body.as_bytes(), &exact).is_ok());
+        let short = Bounds {
+            max_memory: memory - 1,
+            ..ROOMY
+        };
+        assert_eq!(
+            parse(DataFormat::Csv, body.as_bytes(), &short).unwrap_err(),
+            short.too_much_memory()
+        );
     }
 }

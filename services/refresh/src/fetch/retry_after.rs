@@ -28,15 +28,17 @@ pub enum RetryAfter {
 }
 
 impl RetryAfter {
-    /// Reads the header's raw bytes, if any.
-    pub fn read(value: Option<&[u8]>, now: DateTime<Utc>) -> Self {
+    /// Reads the header's raw bytes, if any. An unreadable value is third-party text kept
+    /// in the job's error: every one of `secrets` is redacted from it before it is
+    /// shortened, so that no part of a secret the API echoes back is kept.
+    pub fn read(value: Option<&[u8]>, now: DateTime<Utc>, secrets: &[&str]) -> Self {
         let Some(value) = value else {
             return RetryAfter::Absent;
         };
         let text = String::from_utf8_lossy(value);
         match parse(&text, now) {
             Some(wait) => RetryAfter::Wait(wait),
-            None => RetryAfter::Unreadable(shown(&text)),
+            None => RetryAfter::Unreadable(shown(&super::redact(&text, secrets))),
         }
     }
 }
@@ -149,20 +151,42 @@ mod tests {
 
     #[test]
     fn unreadable_values_are_kept_short_and_printable() {
-        assert_eq!(RetryAfter::read(None, now()), RetryAfter::Absent);
+        assert_eq!(RetryAfter::read(None, now(), &[]), RetryAfter::Absent);
         assert_eq!(
-            RetryAfter::read(Some(b"3"), now()),
+            RetryAfter::read(Some(b"3"), now(), &[]),
             RetryAfter::Wait(Duration::from_secs(3))
         );
         assert_eq!(
-            RetryAfter::read(Some(b"soon\x01"), now()),
+            RetryAfter::read(Some(b"soon\x01"), now(), &[]),
             RetryAfter::Unreadable("soon?".into())
         );
         let RetryAfter::Unreadable(long) =
-            RetryAfter::read(Some("x".repeat(500).as_bytes()), now())
+            RetryAfter::read(Some("x".repeat(500).as_bytes()), now(), &[])
         else {
             panic!("unreadable");
         };
         assert_eq!(long.chars().count(), SHOWN_CHARS + 1);
+    }
+
+    #[test]
+    fn an_echoed_secret_is_redacted_before_the_value_is_shortened() {
+        // The secret straddles the cut: shortening first would keep its first part.
+        let secret = "k3y-0123456789abcdef0123456789";
+        let header = format!("{}{secret}", "y".repeat(SHOWN_CHARS - 10));
+        let RetryAfter::Unreadable(shown) =
+            RetryAfter::read(Some(header.as_bytes()), now(), &[secret])
+        else {
+            panic!("unreadable");
+        };
+        assert!(!shown.contains("k3y-01"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let RetryAfter::Unreadable(encoded) = RetryAfter::read(
+            Some(b"soon k3y-0123456789abcdef0123456789"),
+            now(),
+            &[secret],
+        ) else {
+            panic!("unreadable");
+        };
+        assert_eq!(encoded, "soon [redacted]");
     }
 }

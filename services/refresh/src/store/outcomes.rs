@@ -234,6 +234,71 @@ pub async fn defer(
     .await
 }
 
+/// Defers the jobs whose lease is still held as [`defer`] does, unless a job was deferred
+/// `max_deferrals` times in a row already: that one fails with `error` and a counted failure
+/// (F8), so that an API answering 429 forever, or a peer that never answers, makes its
+/// instance back off rather than return to the front of the queue every few seconds.
+/// Returns the ids of the jobs failed.
+pub async fn defer_or_fail(
+    conn: &mut AsyncPgConnection,
+    permit_holder: Option<Lease>,
+    leases: &[Lease],
+    until: DateTime<Utc>,
+    hold_back_keys: &[String],
+    max_deferrals: u32,
+    error: &str,
+    policy: &BackoffPolicy,
+) -> Result<Vec<Uuid>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Held {
+        #[diesel(sql_type = SqlUuid)]
+        id: Uuid,
+        #[diesel(sql_type = Integer)]
+        attempt: i32,
+    }
+    let leases = leases.to_vec();
+    let keys = hold_back_keys.to_vec();
+    let error = error.to_owned();
+    let policy = policy.clone();
+    let max = i32::try_from(max_deferrals).unwrap_or(i32::MAX);
+    conn.transaction::<_, StoreError, _>(async move |conn| {
+        let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
+            leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+        let patient: Vec<Held> = diesel::sql_query(
+            "UPDATE refresh_jobs AS j SET deferrals = j.deferrals + 1
+             FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+             WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+               AND j.deferrals < $3
+             RETURNING j.id, j.attempt",
+        )
+        .bind::<Array<SqlUuid>, _>(&ids)
+        .bind::<Array<Integer>, _>(&attempts)
+        .bind::<Integer, _>(max)
+        .load(conn)
+        .await?;
+        let (defer_ids, defer_attempts): (Vec<Uuid>, Vec<i32>) =
+            patient.iter().map(|h| (h.id, h.attempt)).unzip();
+        limits::defer_held(conn, &defer_ids, &defer_attempts, until, None).await?;
+        // The rest ran out of patience (or lost their lease, which `fail` fences).
+        let exhausted: Vec<Lease> = leases
+            .iter()
+            .filter(|l| !defer_ids.contains(&l.job_id))
+            .copied()
+            .collect();
+        let failed = if exhausted.is_empty() {
+            Vec::new()
+        } else {
+            fail(conn, None, &exhausted, &error, true, &policy).await?
+        };
+        limits::hold_back(conn, &keys, until).await?;
+        if let Some(holder) = permit_holder {
+            limits::release(conn, holder).await?;
+        }
+        Ok(failed)
+    })
+    .await
+}
+
 /// Releases a permit outside any outcome (before retrying with a fresh access token).
 pub async fn release_permit(conn: &mut AsyncPgConnection, holder: Lease) -> Result<(), StoreError> {
     conn.transaction::<_, StoreError, _>(async move |conn| limits::release(conn, holder).await)

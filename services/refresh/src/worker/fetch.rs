@@ -1,6 +1,7 @@
 //! Fetching a group of prepared jobs once, within the limits of their token and rate-limit
 //! key (F5), and settling the outcome: success stores the data and moves the schedule on, a
-//! 429 defers (honouring a clamped Retry-After), a failure backs off (F8).
+//! 429 defers (honouring a clamped Retry-After; past `TRELLIS_REFRESH_MAX_DEFERRALS` in a
+//! row it counts as a failure), a failure backs off (F8).
 
 use chrono::Utc;
 
@@ -108,7 +109,21 @@ pub(super) async fn fetch_group(
             FetchOutcome::RateLimited { retry_after } => {
                 let until = crate::clock::after(Utc::now(), retry_after);
                 tracing::info!(job = %holder.job_id, ?retry_after, "the API answered 429; refresh deferred");
-                outcomes::defer(&mut conn, permit, &leases, until, &hold_back_keys).await?;
+                let max = context.settings.max_deferrals;
+                let message = format!(
+                    "HTTP 429 Too Many Requests after {max} deferrals in a row; the instance backs off"
+                );
+                outcomes::defer_or_fail(
+                    &mut conn,
+                    permit,
+                    &leases,
+                    until,
+                    &hold_back_keys,
+                    max,
+                    &message,
+                    &context.policy,
+                )
+                .await?;
                 return Ok(());
             }
             FetchOutcome::RateLimitedUnreadable { retry_after } => {

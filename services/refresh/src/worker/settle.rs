@@ -2,6 +2,8 @@
 //! the worker itself.
 
 use chrono::Utc;
+use diesel_async::AsyncConnection;
+use trellis_platform::error::StoreError;
 
 use super::WorkerContext;
 use super::prepare::Problem;
@@ -22,12 +24,18 @@ pub(super) async fn settle_problem(
     match problem {
         Problem::Gone(message) => {
             tracing::info!(job = %job.id, data_source = %job.data_source_id, %message, "retiring a refresh instance");
-            if !outcomes::fail(&mut conn, None, &lease, &message, false, &context.policy)
-                .await?
-                .is_empty()
-            {
-                instances::retire(&mut conn, &instance).await?;
-            }
+            // One transaction: nobody sees the job failed and its instance still there.
+            let policy = context.policy.clone();
+            conn.transaction::<_, StoreError, _>(async move |conn| {
+                if !outcomes::fail(conn, None, &lease, &message, false, &policy)
+                    .await?
+                    .is_empty()
+                {
+                    instances::retire(conn, &instance).await?;
+                }
+                Ok(())
+            })
+            .await?;
         }
         Problem::Superseded(resolved) => {
             let message = format!(
@@ -67,7 +75,20 @@ pub(super) async fn settle_problem(
         Problem::Transient(message) => {
             tracing::warn!(job = %job.id, %message, "refresh job postponed");
             let until = crate::clock::after(Utc::now(), context.settings.default_retry_after);
-            outcomes::defer(&mut conn, None, &lease, until, &[]).await?;
+            let max = context.settings.max_deferrals;
+            let message =
+                format!("{message} (postponed {max} times in a row; the instance backs off)");
+            outcomes::defer_or_fail(
+                &mut conn,
+                None,
+                &lease,
+                until,
+                &[],
+                max,
+                &message,
+                &context.policy,
+            )
+            .await?;
         }
     }
     Ok(())

@@ -642,6 +642,15 @@ pub async fn go_inactive(database: &TestDatabase, account: Uuid) {
     .execute(&mut conn)
     .await
     .expect("end the activity window");
+    // The window (an hour) has passed, so the last sync is older than the throttle too.
+    diesel::sql_query(
+        "UPDATE activity_syncs SET synced_at = synced_at - interval '1 hour'
+         WHERE account_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(account)
+    .execute(&mut conn)
+    .await
+    .expect("age the last sync");
 }
 
 /// Successful fetches stored per data source (a count no gRPC answer shows).
