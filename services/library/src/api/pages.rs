@@ -15,8 +15,10 @@ pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
 /// Rows read by the first query of a page.
 const FIRST_BATCH_ROWS: usize = 16;
 
-/// The most rows one query of a page reads.
-const MAX_BATCH_ROWS: usize = 128;
+/// The most rows one query of a page reads. The largest row seen so far is no bound on the
+/// next ones (small rows may come before large ones), so this is what bounds the rows a page
+/// loads beyond those it returns: 32 Klips of ~1 MB at worst, not hundreds.
+const MAX_BATCH_ROWS: usize = 32;
 
 /// One page of a keyset-paged list (see `trellis_platform::pagination`), filled by the
 /// handler's queries:
