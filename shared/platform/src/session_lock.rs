@@ -11,6 +11,11 @@
 //! user of that connection would hold it unknowingly: [`SessionLock::release`] unlocks it,
 //! and a lock that is dropped without being released (a panic, a cancelled task, an unlock
 //! that failed) takes its connection out of the pool and closes it.
+//!
+//! The lock is only as alive as its connection: a connection dropped by the network or by
+//! `idle_session_timeout` releases it silently, and a transaction-pooling proxy (PgBouncer in
+//! transaction mode) cannot hold it at all. Trellis needs direct or session-pooled
+//! connections.
 
 use std::time::Duration;
 
