@@ -78,6 +78,7 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         settings: context.settings.clone(),
         usage: usage.clone(),
     };
+    let running = access.clone();
     let handlers = api::TokensApi {
         pool: context.pool.clone(),
         keyring,
@@ -87,7 +88,11 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         oauth,
     };
     let gate = context.gate()?;
+    // A refresh whose callers have gone still stores what the provider answered, also when
+    // the process is stopping: the slowest takes a lock wait and a provider call.
+    let drain_within = context.settings.provider_timeout() * 4;
     Ok(context
         .server()
-        .add_service(gate.guard(TokenServiceServer::new(handlers))))
+        .add_service(gate.guard(TokenServiceServer::new(handlers)))
+        .finish_on_stop("token refreshes", drain_within, move || running.drain()))
 }

@@ -11,6 +11,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+
 use http::header::AUTHORIZATION;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -37,6 +39,15 @@ pub struct GrpcServer {
     timeout: Duration,
     readiness: Option<(DbPool, Duration)>,
     request_id_retention: Option<(DbPool, Duration)>,
+    on_stop: Vec<StopWork>,
+}
+
+/// Work a service finishes once the server has stopped taking calls: its name, how long it
+/// may take, and what starts it.
+struct StopWork {
+    what: &'static str,
+    within: Duration,
+    start: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
 }
 
 impl GrpcServer {
@@ -52,6 +63,7 @@ impl GrpcServer {
             timeout: Duration::from_secs(30),
             readiness: None,
             request_id_retention: None,
+            on_stop: Vec::new(),
         }
     }
 
@@ -89,7 +101,29 @@ impl GrpcServer {
         self
     }
 
-    /// Serves on `listener` until `shutdown` completes, then drains in-flight calls.
+    /// Work to finish after the server stops and has drained its calls, before `serve`
+    /// returns and the process exits: work a caller started but no longer waits for (a
+    /// token refresh whose result must be stored). `start` runs at stop time; the work is
+    /// given up after `within`, with a warning.
+    pub fn finish_on_stop<F>(
+        mut self,
+        what: &'static str,
+        within: Duration,
+        start: impl FnOnce() -> F + Send + 'static,
+    ) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.on_stop.push(StopWork {
+            what,
+            within,
+            start: Box::new(move || Box::pin(start())),
+        });
+        self
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then drains in-flight calls and
+    /// finishes the work of [`GrpcServer::finish_on_stop`].
     pub async fn serve(
         mut self,
         listener: TcpListener,
@@ -135,6 +169,19 @@ impl GrpcServer {
             .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
             .await;
         readiness.abort();
+        for work in self.on_stop {
+            tracing::info!(
+                service = self.name,
+                what = work.what,
+                "finishing before stopping"
+            );
+            if tokio::time::timeout(work.within, (work.start)())
+                .await
+                .is_err()
+            {
+                tracing::warn!(service = self.name, what = work.what, within = ?work.within, "gave up waiting");
+            }
+        }
         if let Some(purge) = purge {
             purge.abort();
         }
@@ -280,4 +327,59 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested; draining in-flight calls");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    /// Serves until told to stop; the handle completes when `serve` returns.
+    async fn serve_until(
+        server: GrpcServer,
+    ) -> (
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<anyhow::Result<()>>,
+    ) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        (stop, serving)
+    }
+
+    #[tokio::test]
+    async fn serve_returns_only_once_the_work_left_at_stop_is_done() {
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = done.clone();
+        let server = GrpcServer::new("test").finish_on_stop(
+            "held work",
+            Duration::from_secs(60),
+            move || async move {
+                let _ = released.await;
+                finished.store(true, Ordering::SeqCst);
+            },
+        );
+        let (stop, serving) = serve_until(server).await;
+        stop.send(()).expect("the server listens for its stop");
+        release.send(()).expect("the work waits to be released");
+        serving.await.expect("serve ends").expect("serve succeeds");
+        assert!(done.load(Ordering::SeqCst), "serve waited for the work");
+    }
+
+    #[tokio::test]
+    async fn work_that_outlasts_its_time_is_given_up() {
+        let server = GrpcServer::new("test").finish_on_stop(
+            "endless work",
+            Duration::from_millis(50),
+            std::future::pending::<()>,
+        );
+        let (stop, serving) = serve_until(server).await;
+        stop.send(()).expect("the server listens for its stop");
+        serving.await.expect("serve ends").expect("serve succeeds");
+    }
 }

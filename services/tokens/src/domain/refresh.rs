@@ -8,7 +8,8 @@
 //! re-reads the token, and only if it still needs it calls the provider, outside any
 //! transaction, then stores the result conditional on the generation it read. Because the
 //! task is spawned, a caller that hangs up or times out after the provider rotated the
-//! refresh token cannot make the new one be lost: the store happens anyway.
+//! refresh token cannot make the new one be lost: the store happens anyway. A stopping
+//! process waits for its running refreshes ([`AccessTokens::drain`]) before it exits.
 //!
 //! On `invalid_grant` the token is read again outside the lock before being declared dead:
 //! if its generation moved (a re-authorization or another replica replaced the secrets
@@ -75,6 +76,15 @@ enum Locked {
 }
 
 impl AccessTokens {
+    /// Waits for every refresh running in this process, so that a stopping process stores
+    /// what the providers answered (a rotated refresh token is not sent twice).
+    pub fn drain(&self) -> impl Future<Output = ()> + Send + use<> {
+        let running: Vec<Flight> = self.flights.running().values().cloned().collect();
+        async move {
+            futures::future::join_all(running).await;
+        }
+    }
+
     /// Refreshes `token_id` (or joins the refresh of it running in this process) and
     /// answers with what it stored. Only the caller that started the refresh sees
     /// `refreshed`.
