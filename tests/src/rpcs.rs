@@ -6,6 +6,7 @@
 //! for the world's ids ([`crate::world::World::body`]).
 
 use trellis_platform::auth::Identity;
+use trellis_platform::config::ServiceKind;
 
 /// Who among the account's users may call a method.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +72,17 @@ pub const L: &str = "trellis.library.v1.LibraryService";
 pub const I: &str = "trellis.imports.v1.ImportService";
 pub const T: &str = "trellis.tokens.v1.TokenService";
 pub const R: &str = "trellis.refresh.v1.RefreshService";
+
+/// The service a row's `service` names.
+pub fn service_kind(name: &str) -> ServiceKind {
+    match name {
+        L => ServiceKind::Library,
+        I => ServiceKind::Imports,
+        T => ServiceKind::Tokens,
+        R => ServiceKind::Refresh,
+        other => panic!("no Trellis service {other}"),
+    }
+}
 
 use Users::{Admin, Agency, Nobody, Read, Write};
 

@@ -42,6 +42,32 @@ pub const STRANGER: &str = "stranger@test";
 pub const SIBLING: &str = "sibling@test";
 pub const AGENCY: &str = "agency@test";
 
+/// Creates an account as the operator does; returns its id.
+pub async fn create_account(
+    library: &TracedChannel,
+    kind: library::AccountKind,
+    parent: Option<Uuid>,
+    name: &str,
+) -> Uuid {
+    let created = LibraryServiceClient::new(library.clone())
+        .create_account(authorized(
+            library::CreateAccountRequest {
+                request_id: String::new(),
+                account: Some(library::Account {
+                    kind: kind as i32,
+                    parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
+                    display_name: name.to_owned(),
+                    ..Default::default()
+                }),
+            },
+            &tokens::service(),
+        ))
+        .await
+        .expect("an operator creates accounts")
+        .into_inner();
+    Uuid::parse_str(&created.account.expect("an account").id).expect("a UUID")
+}
+
 pub async fn build_world(cluster: &Cluster) -> World {
     build_world_on(|kind| cluster.channel(kind)).await
 }
@@ -52,30 +78,7 @@ pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> W
     let mut lib = LibraryServiceClient::new(library_channel.clone());
     let tok = TokenServiceClient::new(channel(ServiceKind::Tokens));
     let operator = tokens::service();
-    let account = |kind: library::AccountKind, parent: Option<Uuid>, name: &str| {
-        let mut lib = lib.clone();
-        let operator = operator.clone();
-        let name = name.to_owned();
-        async move {
-            let created = lib
-                .create_account(authorized(
-                    library::CreateAccountRequest {
-                        request_id: String::new(),
-                        account: Some(library::Account {
-                            kind: kind as i32,
-                            parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
-                            display_name: name,
-                            ..Default::default()
-                        }),
-                    },
-                    &operator,
-                ))
-                .await
-                .expect("an operator creates accounts")
-                .into_inner();
-            Uuid::parse_str(&created.account.unwrap().id).unwrap()
-        }
-    };
+    let account = |kind, parent, name| create_account(&library_channel, kind, parent, name);
     let partner = account(library::AccountKind::Partner, None, "Agency").await;
     let a = account(library::AccountKind::Client, Some(partner), "Client A").await;
     let b = account(library::AccountKind::Client, Some(partner), "Client B").await;

@@ -21,7 +21,7 @@ use prost_reflect::DescriptorPool;
 use tonic::Code;
 use trellis_e2e::cluster::Cluster;
 use trellis_e2e::reflect::ReflectionCaller;
-use trellis_e2e::rpcs::{Cross, I, L, R, ROWS, Row, T, Users};
+use trellis_e2e::rpcs::{Cross, ROWS, Row, Users, service_kind};
 use trellis_e2e::world::{Caller, build_world};
 use trellis_platform::auth::Identity;
 use trellis_platform::config::ServiceKind;
@@ -100,16 +100,6 @@ fn callers(row: &Row) -> Vec<Caller> {
     callers
 }
 
-fn service_of(name: &str) -> ServiceKind {
-    match name {
-        L => ServiceKind::Library,
-        I => ServiceKind::Imports,
-        T => ServiceKind::Tokens,
-        R => ServiceKind::Refresh,
-        other => panic!("no Trellis service {other}"),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn every_rpc_has_exactly_one_row() {
     let pool = DescriptorPool::decode(trellis_proto::FILE_DESCRIPTOR_SET).expect("descriptors");
@@ -156,7 +146,7 @@ async fn every_rpc_answers_every_caller_as_the_table_says() {
     for row in ROWS {
         let body = world.body(row.body);
         let caller_of = callers_of
-            .get_mut(&service_of(row.service))
+            .get_mut(&service_kind(row.service))
             .expect("a caller per service");
         for caller in callers(row) {
             let expect = expectation(row, caller);

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use trellis_e2e::cluster::Cluster;
+use trellis_e2e::world::create_account;
 use trellis_platform::client::authorized;
 use trellis_platform::config::ServiceKind;
 use trellis_proto::library::v1 as library;
@@ -182,7 +183,13 @@ impl Bench {
         let api = DataApi::start().await;
         let cluster = Cluster::start(&HashMap::new()).await;
         let library_channel = cluster.channel(ServiceKind::Library);
-        let account = create_account(&library_channel).await;
+        let account = create_account(
+            &library_channel,
+            library::AccountKind::Standard,
+            None,
+            "Bench",
+        )
+        .await;
         members::enroll(&library_channel, account).await;
         let bench = Bench {
             library: LibraryServiceClient::new(library_channel)
@@ -198,7 +205,13 @@ impl Bench {
     /// The same client signed into another new account.
     async fn another_account(&self, cluster: &Cluster) -> Self {
         let library_channel = cluster.channel(ServiceKind::Library);
-        let account = create_account(&library_channel).await;
+        let account = create_account(
+            &library_channel,
+            library::AccountKind::Standard,
+            None,
+            "Bench",
+        )
+        .await;
         members::enroll(&library_channel, account).await;
         Bench {
             library: self.library.clone(),
@@ -329,23 +342,4 @@ fn csv_rows(rows: usize) -> String {
         text.push_str(&format!("{}\n", i % 10));
     }
     text
-}
-
-async fn create_account(library: &trellis_platform::client::TracedChannel) -> Uuid {
-    let created = LibraryServiceClient::new(library.clone())
-        .create_account(authorized(
-            library::CreateAccountRequest {
-                request_id: String::new(),
-                account: Some(library::Account {
-                    kind: library::AccountKind::Standard as i32,
-                    display_name: "Bench".into(),
-                    ..Default::default()
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .expect("an operator creates an account")
-        .into_inner();
-    Uuid::parse_str(&created.account.expect("an account").id).expect("a UUID")
 }

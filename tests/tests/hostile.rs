@@ -21,7 +21,7 @@ use prost_reflect::{
 use tonic::Code;
 use trellis_e2e::cluster::Cluster;
 use trellis_e2e::reflect::ReflectionCaller;
-use trellis_e2e::rpcs::{I, L, R, ROWS, T};
+use trellis_e2e::rpcs::{ROWS, service_kind};
 use trellis_e2e::world::{Caller, World, build_world_on};
 use trellis_platform::auth::Identity;
 use trellis_platform::client;
@@ -50,16 +50,6 @@ struct Variant {
     field: String,
     how: String,
     message: DynamicMessage,
-}
-
-fn service_of(name: &str) -> ServiceKind {
-    match name {
-        L => ServiceKind::Library,
-        I => ServiceKind::Imports,
-        T => ServiceKind::Tokens,
-        R => ServiceKind::Refresh,
-        other => panic!("no Trellis service {other}"),
-    }
 }
 
 /// Every field path of `message`, into nested messages up to [`MAX_FIELD_DEPTH`]; the
@@ -416,7 +406,7 @@ async fn no_hostile_request_is_answered_as_a_fault_or_panics_a_service() {
     for row in ROWS {
         let method_name = format!("{}/{}", row.service, row.method);
         let caller_of = callers_of
-            .get_mut(&service_of(row.service))
+            .get_mut(&service_kind(row.service))
             .expect("a caller per service");
         let method: MethodDescriptor = caller_of
             .descriptor(&method_name)
@@ -477,26 +467,25 @@ async fn no_hostile_request_is_answered_as_a_fault_or_panics_a_service() {
             ]
         })
         .unwrap_or_default();
-    let errors: Vec<String> = processes
-        .iter()
-        .flat_map(|(name, process)| {
-            process
-                .log()
-                .into_iter()
-                .filter(|line| line.contains("\"level\":\"ERROR\""))
-                .map(move |line| format!("{name}: {line}"))
-        })
-        .take(40)
-        .collect();
-    let panics: Vec<String> = processes
-        .into_iter()
-        .flat_map(|(name, process)| {
-            process
-                .panics()
-                .into_iter()
-                .map(move |line| format!("{name}: {line}"))
-        })
-        .collect();
+    let named = |lines: fn(&ServiceProcess) -> Vec<String>| -> Vec<String> {
+        processes
+            .iter()
+            .flat_map(|(name, process)| {
+                lines(process)
+                    .into_iter()
+                    .map(move |line| format!("{name}: {line}"))
+            })
+            .collect()
+    };
+    let mut errors = named(|process| {
+        process
+            .log()
+            .into_iter()
+            .filter(|line| line.contains("\"level\":\"ERROR\""))
+            .collect()
+    });
+    errors.truncate(40);
+    let panics = named(ServiceProcess::panics);
     println!(
         "hostile suite: {calls} calls over {} RPCs; answers: {codes:?}",
         ROWS.len()
