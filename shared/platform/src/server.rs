@@ -225,7 +225,7 @@ fn reflection(services: &[&'static str]) -> tonic_reflection::server::Builder<'s
         .include_reflection_service(false)
         .register_encoded_file_descriptor_set(trellis_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        // google.rpc.Status and the error details, so grpcurl can show what a failure says.
+        // google.rpc.Status and the error details, so a client can decode what a failure says.
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET);
