@@ -103,26 +103,22 @@ pub struct CommonConfig {
     #[arg(long, env = "TRELLIS_DEVELOPMENT", default_value_t = false, action = clap::ArgAction::Set)]
     pub development: bool,
 
-    /// Seconds a membership check (DESIGN.md section 3) is remembered; a removed
+    /// How long a membership check (DESIGN.md section 3) is remembered; a removed
     /// membership stops working at most this long after.
-    #[arg(long, env = "TRELLIS_MEMBERSHIP_CACHE_SECS", default_value_t = 30)]
-    pub membership_cache_secs: u64,
+    #[arg(long, env = "TRELLIS_MEMBERSHIP_CACHE", default_value = "30s", value_parser = parse_duration)]
+    pub membership_cache: Duration,
 
-    /// Longest time one RPC may run, in seconds.
-    #[arg(long, env = "TRELLIS_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
-    pub request_timeout_secs: u64,
+    /// Longest time one RPC may run.
+    #[arg(long, env = "TRELLIS_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 
-    /// Seconds between database checks that drive the health service's readiness.
-    #[arg(long, env = "TRELLIS_READINESS_INTERVAL_SECS", default_value_t = 5)]
-    pub readiness_interval_secs: u64,
+    /// Time between database checks that drive the health service's readiness.
+    #[arg(long, env = "TRELLIS_READINESS_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub readiness_interval: Duration,
 
-    /// Hours that answers to calls with a request id are kept for replay.
-    #[arg(
-        long,
-        env = "TRELLIS_REQUEST_ID_RETENTION_HOURS",
-        default_value_t = 168
-    )]
-    pub request_id_retention_hours: u64,
+    /// How long answers to calls with a request id are kept for replay.
+    #[arg(long, env = "TRELLIS_REQUEST_ID_RETENTION", default_value = "7d", value_parser = parse_duration)]
+    pub request_id_retention: Duration,
 
     #[arg(
         long,
@@ -166,18 +162,74 @@ impl CommonConfig {
     }
 
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_secs)
+        self.request_timeout
     }
 
+    /// At least an hour: a retry within the hour is always safe.
     pub fn request_id_retention(&self) -> Duration {
-        Duration::from_secs(self.request_id_retention_hours.max(1) * 3600)
+        self.request_id_retention.max(Duration::from_secs(3600))
     }
 
     pub fn membership_cache(&self) -> Duration {
-        Duration::from_secs(self.membership_cache_secs)
+        self.membership_cache
     }
 
     pub fn readiness_interval(&self) -> Duration {
-        Duration::from_secs(self.readiness_interval_secs.max(1))
+        self.readiness_interval.max(Duration::from_secs(1))
+    }
+}
+
+/// Settings as they are without flags: their defaults, and whatever the environment sets
+/// (a service's `Settings::default()`, and what tests start from).
+pub fn defaults<S: clap::Args>() -> S {
+    #[derive(clap::Parser)]
+    struct Only<S: clap::Args> {
+        #[command(flatten)]
+        settings: S,
+    }
+    <Only<S> as clap::Parser>::parse_from(["trellis"]).settings
+}
+
+/// The one style of every duration setting: `250ms`, `30s`, `5m`, `3h`, `7d`, or a bare
+/// number of seconds. Settings name a duration without a unit (`TRELLIS_REQUEST_TIMEOUT=30s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 90s, 15m or 3h"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "" | "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        "d" => value * 86_400.0,
+        other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
+    };
+    if !seconds.is_finite() || !(0.0..=1e12).contains(&seconds) {
+        return Err(format!("`{text}` is not a duration"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(10_800)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration(" 2 "), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("1e400").is_err());
+        assert!(parse_duration("").is_err());
     }
 }

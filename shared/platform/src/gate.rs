@@ -29,7 +29,7 @@ use crate::config::ServiceKind;
 use crate::policy;
 
 /// Where memberships are looked up.
-#[async_trait::async_trait]
+#[tonic::async_trait]
 pub trait MembershipDirectory: Send + Sync + 'static {
     /// The highest role `user` holds in `account`, directly or as an admin of its partner;
     /// `None` when the user may not sign into it.
@@ -51,7 +51,7 @@ impl LibraryMemberships {
     }
 }
 
-#[async_trait::async_trait]
+#[tonic::async_trait]
 impl MembershipDirectory for LibraryMemberships {
     async fn role_of(&self, user: &str, account: Uuid) -> Result<Option<Role>, Status> {
         let request = library::CheckMembershipRequest {

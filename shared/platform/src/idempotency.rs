@@ -5,7 +5,7 @@
 //! comes back and nothing is changed again. Otherwise it makes the change and calls
 //! [`remember`] before committing, so the change and its answer land together or not at all.
 //!
-//! Answers are kept for a retention period (`TRELLIS_REQUEST_ID_RETENTION_HOURS`, a week by
+//! Answers are kept for a retention period (`TRELLIS_REQUEST_ID_RETENTION`, a week by
 //! default): every server purges older ones hourly ([`purge_older_than`]). A retry after
 //! that is a new request.
 

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use std::sync::Arc;
 
 use crate::auth::{self, Authenticator, Identity, ServiceTokens, TokenMinter};
+use crate::background::Background;
 use crate::config::{CommonConfig, ServiceKind};
 use crate::db::{self, DbPool, Schema};
 use crate::gate::{Gate, LibraryMemberships, MembershipCache, MembershipDirectory};
@@ -53,6 +54,8 @@ pub struct ServiceContext<E> {
     pub minter: TokenMinter,
     /// This service's tokens for calls to the others, cached.
     pub service_tokens: ServiceTokens,
+    /// The service's background loops; the server drains them when it stops.
+    pub background: Background,
 }
 
 impl<E> ServiceContext<E> {
@@ -72,6 +75,7 @@ impl<E> ServiceContext<E> {
             authenticator,
             service_tokens: ServiceTokens::new(minter.clone()),
             minter,
+            background: Background::new(),
         })
     }
 
@@ -88,9 +92,10 @@ impl<E> ServiceContext<E> {
         Gate::new(self.authenticator.clone(), Arc::new(cache))
     }
 
-    /// A server with this service's name, timeout and database readiness.
+    /// A server with this service's name, timeout, database readiness and background loops.
     pub fn server(&self) -> GrpcServer {
         GrpcServer::new(self.kind.name())
+            .background(self.background.clone())
             .timeout(self.common.request_timeout())
             .readiness(self.pool.clone(), self.common.readiness_interval())
             .request_id_retention(self.pool.clone(), self.common.request_id_retention())

@@ -140,12 +140,10 @@ fn lock_timeout_ms(timeout: Duration) -> u128 {
     timeout.as_millis().clamp(1, i32::MAX as u128)
 }
 
-/// Whether `error` is a lock wait that ran out (`lock_not_available`, SQLSTATE 55P03).
-/// Matched on PostgreSQL's message: diesel-async keeps the SQLSTATE behind a private type,
-/// and diesel's `DatabaseErrorInformation` does not expose it.
+/// Whether `error` is a lock wait that ran out (`lock_not_available`, SQLSTATE 55P03), as
+/// [`crate::error::sqlstate`] knows it.
 pub fn is_lock_timeout(error: &diesel::result::Error) -> bool {
-    matches!(error, diesel::result::Error::DatabaseError(_, info)
-        if info.message().contains("lock timeout"))
+    crate::error::sqlstate(error) == Some(crate::error::codes::LOCK_NOT_AVAILABLE)
 }
 
 #[cfg(test)]

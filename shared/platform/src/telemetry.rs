@@ -18,6 +18,9 @@ use tracing_subscriber::{Layer, Registry};
 
 use crate::config::LogFormat;
 
+#[cfg(test)]
+mod tests;
+
 /// Keeps the span exporter alive; dropping it flushes and shuts the exporter down.
 #[derive(Default)]
 pub struct TelemetryGuard {
@@ -175,12 +178,31 @@ struct HeaderExtractor<'a>(&'a http::HeaderMap);
 
 impl Extractor for HeaderExtractor<'_> {
     fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
+        let value = self.0.get(key).and_then(|value| value.to_str().ok())?;
+        (key != TRACEPARENT || has_traceparent_fields(value)).then_some(value)
     }
 
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|key| key.as_str()).collect()
     }
+}
+
+const TRACEPARENT: &str = "traceparent";
+
+/// Whether a `traceparent` starts with the four fields of W3C Trace Context, each of its
+/// exact length in lowercase hex (`00-<32>-<16>-<2>`). The propagator checks the rest but
+/// takes a shorter trace or span id as a number, and so would join a caller to a trace it
+/// never named.
+fn has_traceparent_fields(value: &str) -> bool {
+    let lengths = [2, 32, 16, 2];
+    let fields: Vec<&str> = value.trim().split('-').collect();
+    fields.len() >= lengths.len()
+        && fields.iter().zip(lengths).all(|(field, length)| {
+            field.len() == length
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
 }
 
 /// The trace id of the current span, as 32 hex digits, when it belongs to a sampled trace.

@@ -7,13 +7,14 @@
 //!
 //! A user's token works only where the user is a member (CreateMembership, with an
 //! operator's token). It signs with `TRELLIS_JWT_SECRET` (or `TRELLIS_JWT_PRIVATE_KEY_FILE`),
-//! or the development secret the services accept in development mode.
+//! or the development secret the services accept in development mode. It takes only the key
+//! settings of a server, from the same environment variables, and none of its other settings.
 
 use std::time::Duration;
 
 use clap::Parser;
-use trellis_platform::auth::{Identity, Role, TokenMinter};
-use trellis_platform::config::{CommonConfig, ServiceKind};
+use trellis_platform::auth::{Identity, JwtKeys, Role, TokenMinter};
+use trellis_platform::config::{ServiceKind, parse_duration};
 use uuid::Uuid;
 
 #[derive(Debug, Parser)]
@@ -30,22 +31,21 @@ struct Args {
     /// Mint a service token of this identity instead, valid for every service.
     #[arg(long, value_enum)]
     service: Option<Identity>,
-    /// Hours until the token expires.
-    #[arg(long, default_value_t = 12)]
-    hours: u64,
+    /// How long the token is valid, such as `12h` or `30m`.
+    #[arg(long, default_value = "12h", value_parser = parse_duration)]
+    ttl: Duration,
     #[command(flatten)]
-    common: CommonConfig,
+    keys: JwtKeys,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let identity = args.service.unwrap_or(Identity::Operator);
-    let minter = TokenMinter::from_config(&args.common, identity)?;
-    let ttl = Duration::from_secs(args.hours * 3600);
+    let minter = TokenMinter::from_keys(&args.keys, identity)?;
     let token = match (args.service, args.account) {
-        (Some(_), _) => minter.service_token_for(&ServiceKind::ALL, ttl),
+        (Some(_), _) => minter.service_token_for(&ServiceKind::ALL, args.ttl),
         (None, Some(account)) if args.role != Role::Service => {
-            minter.mint(&args.user, Some(account), args.role, ttl)
+            minter.mint(&args.user, Some(account), args.role, args.ttl)
         }
         _ => anyhow::bail!("give --account with a user role, or --service IDENTITY"),
     };

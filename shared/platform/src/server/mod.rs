@@ -28,6 +28,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+use crate::background::Background;
 use crate::db::{self, DbPool};
 use crate::telemetry::extract_context;
 
@@ -40,7 +41,11 @@ pub struct GrpcServer {
     readiness: Option<(DbPool, Duration)>,
     request_id_retention: Option<(DbPool, Duration)>,
     on_stop: Vec<StopWork>,
+    background: Background,
 }
+
+/// How long stopping waits for the background loops to finish what they hold.
+const BACKGROUND_DRAIN: Duration = Duration::from_secs(20);
 
 /// Work a service finishes once the server has stopped taking calls: its name, how long it
 /// may take, and what starts it.
@@ -64,6 +69,7 @@ impl GrpcServer {
             readiness: None,
             request_id_retention: None,
             on_stop: Vec::new(),
+            background: Background::new(),
         }
     }
 
@@ -92,6 +98,12 @@ impl GrpcServer {
     /// Reports SERVING only while the database answers, checked every `interval`.
     pub fn readiness(mut self, pool: DbPool, interval: Duration) -> Self {
         self.readiness = Some((pool, interval));
+        self
+    }
+
+    /// The service's background loops: drained, after the calls, when the server stops.
+    pub fn background(mut self, background: Background) -> Self {
+        self.background = background;
         self
     }
 
@@ -147,9 +159,13 @@ impl GrpcServer {
             }
         };
 
-        let purge = self
-            .request_id_retention
-            .map(|(pool, retention)| tokio::spawn(purge_request_ids(pool, retention)));
+        if let Some((pool, retention)) = self.request_id_retention.take() {
+            let stop = self.background.token();
+            self.background.spawn("request id purge", async move {
+                stop.run_until_cancelled(purge_request_ids(pool, retention))
+                    .await;
+            });
+        }
 
         let layers = ServiceBuilder::new()
             .layer(SetSensitiveRequestHeadersLayer::new([AUTHORIZATION]))
@@ -182,9 +198,7 @@ impl GrpcServer {
                 tracing::warn!(service = self.name, what = work.what, within = ?work.within, "gave up waiting");
             }
         }
-        if let Some(purge) = purge {
-            purge.abort();
-        }
+        self.background.drain(BACKGROUND_DRAIN).await;
         tracing::info!(service = self.name, "stopped");
         Ok(result?)
     }
@@ -330,56 +344,4 @@ pub async fn shutdown_signal() {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    use super::*;
-
-    /// Serves until told to stop; the handle completes when `serve` returns.
-    async fn serve_until(
-        server: GrpcServer,
-    ) -> (
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    ) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = tokio::spawn(server.serve(listener, async {
-            let _ = stopped.await;
-        }));
-        (stop, serving)
-    }
-
-    #[tokio::test]
-    async fn serve_returns_only_once_the_work_left_at_stop_is_done() {
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let done = Arc::new(AtomicBool::new(false));
-        let finished = done.clone();
-        let server = GrpcServer::new("test").finish_on_stop(
-            "held work",
-            Duration::from_secs(60),
-            move || async move {
-                let _ = released.await;
-                finished.store(true, Ordering::SeqCst);
-            },
-        );
-        let (stop, serving) = serve_until(server).await;
-        stop.send(()).expect("the server listens for its stop");
-        release.send(()).expect("the work waits to be released");
-        serving.await.expect("serve ends").expect("serve succeeds");
-        assert!(done.load(Ordering::SeqCst), "serve waited for the work");
-    }
-
-    #[tokio::test]
-    async fn work_that_outlasts_its_time_is_given_up() {
-        let server = GrpcServer::new("test").finish_on_stop(
-            "endless work",
-            Duration::from_millis(50),
-            std::future::pending::<()>,
-        );
-        let (stop, serving) = serve_until(server).await;
-        stop.send(()).expect("the server listens for its stop");
-        serving.await.expect("serve ends").expect("serve succeeds");
-    }
-}
+mod tests;
