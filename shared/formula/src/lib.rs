@@ -36,7 +36,6 @@ mod broadcast;
 mod budget;
 mod coerce;
 mod compare;
-mod csv;
 mod data;
 mod error;
 mod eval;
@@ -53,7 +52,7 @@ mod value;
 mod proptests;
 
 pub use budget::{Budget, DEFAULT_MAX_BYTES, DEFAULT_MAX_STEPS, Usage};
-pub use data::{CsvError, Data};
+pub use data::Data;
 pub use error::{ErrorKind, EvalError, ParseError};
 pub use eval::{EvalContext, evaluate, evaluate_within};
 pub use formula::Formula;

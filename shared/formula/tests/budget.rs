@@ -1,5 +1,6 @@
 //! The evaluation budget: steps and bytes stop a formula with an error naming the budget,
 //! text is built in linear time, and a cancelled evaluation stops.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 

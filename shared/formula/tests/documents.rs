@@ -1,8 +1,9 @@
 //! Evaluation over a realistic JSON document and a CSV table.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 
-use common::{context, eval_error_in, eval_in};
+use common::{context, csv_table, eval_error_in, eval_in};
 use serde_json::json;
 use trellis_formula::{Data, EvalContext};
 
@@ -187,7 +188,7 @@ North,Alan,,2024-02-20,true
 ";
 
 fn sales() -> EvalContext {
-    let data = Data::parse_csv(SALES_CSV).unwrap();
+    let data = csv_table(SALES_CSV);
     context(vec![Some(data)], &[("minimum", "500")])
 }
 
@@ -268,7 +269,7 @@ fn csv_cells_are_read_as_numbers_booleans_and_dates() {
 
 #[test]
 fn csv_short_rows_and_duplicate_headers() {
-    let data = Data::parse_csv("a,b,a\n1,2,3\n4\n").unwrap();
+    let data = csv_table("a,b,a\n1,2,3\n4\n");
     let ctx = context(vec![Some(data)], &[]);
     assert_eq!(eval_in(&ctx, "@0.a"), json!(["1", "4"]));
     assert_eq!(eval_in(&ctx, "@0.b"), json!(["2", null]));

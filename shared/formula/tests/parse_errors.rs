@@ -1,4 +1,5 @@
 //! Every kind of parse error, with its position.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 

@@ -25,6 +25,26 @@ pub fn context(bindings: Vec<Option<Data>>, variables: &[(&str, &str)]) -> EvalC
     ctx
 }
 
+/// A CSV table as production reads it: the refresh service's reader (the csv crate, every
+/// record a row, rows of any length), then the library service's step that takes the first
+/// row as the header.
+pub fn csv_table(text: &str) -> Data {
+    let mut records = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .map(|record| {
+            let record = record.unwrap_or_else(|e| panic!("{text:?} is not CSV: {e}"));
+            record.iter().map(str::to_owned).collect::<Vec<_>>()
+        });
+    let headers = records.next().unwrap_or_default();
+    Data::Csv {
+        headers,
+        rows: records.collect(),
+    }
+}
+
 /// Evaluates `src` in `ctx` and returns the JSON output; panics on any error.
 pub fn eval_in(ctx: &EvalContext, src: &str) -> Json {
     let formula = parse(src).unwrap_or_else(|e| panic!("{src}: {e}"));
