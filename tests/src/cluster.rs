@@ -7,6 +7,10 @@ use std::net::{SocketAddr, TcpListener};
 use trellis_platform::client::{self, TracedChannel};
 use trellis_platform::config::ServiceKind;
 use trellis_platform::db::Schema;
+use trellis_proto::imports::v1::import_service_client::ImportServiceClient;
+use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
+use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
+use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_testkit::TestDatabase;
 use trellis_testkit::process::{ServiceProcess, binary};
 
@@ -90,6 +94,29 @@ impl Cluster {
     }
 }
 
+/// A client of each service of a [`Cluster`].
+pub struct Clients {
+    /// The library's channel, for what takes one (memberships made as an operator would).
+    pub library_channel: TracedChannel,
+    pub library: LibraryServiceClient<TracedChannel>,
+    pub imports: ImportServiceClient<TracedChannel>,
+    pub tokens: TokenServiceClient<TracedChannel>,
+    pub refresh: RefreshServiceClient<TracedChannel>,
+}
+
+impl Clients {
+    pub fn of(cluster: &Cluster) -> Self {
+        Self {
+            library_channel: cluster.channel(ServiceKind::Library),
+            library: LibraryServiceClient::new(cluster.channel(ServiceKind::Library)),
+            imports: ImportServiceClient::new(cluster.channel(ServiceKind::Imports)),
+            tokens: TokenServiceClient::new(cluster.channel(ServiceKind::Tokens)),
+            refresh: RefreshServiceClient::new(cluster.channel(ServiceKind::Refresh)),
+        }
+    }
+}
+
+/// The migrations of `kind`.
 pub fn schema(kind: ServiceKind) -> Schema {
     match kind {
         ServiceKind::Library => trellis_library::SCHEMA,

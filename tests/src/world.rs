@@ -16,6 +16,7 @@ use trellis_testkit::members;
 use trellis_testkit::tokens::{self, TEST_SECRET};
 use uuid::Uuid;
 
+use crate::calls::{create_data_source, create_klip, data_source, total_klip};
 use crate::cluster::Cluster;
 
 /// One caller of the matrix.
@@ -42,31 +43,7 @@ pub const STRANGER: &str = "stranger@test";
 pub const SIBLING: &str = "sibling@test";
 pub const AGENCY: &str = "agency@test";
 
-/// Creates an account as the operator does; returns its id.
-pub async fn create_account(
-    library: &TracedChannel,
-    kind: library::AccountKind,
-    parent: Option<Uuid>,
-    name: &str,
-) -> Uuid {
-    let created = LibraryServiceClient::new(library.clone())
-        .create_account(authorized(
-            library::CreateAccountRequest {
-                request_id: String::new(),
-                account: Some(library::Account {
-                    kind: kind as i32,
-                    parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
-                    display_name: name.to_owned(),
-                    ..Default::default()
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .expect("an operator creates accounts")
-        .into_inner();
-    Uuid::parse_str(&created.account.expect("an account").id).expect("a UUID")
-}
+pub use trellis_testkit::members::{create_account, create_account_as};
 
 pub async fn build_world(cluster: &Cluster) -> World {
     build_world_on(|kind| cluster.channel(kind)).await
@@ -104,67 +81,23 @@ pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> W
     ))
     .await
     .expect("a variable");
-    let source = |name: &str, account: Uuid| library::DataSource {
-        account_id: account.to_string(),
-        name: name.into(),
-        request: Some(library::HttpRequestTemplate {
-            method: library::HttpMethod::Get as i32,
-            url: "http://127.0.0.1:9/data.json".into(),
-            ..Default::default()
-        }),
-        format: library::DataFormat::Json as i32,
-        ..Default::default()
-    };
-    let data_source = |token: String, source: library::DataSource| {
-        let mut lib = lib.clone();
+    let source = |token: String, name: &'static str, account: Uuid| {
+        let lib = lib.clone();
         async move {
-            lib.create_data_source(authorized(
-                library::CreateDataSourceRequest {
-                    request_id: String::new(),
-                    data_source: Some(source),
-                },
-                &token,
-            ))
-            .await
-            .expect("a data source")
-            .into_inner()
-            .data_source
-            .unwrap()
-            .id
+            let source = data_source(Some(account), name, "http://127.0.0.1:9/data.json");
+            create_data_source(&lib, &token, source)
+                .await
+                .expect("a data source")
+                .id
         }
     };
-    let ds = data_source(admin.clone(), source("Sales", a)).await;
-    let ds2 = data_source(admin.clone(), source("Spare", a)).await;
+    let ds = source(admin.clone(), "Sales", a).await;
+    let ds2 = source(admin.clone(), "Spare", a).await;
     let agency_in_partner = tokens::user_token(partner, AGENCY, Role::Admin);
-    let pds = data_source(agency_in_partner.clone(), source("Master", partner)).await;
+    let pds = source(agency_in_partner.clone(), "Master", partner).await;
     let klip = |token: String, account: Uuid, source: String| {
-        let mut lib = lib.clone();
-        async move {
-            lib.create_klip(authorized(
-                library::CreateKlipRequest {
-                    request_id: String::new(),
-                    klip: Some(library::Klip {
-                        account_id: account.to_string(),
-                        name: "Total".into(),
-                        components: vec![library::Component {
-                            name: "total".into(),
-                            formula: "SUM(@0.amount)".into(),
-                        }],
-                        bindings: vec![library::Binding {
-                            data_source_id: source,
-                        }],
-                        ..Default::default()
-                    }),
-                },
-                &token,
-            ))
-            .await
-            .expect("a Klip")
-            .into_inner()
-            .klip
-            .unwrap()
-            .id
-        }
+        let lib = lib.clone();
+        async move { create_klip(&lib, &token, total_klip(account, &source)).await }
     };
     let k = klip(admin.clone(), a, ds.clone()).await;
     let k2 = klip(admin.clone(), a, ds.clone()).await;
@@ -189,7 +122,7 @@ pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> W
             .expect("a dashboard")
             .into_inner()
             .dashboard
-            .unwrap()
+            .expect("a dashboard")
             .id
         }
     };
@@ -214,7 +147,7 @@ pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> W
             .expect("an embed")
             .into_inner()
             .embed
-            .unwrap()
+            .expect("an embed")
             .id
         }
     };
@@ -246,7 +179,7 @@ pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> W
             .expect("a credential")
             .into_inner()
             .credential
-            .unwrap()
+            .expect("a credential")
             .id
         }
     };
@@ -276,7 +209,7 @@ pub async fn build_world_on(channel: impl Fn(ServiceKind) -> TracedChannel) -> W
             .expect("a provider")
             .into_inner()
             .provider
-            .unwrap()
+            .expect("a provider")
             .id
         }
     };

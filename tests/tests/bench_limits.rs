@@ -11,16 +11,17 @@
 //!
 //! Each prints `BENCH <name> ratio=<peak/baseline> peak_mib=… baseline_mib=…`. The goal is
 //! each peak under 256 MiB. Run with `make bench`; `make test` skips it (it is `#[ignore]`).
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use trellis_e2e::calls::{self, Library};
 use trellis_e2e::cluster::Cluster;
 use trellis_e2e::world::create_account;
 use trellis_platform::client::authorized;
 use trellis_platform::config::ServiceKind;
 use trellis_proto::library::v1 as library;
-use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
 use trellis_testkit::data_api::DataApi;
@@ -29,7 +30,6 @@ use trellis_testkit::wait::eventually;
 use trellis_testkit::{members, tokens};
 use uuid::Uuid;
 
-type Library = LibraryServiceClient<trellis_platform::client::TracedChannel>;
 type Refresh = RefreshServiceClient<trellis_platform::client::TracedChannel>;
 
 const WAIT: Duration = Duration::from_secs(120);
@@ -45,58 +45,20 @@ struct Bench {
 
 impl Bench {
     async fn data_source(&mut self, path: &str, format: library::DataFormat) -> String {
-        self.library
-            .create_data_source(authorized(
-                library::CreateDataSourceRequest {
-                    request_id: String::new(),
-                    data_source: Some(library::DataSource {
-                        account_id: self.account.to_string(),
-                        name: path.to_owned(),
-                        request: Some(library::HttpRequestTemplate {
-                            method: library::HttpMethod::Get as i32,
-                            url: self.api.url(path),
-                            ..Default::default()
-                        }),
-                        format: format as i32,
-                        ..Default::default()
-                    }),
-                },
-                &self.admin,
-            ))
+        let source = library::DataSource {
+            format: format as i32,
+            ..calls::data_source(Some(self.account), path, &self.api.url(path))
+        };
+        calls::create_data_source(&self.library, &self.admin, source)
             .await
             .expect("a data source")
-            .into_inner()
-            .data_source
-            .expect("created")
             .id
     }
 
     async fn klip(&mut self, components: Vec<library::Component>, source: Option<&str>) -> String {
-        self.library
-            .create_klip(authorized(
-                library::CreateKlipRequest {
-                    request_id: String::new(),
-                    klip: Some(library::Klip {
-                        account_id: self.account.to_string(),
-                        name: "bench".into(),
-                        components,
-                        bindings: source
-                            .map(|id| library::Binding {
-                                data_source_id: id.to_owned(),
-                            })
-                            .into_iter()
-                            .collect(),
-                        ..Default::default()
-                    }),
-                },
-                &self.admin,
-            ))
-            .await
-            .expect("a Klip")
-            .into_inner()
-            .klip
-            .expect("created")
-            .id
+        let sources: Vec<&str> = source.into_iter().collect();
+        let klip = calls::klip(self.account, "bench", components, &sources);
+        calls::create_klip(&self.library, &self.admin, klip).await
     }
 
     /// Refreshes `source` now and waits until its job has ended.
@@ -182,17 +144,9 @@ impl Bench {
     async fn start() -> (Cluster, Self) {
         let api = DataApi::start().await;
         let cluster = Cluster::start(&HashMap::new()).await;
-        let library_channel = cluster.channel(ServiceKind::Library);
-        let account = create_account(
-            &library_channel,
-            library::AccountKind::Standard,
-            None,
-            "Bench",
-        )
-        .await;
-        members::enroll(&library_channel, account).await;
+        let account = Self::new_account(&cluster).await;
         let bench = Bench {
-            library: LibraryServiceClient::new(library_channel)
+            library: Library::new(cluster.channel(ServiceKind::Library))
                 .max_decoding_message_size(256 * 1024 * 1024),
             refresh: RefreshServiceClient::new(cluster.channel(ServiceKind::Refresh)),
             api,
@@ -202,8 +156,8 @@ impl Bench {
         (cluster, bench)
     }
 
-    /// The same client signed into another new account.
-    async fn another_account(&self, cluster: &Cluster) -> Self {
+    /// A new account of its own, with the test users as its members.
+    async fn new_account(cluster: &Cluster) -> Uuid {
         let library_channel = cluster.channel(ServiceKind::Library);
         let account = create_account(
             &library_channel,
@@ -213,6 +167,12 @@ impl Bench {
         )
         .await;
         members::enroll(&library_channel, account).await;
+        account
+    }
+
+    /// The same client signed into another new account.
+    async fn another_account(&self, cluster: &Cluster) -> Self {
+        let account = Self::new_account(cluster).await;
         Bench {
             library: self.library.clone(),
             refresh: self.refresh.clone(),

@@ -2,11 +2,14 @@
 //!
 //! - [`TestDatabase`]: an isolated database per test, created from a template database that
 //!   is migrated once per migration set, and dropped when the test ends.
-//! - [`TestServer`]: a service's [`GrpcServer`] on `127.0.0.1:0`, with a channel to it.
+//! - [`InProcess`]: a service built as its binary builds it and served on `127.0.0.1:0`
+//!   ([`TestServer`], with a channel to it), on a [`Port`] bound earlier where services
+//!   call each other.
 //! - [`data_api`]: a third-party data API on loopback with limits, knobs and counters.
 //! - [`tokens`]: tokens minted for any account and role with the test secret.
 //! - [`members`]: the test users made members of accounts, through the library.
-//! - [`oauth`]: a real OAuth 2.0 authorization server on loopback, with knobs and counters.
+//! - [`oauth`]: a real OAuth 2.0 authorization server on loopback, with knobs and counters,
+//!   and the browser's part of the code flow ([`oauth::consent`]).
 //! - [`otlp`]: an OTLP/gRPC receiver that collects the spans services export.
 //! - [`smtp`]: a real SMTP server on loopback that keeps (or refuses) the mail it is sent.
 //! - [`eventually`]: waiting on a condition with a deadline, instead of sleeping.
@@ -27,5 +30,5 @@ pub mod tokens;
 pub mod wait;
 
 pub use database::TestDatabase;
-pub use server::{RunningService, TestServer, test_config};
+pub use server::{InProcess, Port, RunningService, TestServer, test_config};
 pub use wait::eventually;

@@ -58,7 +58,7 @@ impl ServiceProcess {
             .env("TRELLIS_JWT_SECRET", TEST_SECRET)
             .env("TRELLIS_DEVELOPMENT", "true")
             .env("TRELLIS_LOG_FORMAT", "json")
-            .env("TRELLIS_READINESS_INTERVAL_SECS", "1")
+            .env("TRELLIS_READINESS_INTERVAL", "1s")
             .envs(env)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
