@@ -164,15 +164,15 @@ fn unusable(status: &tonic::Status) -> Option<String> {
 /// The refresh service failed us: the render cannot be made now. Its own words go to the
 /// log (once: an internal error is logged where it becomes a status), not to the viewer.
 fn unavailable(status: tonic::Status) -> ApiError {
-    match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::ResourceExhausted | Code::Aborted => {
-            tracing::warn!(code = ?status.code(), message = status.message(), "GetCachedData failed");
-            ApiError::Unavailable("the data cache cannot be read now; retry later".into())
-        }
-        code => ApiError::internal(anyhow::anyhow!(
-            "GetCachedData failed: {code:?}: {}",
+    if trellis_platform::peer::is_transient(&status) {
+        tracing::warn!(code = ?status.code(), message = status.message(), "GetCachedData failed");
+        ApiError::Unavailable("the data cache cannot be read now; retry later".into())
+    } else {
+        ApiError::internal(anyhow::anyhow!(
+            "GetCachedData failed: {:?}: {}",
+            status.code(),
             status.message()
-        )),
+        ))
     }
 }
 

@@ -1,12 +1,14 @@
 //! The library service. See DESIGN.md section 2 for what it owns.
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the domain and the store).
+//! - `api`: the gRPC handlers (read a request into typed values, call `app`, convert).
+//! - `app`: the use cases, the work of each RPC, and who may act on which account.
 //! - `domain`: the rules as plain Rust (validation, templates, closures, clone plans).
 //! - `store`: Diesel queries, one module per table group, and transactions.
 //! - `render`: rendering Klips over the refresh service's cached data (`cached_data`) and
 //!   serving embeds from their render cache, on a [`Clock`] that tests control.
 
 pub mod api;
+pub mod app;
 pub mod cached_data;
 pub mod clock;
 pub mod domain;
@@ -63,11 +65,9 @@ pub async fn build_counted(
         context.service_tokens.clone(),
     )?);
     let renderer = Arc::new(render::Renderer::new(
-        context.pool.clone(),
-        refresh,
-        registry.clone(),
+        &context,
+        (refresh, registry.clone()),
         clock,
-        context.settings.clone(),
         counters,
     ));
     // The library answers membership checks from its own tables.

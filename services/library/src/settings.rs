@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use clap::Parser;
+use trellis_platform::config::parse_duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -79,53 +79,13 @@ impl Settings {
 impl Default for Settings {
     /// The defaults above (and whatever the environment sets).
     fn default() -> Self {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            settings: Settings,
-        }
-        Only::parse_from(["trellis-library"]).settings
+        trellis_platform::config::defaults()
     }
-}
-
-/// Parses `250ms`, `30s`, `5m`, `3h`, `7d`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 90s, 15m or 3h"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
-    };
-    if !seconds.is_finite() || seconds < 0.0 {
-        return Err(format!("`{text}` is not a duration"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
-        assert_eq!(parse_duration("3h"), Ok(Duration::from_secs(10_800)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("3 fortnights").is_err());
-    }
 
     #[test]
     fn the_default_render_cache_age_is_three_hours() {

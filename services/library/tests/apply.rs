@@ -1,13 +1,13 @@
 //! ApplyKlipDefinitions (I9) and ApplyDataSourceDefinitions: master definitions written
 //! over instances in one transaction, ids kept, an outcome per item, idempotent.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 
 use std::collections::HashMap;
 
-use common::{
-    Library, auth_credential, failure, json_source, klip_of, start, start_with_tokens, with,
-};
+use common::registry::start_with_tokens;
+use common::{Library, auth_credential, failure, json_source, klip_of, start, with};
 use tonic::Code;
 use trellis_platform::auth::Identity;
 use trellis_proto::library::v1 as pb;
@@ -38,7 +38,7 @@ async fn import(
         .client()
         .clone_assets(with(&tokens::service_as(Identity::Imports), request))
         .await
-        .unwrap()
+        .expect("CloneAssets")
         .into_inner()
         .mappings
         .into_iter()
@@ -57,10 +57,10 @@ async fn klip(library: &Library, account: Uuid, id: &str) -> pb::Klip {
             },
         ))
         .await
-        .unwrap()
+        .expect("GetKlip")
         .into_inner()
         .klip
-        .unwrap()
+        .expect("a Klip")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -295,12 +295,7 @@ async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
         data_source_id: instance_id.clone(),
         account_id: family.client_a.to_string(),
         name: "Feed".into(),
-        request: Some(pb::HttpRequestTemplate {
-            method: pb::HttpMethod::Get as i32,
-            url: url.into(),
-            headers: vec![],
-            body: String::new(),
-        }),
+        request: json_source(None, "Feed", url).request,
         format: pb::DataFormat::Json as i32,
         refresh_interval: None,
         rate_limit_key: String::new(),
@@ -328,19 +323,9 @@ async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
     assert_eq!(applied.results[1].outcome, pb::ApplyOutcome::Invalid as i32);
     assert!(applied.results[1].error.contains("request.url"));
 
-    let instance = client
-        .get_data_source(with(
-            &tokens::viewer(family.client_a),
-            pb::GetDataSourceRequest {
-                id: instance_id.clone(),
-                account_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .data_source
-        .unwrap();
+    let instance = library
+        .get_data_source(&tokens::viewer(family.client_a), &instance_id)
+        .await;
     assert_eq!(
         instance.auth,
         auth_credential(copy).map(|mut a| {

@@ -1,5 +1,6 @@
 //! BatchGetAssets: many assets of any accounts read at once, for instance statuses (I11), by
 //! the import service alone.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 
@@ -17,21 +18,23 @@ fn asset(kind: pb::AssetKind, id: &str) -> pb::AssetRef {
     }
 }
 
-#[tokio::test]
-async fn returns_found_assets_of_several_accounts_and_lists_the_missing() {
+/// The library with a partner "Agency", the token of its editor, and its data source "Sales".
+async fn agency_with_sales() -> (common::Library, Uuid, String, pb::DataSource) {
     let library = start().await;
     let partner = library
         .account(pb::AccountKind::Partner, None, "Agency")
         .await;
+    let editor = tokens::editor(partner);
+    let sales = json_source(None, "Sales", "https://api.example.com/sales");
+    let source = library.data_source(&editor, sales).await;
+    (library, partner, editor, source)
+}
+
+#[tokio::test]
+async fn returns_found_assets_of_several_accounts_and_lists_the_missing() {
+    let (library, partner, editor, source) = agency_with_sales().await;
     let client = library
         .account(pb::AccountKind::Client, Some(partner), "Client")
-        .await;
-    let editor = tokens::editor(partner);
-    let source = library
-        .data_source(
-            &editor,
-            json_source(None, "Sales", "https://api.example.com/sales"),
-        )
         .await;
     let other = library
         .data_source(
@@ -111,17 +114,7 @@ async fn returns_found_assets_of_several_accounts_and_lists_the_missing() {
 
 #[tokio::test]
 async fn refuses_callers_other_than_the_import_service() {
-    let library = start().await;
-    let partner = library
-        .account(pb::AccountKind::Partner, None, "Agency")
-        .await;
-    let editor = tokens::editor(partner);
-    let source = library
-        .data_source(
-            &editor,
-            json_source(None, "Sales", "https://api.example.com/sales"),
-        )
-        .await;
+    let (library, partner, editor, source) = agency_with_sales().await;
     // Members, and operators too: instance statuses are the import service's to read.
     for token in [tokens::admin(partner), editor.clone(), tokens::service()] {
         failure(

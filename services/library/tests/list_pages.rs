@@ -1,5 +1,6 @@
 //! List answers are bounded in bytes: a page of large items ends early with a
 //! `next_page_token`, always holds one item at least, and paging on returns every item once.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 
@@ -47,6 +48,30 @@ where
     }
 }
 
+/// Pages through the List RPC `$method` with `$token` (see [`pages`]): the ids of each
+/// page's `$items`. A macro, as each List RPC has its own request and answer types.
+macro_rules! all_pages {
+    ($client:expr, $token:expr, $method:ident, $request:ident, $items:ident) => {
+        pages(
+            |page_token| {
+                let (mut client, token) = ($client.clone(), $token.clone());
+                async move {
+                    let request = pb::$request {
+                        page_size: 1000,
+                        page_token,
+                        ..Default::default()
+                    };
+                    let answer = client.$method(with(&token, request)).await;
+                    let answer = answer.expect(stringify!($method)).into_inner();
+                    (answer.$items, answer.next_page_token)
+                }
+            },
+            |item| item.id.clone(),
+        )
+        .await
+    };
+}
+
 /// A formula of about `bytes` bytes: a text literal.
 fn literal(bytes: usize, letter: &str) -> String {
     format!("\"{}\"", letter.repeat(bytes / letter.len()))
@@ -78,29 +103,7 @@ async fn a_page_of_large_klips_ends_early_and_paging_on_returns_them_all() {
     created.sort();
 
     let client = library.client();
-    let got = pages(
-        |page_token| {
-            let mut client = client.clone();
-            let editor = editor.clone();
-            async move {
-                let answer = client
-                    .list_klips(with(
-                        &editor,
-                        pb::ListKlipsRequest {
-                            page_size: 1000,
-                            page_token,
-                            ..Default::default()
-                        },
-                    ))
-                    .await
-                    .expect("ListKlips")
-                    .into_inner();
-                (answer.klips, answer.next_page_token)
-            }
-        },
-        |klip: &pb::Klip| klip.id.clone(),
-    )
-    .await;
+    let got = all_pages!(client, editor, list_klips, ListKlipsRequest, klips);
     assert!(got.len() >= 3, "{} pages", got.len());
     assert!(got.iter().all(|page| page.len() <= 2), "{got:?}");
     assert_eq!(got.concat(), created, "every Klip once, in id order");
@@ -130,29 +133,13 @@ async fn dashboards_and_data_sources_page_by_bytes_too() {
     }
     boards.sort();
     let client = library.client();
-    let got = pages(
-        |page_token| {
-            let mut client = client.clone();
-            let editor = editor.clone();
-            async move {
-                let answer = client
-                    .list_dashboards(with(
-                        &editor,
-                        pb::ListDashboardsRequest {
-                            page_size: 1000,
-                            page_token,
-                            ..Default::default()
-                        },
-                    ))
-                    .await
-                    .expect("ListDashboards")
-                    .into_inner();
-                (answer.dashboards, answer.next_page_token)
-            }
-        },
-        |board: &pb::Dashboard| board.id.clone(),
-    )
-    .await;
+    let got = all_pages!(
+        client,
+        editor,
+        list_dashboards,
+        ListDashboardsRequest,
+        dashboards
+    );
     assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got.concat(), boards);
 
@@ -172,29 +159,13 @@ async fn dashboards_and_data_sources_page_by_bytes_too() {
         sources.push(library.data_source(&admin, source).await.id);
     }
     sources.sort();
-    let got = pages(
-        |page_token| {
-            let mut client = client.clone();
-            let editor = editor.clone();
-            async move {
-                let answer = client
-                    .list_data_sources(with(
-                        &editor,
-                        pb::ListDataSourcesRequest {
-                            page_size: 1000,
-                            page_token,
-                            ..Default::default()
-                        },
-                    ))
-                    .await
-                    .expect("ListDataSources")
-                    .into_inner();
-                (answer.data_sources, answer.next_page_token)
-            }
-        },
-        |source: &pb::DataSource| source.id.clone(),
-    )
-    .await;
+    let got = all_pages!(
+        client,
+        editor,
+        list_data_sources,
+        ListDataSourcesRequest,
+        data_sources
+    );
     assert_eq!(got.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
     assert_eq!(got.concat(), sources);
 }

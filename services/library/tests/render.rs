@@ -1,6 +1,7 @@
 //! RenderKlip over data the refresh service really fetched from a data API on loopback:
 //! formulas over JSON and CSV, variables, the freshness of each datum, per-component
 //! errors, the instance each viewer's values select (I13), and no refresh queued.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 mod world;
@@ -32,14 +33,7 @@ async fn set_property(world: &World, account: uuid::Uuid, name: &str, value: &st
         .client()
         .set_company_property(with(
             &tokens::admin(account),
-            pb::SetCompanyPropertyRequest {
-                request_id: String::new(),
-                property: Some(pb::CompanyProperty {
-                    name: name.into(),
-                    value: value.into(),
-                    ..Default::default()
-                }),
-            },
+            common::calls::set_property(name, value),
         ))
         .await
         .expect("SetCompanyProperty");
@@ -64,24 +58,21 @@ async fn a_klip_renders_over_the_data_the_refresh_service_fetched() {
 
     let klip = world
         .library
-        .klip(
-            &tokens::editor(account),
-            klip_of(
-                None,
-                "Sales",
-                &[
-                    "SUM(@0.orders.total)",
-                    "SUM(SELECT(@0.orders.total, @0.orders.status = \"paid\"))",
-                    "COUNT(@0.orders)",
-                    "MAX(@0.orders.total)",
-                    "ROUND(AVERAGE(@0.orders.total) * $rate, 2)",
-                    "CONCAT(@0.store.name, \": \", COUNT(@0.orders), \" orders\")",
-                    "GROUP(@1.Region)",
-                    "SUMBY(@1.Amount, @1.Region)",
-                    "YEAR(TODAY())",
-                ],
-                &[&sales, &regions],
-            ),
+        .editor_klip(
+            account,
+            "Sales",
+            &[
+                "SUM(@0.orders.total)",
+                "SUM(SELECT(@0.orders.total, @0.orders.status = \"paid\"))",
+                "COUNT(@0.orders)",
+                "MAX(@0.orders.total)",
+                "ROUND(AVERAGE(@0.orders.total) * $rate, 2)",
+                "CONCAT(@0.store.name, \": \", COUNT(@0.orders), \" orders\")",
+                "GROUP(@1.Region)",
+                "SUMBY(@1.Amount, @1.Region)",
+                "YEAR(TODAY())",
+            ],
+            &[&sales, &regions],
         )
         .await;
     let requests = world.api.requests();
@@ -171,21 +162,18 @@ async fn each_component_fails_alone_with_its_reason() {
 
     let klip = world
         .library
-        .klip(
-            &editor,
-            klip_of(
-                None,
-                "Mixed",
-                &[
-                    "SUM(@0.orders.total)",
-                    "SUM(@0.orders.status)",
-                    "@0.orders.total * $discount",
-                    "@1.x",
-                    "@2.a",
-                    "COUNT(@0.orders)",
-                ],
-                &[&sales, &never_fetched, &gone],
-            ),
+        .editor_klip(
+            account,
+            "Mixed",
+            &[
+                "SUM(@0.orders.total)",
+                "SUM(@0.orders.status)",
+                "@0.orders.total * $discount",
+                "@1.x",
+                "@2.a",
+                "COUNT(@0.orders)",
+            ],
+            &[&sales, &never_fetched, &gone],
         )
         .await;
     // A forced delete leaves binding @2 dangling.
@@ -268,14 +256,7 @@ async fn each_viewer_sees_the_instance_its_values_select() {
     let ana = tokens::user_token(account, "ana", Role::Editor);
     world
         .client()
-        .set_user_variable_value(with(
-            &ana,
-            pb::SetUserVariableValueRequest {
-                name: "region".into(),
-                value: "us".into(),
-                ..Default::default()
-            },
-        ))
+        .set_user_variable_value(with(&ana, common::calls::user_value("region", "us")))
         .await
         .expect("ana picks the US");
     // The default's instance, and ana's.
@@ -308,51 +289,28 @@ async fn each_viewer_sees_the_instance_its_values_select() {
         hers.freshness[0].instance_key
     );
     // A service renders for a named user, or for no user.
-    let for_ana = world
-        .client()
-        .render_klip(with(
-            &tokens::service(),
-            pb::RenderKlipRequest {
-                klip_id: klip.id.clone(),
-                account_id: account.to_string(),
-                user_id: "ana".into(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .rendered_klip
-        .unwrap();
+    let for_service = |user: &str| {
+        let request = pb::RenderKlipRequest {
+            klip_id: klip.id.clone(),
+            account_id: account.to_string(),
+            user_id: user.into(),
+        };
+        let mut client = world.client();
+        async move {
+            let rendered = client.render_klip(with(&tokens::service(), request)).await;
+            rendered.unwrap().into_inner().rendered_klip.unwrap()
+        }
+    };
+    let for_ana = for_service("ana").await;
     assert_eq!(values(&for_ana, 0), json!([300]));
-    let nobody = world
-        .client()
-        .render_klip(with(
-            &tokens::service(),
-            pb::RenderKlipRequest {
-                klip_id: klip.id.clone(),
-                account_id: account.to_string(),
-                user_id: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .rendered_klip
-        .unwrap();
+    let nobody = for_service("").await;
     assert_eq!(values(&nobody, 0), json!([6]));
     // A user who has no instance fetched yet sees "no data yet", not someone else's data.
     world.library.member(account, "bob", Role::Viewer).await;
     let bob = tokens::user_token(account, "bob", Role::Viewer);
     world
         .client()
-        .set_user_variable_value(with(
-            &bob,
-            pb::SetUserVariableValueRequest {
-                name: "region".into(),
-                value: "apac".into(),
-                ..Default::default()
-            },
-        ))
+        .set_user_variable_value(with(&bob, common::calls::user_value("region", "apac")))
         .await
         .unwrap();
     let his = world.render(&bob, &klip.id).await.unwrap();

@@ -1,6 +1,7 @@
 //! The costs of a render are bounded: a formula past its budget fails alone with the
 //! reason, a render stops evaluating once its caller has gone (deadline or cancel), and
 //! cached data the library cannot use fails the components reading it, never the render.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 mod world;
@@ -205,14 +206,11 @@ async fn cached_data_past_the_library_limit_fails_its_components_alone() {
     world.fetch(account, &large).await;
     let klip = world
         .library
-        .klip(
-            &tokens::editor(account),
-            klip_of(
-                None,
-                "Sizes",
-                &["LEN(@0.t)", "LEN(@1.t)", "1 + 1"],
-                &[&huge, &large],
-            ),
+        .editor_klip(
+            account,
+            "Sizes",
+            &["LEN(@0.t)", "LEN(@1.t)", "1 + 1"],
+            &[&huge, &large],
         )
         .await;
     let rendered = world

@@ -6,19 +6,21 @@ use tonic_types::PreconditionViolation;
 use trellis_platform::auth::{Caller, Role};
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, Need, denied};
-use super::convert::{page, parse_id, parse_optional_id, timestamp};
+use super::convert::timestamp;
 use super::mask::Mask;
-use super::pages::Pager;
-use super::replay::{self, RequestKey};
+use crate::app::access::{self, Need, denied};
+use crate::app::pages::Pager;
 use crate::domain::account::AccountKind;
 use crate::domain::names::check_display_name;
 use crate::domain::stored::Account;
+use crate::domain::stored::Stored;
+use crate::store::accounts;
 use crate::store::accounts::{AccountFilter, NewAccount, Visibility};
-use crate::store::{self, accounts};
 
 pub fn to_proto(account: &Account) -> pb::Account {
     pb::Account {
@@ -51,6 +53,26 @@ fn kind_from_proto(field: &str, value: i32) -> ApiResult<Option<AccountKind>> {
     }
 }
 
+/// The kind an account to create or update names: required.
+fn required_kind(wanted: &pb::Account) -> ApiResult<AccountKind> {
+    kind_from_proto("account.kind", wanted.kind)?
+        .ok_or_else(|| ApiError::invalid("account.kind", "is required"))
+}
+
+fn valid_display_name(wanted: &pb::Account) -> ApiResult<()> {
+    let mut violations = Violations::new();
+    check_display_name(
+        &mut violations,
+        "account.display_name",
+        &wanted.display_name,
+    );
+    violations.into_result()
+}
+
+fn parent_of_non_client() -> ApiError {
+    ApiError::invalid("account.parent_id", "only client accounts have a parent")
+}
+
 pub async fn create(
     pool: &DbPool,
     caller: &Caller,
@@ -58,15 +80,8 @@ pub async fn create(
 ) -> ApiResult<pb::CreateAccountResponse> {
     let key = RequestKey::new(caller, "CreateAccount", &request.request_id)?;
     let wanted = request.account.unwrap_or_default();
-    let kind = kind_from_proto("account.kind", wanted.kind)?
-        .ok_or_else(|| ApiError::invalid("account.kind", "is required"))?;
-    let mut violations = Violations::new();
-    check_display_name(
-        &mut violations,
-        "account.display_name",
-        &wanted.display_name,
-    );
-    violations.into_result()?;
+    let kind = required_kind(&wanted)?;
+    valid_display_name(&wanted)?;
 
     replay::write(pool, &key, async |conn| {
         let parent_id = match kind {
@@ -74,10 +89,7 @@ pub async fn create(
                 // Signing up is a platform flow: only services create top-level accounts.
                 caller.require_service()?;
                 if !wanted.parent_id.is_empty() {
-                    return Err(ApiError::invalid(
-                        "account.parent_id",
-                        "only client accounts have a parent",
-                    ));
+                    return Err(parent_of_non_client());
                 }
                 None
             }
@@ -108,12 +120,12 @@ async fn client_parent(
     requested: &str,
 ) -> ApiResult<Uuid> {
     let parent_id = if caller.is_service() {
-        parse_id("account.parent_id", requested)?
+        fields::id("account.parent_id", requested)?
     } else {
         caller.require_admin()?;
         let own = caller.account()?;
-        if !requested.is_empty() && parse_id("account.parent_id", requested)? != own {
-            return Err(denied(parse_id("account.parent_id", requested)?));
+        if !requested.is_empty() && fields::id("account.parent_id", requested)? != own {
+            return Err(denied(fields::id("account.parent_id", requested)?));
         }
         own
     };
@@ -139,8 +151,10 @@ pub async fn get(
     caller: &Caller,
     request: pb::GetAccountRequest,
 ) -> ApiResult<pb::GetAccountResponse> {
-    let mut conn = store::connect(pool).await?;
-    let id = access::account(&mut conn, caller, &request.id, "id", Need::Read).await?;
+    let mut conn = trellis_platform::db::connect(pool).await?;
+    let id = access::Target::new(&request.id, "id", Need::Read)
+        .resolve(&mut conn, caller)
+        .await?;
     let account = accounts::get(&mut conn, id)
         .await?
         .ok_or_else(|| ApiError::not_found("account", id))?;
@@ -154,9 +168,9 @@ pub async fn list(
     caller: &Caller,
     request: pb::ListAccountsRequest,
 ) -> ApiResult<pb::ListAccountsResponse> {
-    let (page, after) = page(request.page_size, &request.page_token)?;
+    let pager = Pager::parse(request.page_size, &request.page_token)?;
     let kind = kind_from_proto("kind", request.kind)?;
-    let parent_id = parse_optional_id("parent_id", &request.parent_id)?;
+    let parent_id = fields::optional_id("parent_id", &request.parent_id)?;
     let visibility = if caller.is_service() {
         Visibility::All
     } else {
@@ -177,20 +191,20 @@ pub async fn list(
         parent_id,
         kind,
     };
-    let mut conn = store::connect(pool).await?;
-    let mut pager = Pager::new(&page, after);
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = accounts::list(&mut conn, filter, after, limit).await?;
-        pager.add(rows, |a| a.id, to_proto);
-    }
-    let (accounts, next_page_token) = pager.finish(Uuid::to_string);
+    let mut conn = trellis_platform::db::connect(pool).await?;
+    let (accounts, next_page_token) = pager
+        .fill(
+            &mut conn,
+            |a| a.id,
+            to_proto,
+            |conn, after, limit| Box::pin(accounts::list(conn, filter, after, limit)),
+        )
+        .await?;
     Ok(pb::ListAccountsResponse {
         accounts,
         next_page_token,
     })
 }
-
-const UPDATABLE: [&str; 3] = ["display_name", "kind", "parent_id"];
 
 pub async fn update(
     pool: &DbPool,
@@ -199,27 +213,24 @@ pub async fn update(
 ) -> ApiResult<pb::UpdateAccountResponse> {
     let key = RequestKey::new(caller, "UpdateAccount", &request.request_id)?;
     let wanted = request.account.unwrap_or_default();
-    let mask = Mask::parse(request.update_mask.as_ref(), &UPDATABLE, || {
-        let mut set = vec![];
-        if !wanted.display_name.is_empty() {
-            set.push("display_name");
-        }
-        if wanted.kind != 0 {
-            set.push("kind");
-        }
-        if !wanted.parent_id.is_empty() {
-            set.push("parent_id");
-        }
-        set
-    })?;
+    let mask = Mask::parse(
+        request.update_mask.as_ref(),
+        &[
+            ("display_name", !wanted.display_name.is_empty()),
+            ("kind", wanted.kind != 0),
+            ("parent_id", !wanted.parent_id.is_empty()),
+        ],
+    )?;
     access::role(caller, Need::Admin)?;
 
     replay::write(pool, &key, async |conn| {
-        let id = access::account(conn, caller, &wanted.id, "account.id", Need::Admin).await?;
+        let id = access::Target::new(&wanted.id, "account.id", Need::Admin)
+            .resolve(conn, caller)
+            .await?;
         let current = accounts::get_for_update(conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("account", id))?;
-        replay::require_etag(&wanted.etag, &current.etag(), "account")?;
+        trellis_platform::etag::require(&wanted.etag, &current.etag(), "account")?;
         let next = apply_mask(conn, caller, &current, &wanted, &mask).await?;
         let account = if (&next.kind, &next.parent_id, &next.display_name)
             == (&current.kind, &current.parent_id, &current.display_name)
@@ -246,21 +257,14 @@ async fn apply_mask(
 ) -> ApiResult<Account> {
     let mut next = current.clone();
     if mask.has("display_name") {
-        let mut violations = Violations::new();
-        check_display_name(
-            &mut violations,
-            "account.display_name",
-            &wanted.display_name,
-        );
-        violations.into_result()?;
+        valid_display_name(wanted)?;
         next.display_name = wanted.display_name.clone();
     }
     if mask.has("kind") {
-        next.kind = kind_from_proto("account.kind", wanted.kind)?
-            .ok_or_else(|| ApiError::invalid("account.kind", "is required"))?;
+        next.kind = required_kind(wanted)?;
     }
     if mask.has("parent_id") {
-        next.parent_id = parse_optional_id("account.parent_id", &wanted.parent_id)?;
+        next.parent_id = fields::optional_id("account.parent_id", &wanted.parent_id)?;
     } else if next.kind != AccountKind::Client {
         next.parent_id = None;
     }
@@ -290,10 +294,7 @@ async fn apply_mask(
             }
         }
         (_, Some(_)) => {
-            return Err(ApiError::invalid(
-                "account.parent_id",
-                "only client accounts have a parent",
-            ));
+            return Err(parent_of_non_client());
         }
         (_, None) => {}
     }
@@ -316,7 +317,7 @@ pub async fn delete(
     request: pb::DeleteAccountRequest,
 ) -> ApiResult<pb::DeleteAccountResponse> {
     let key = RequestKey::new(caller, "DeleteAccount", &request.request_id)?;
-    let id = parse_id("id", &request.id)?;
+    let id = fields::id("id", &request.id)?;
     access::role(caller, Need::Admin)?;
 
     replay::write(pool, &key, async |conn| {
@@ -331,7 +332,7 @@ pub async fn delete(
         let current = accounts::get_for_update(conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("account", id))?;
-        replay::require_etag(&request.etag, &current.etag(), "account")?;
+        trellis_platform::etag::require(&request.etag, &current.etag(), "account")?;
         let holdings = accounts::holdings(conn, id).await?;
         if !request.force {
             let mut refusals = Vec::new();

@@ -1,7 +1,7 @@
 //! BatchGetAssets: many assets of any accounts in one call, for the import service's
 //! instance statuses (I11). Service only.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
@@ -10,8 +10,6 @@ use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
 use super::closure::{asset_refs, ref_to_proto};
-use crate::domain::asset::AssetKind;
-use crate::store::{self, assets};
 
 pub async fn batch_get(
     pool: &DbPool,
@@ -20,28 +18,7 @@ pub async fn batch_get(
 ) -> ApiResult<pb::BatchGetAssetsResponse> {
     caller.require_service()?;
     let refs = asset_refs("assets", &request.assets)?;
-    let ids = |kind: AssetKind| -> Vec<Uuid> {
-        refs.iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| r.id)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect()
-    };
-    let mut conn = store::connect(pool).await?;
-    let mut found: BTreeMap<AssetKind, BTreeMap<Uuid, assets::AssetSummary>> = BTreeMap::new();
-    found.insert(
-        AssetKind::Klip,
-        assets::klips(&mut conn, &ids(AssetKind::Klip)).await?,
-    );
-    found.insert(
-        AssetKind::DataSource,
-        assets::data_sources(&mut conn, &ids(AssetKind::DataSource)).await?,
-    );
-    found.insert(
-        AssetKind::Dashboard,
-        assets::dashboards(&mut conn, &ids(AssetKind::Dashboard)).await?,
-    );
+    let found = crate::app::assets::summaries(pool, caller, &refs).await?;
     let mut response = pb::BatchGetAssetsResponse::default();
     let mut seen = BTreeSet::new();
     for asset in refs {

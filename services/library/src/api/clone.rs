@@ -7,12 +7,12 @@ use diesel_async::AsyncPgConnection;
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
 use super::closure::{asset_refs, kind_to_proto};
-use super::convert::parse_id;
-use super::replay::{self, RequestKey};
 use crate::domain::asset::{AssetKind, AssetRef, Selection};
 use crate::domain::clone::ClonePlan;
 use crate::domain::closure::{AssetGraph, Closure};
@@ -28,8 +28,8 @@ pub async fn clone(
     if request.request_id.is_empty() {
         return Err(ApiError::invalid("request_id", "is required"));
     }
-    let source = parse_id("source_account_id", &request.source_account_id)?;
-    let destination = parse_id("destination_account_id", &request.destination_account_id)?;
+    let source = fields::id("source_account_id", &request.source_account_id)?;
+    let destination = fields::id("destination_account_id", &request.destination_account_id)?;
     if source == destination {
         return Err(ApiError::invalid(
             "destination_account_id",

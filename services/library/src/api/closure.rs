@@ -1,17 +1,13 @@
 //! GetDependencyClosure (I3, I4): a selection and every asset it reaches.
 
-use std::collections::BTreeSet;
-
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiResult, Violations};
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access;
-use crate::domain::asset::{AssetKind, AssetRef, Selection};
-use crate::domain::closure::{AssetGraph, Closure, ClosureEntry};
-use crate::store::{graph, variables};
+use crate::domain::asset::{AssetKind, AssetRef};
+use crate::domain::closure::{AssetGraph, ClosureEntry};
 
 pub const MAX_ASSETS: usize = 1000;
 
@@ -71,14 +67,8 @@ pub async fn get(
     request: pb::GetDependencyClosureRequest,
 ) -> ApiResult<pb::GetDependencyClosureResponse> {
     let refs = asset_refs("assets", &request.assets)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let selection = Selection::from_refs(&refs);
-    let graph = graph::load(&mut conn, account, &selection).await?;
-    let defined: BTreeSet<String> = variables::defaults(&mut conn, account)
-        .await?
-        .into_keys()
-        .collect();
-    let closure = Closure::compute(&selection, &graph, &defined);
+    let (closure, graph) =
+        crate::app::assets::closure(pool, caller, &request.account_id, &refs).await?;
     Ok(pb::GetDependencyClosureResponse {
         assets: closure
             .entries

@@ -3,17 +3,17 @@
 
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
-use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
-use trellis_platform::pagination::PageRequest;
+use trellis_platform::error::{ApiResult, Violations};
+use trellis_platform::replay::{self, RequestKey};
 use trellis_proto::library::v1 as pb;
 
-use super::access::{self, Need};
 use super::convert::timestamp;
-use super::pages::Pager;
-use super::replay::{self, RequestKey};
-use crate::domain::names::{check_property_name, check_value, is_property_name};
+use crate::app::access::{self, Need};
+use crate::app::company_properties as app;
+use crate::app::pages::Pager;
+use crate::domain::names::{check_property_name, check_value};
 use crate::domain::stored::CompanyProperty;
-use crate::store::company_properties;
+use crate::domain::stored::Stored;
 
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
 
@@ -52,42 +52,10 @@ pub async fn set(
     );
     violations.into_result()?;
 
+    let what = (wanted.name.as_str(), wanted.etag.as_str());
     replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "property.account_id",
-            Need::Admin,
-        )
-        .await?;
-        access::require_agency_for_client(conn, caller, account).await?;
-        let current = company_properties::get_for_update(conn, account, &wanted.name).await?;
-        let (property, created) = match current {
-            Some(current) => {
-                replay::require_etag(&wanted.etag, &current.etag(), "property")?;
-                if current.value == wanted.value {
-                    (current, false)
-                } else {
-                    let updated =
-                        company_properties::update(conn, account, &wanted.name, &wanted.value)
-                            .await?;
-                    (updated, false)
-                }
-            }
-            None => {
-                let inserted =
-                    company_properties::insert(conn, account, &wanted.name, &wanted.value)
-                        .await
-                        .map_err(|error| match error {
-                            StoreError::UniqueViolation { .. } => ApiError::Aborted(
-                                "the property was created concurrently; retry".into(),
-                            ),
-                            other => other.into(),
-                        })?;
-                (inserted, true)
-            }
-        };
+        let (property, created) =
+            app::set(conn, caller, &wanted.account_id, what, &wanted.value).await?;
         Ok(pb::SetCompanyPropertyResponse {
             property: Some(to_proto(&property)),
             created,
@@ -102,10 +70,8 @@ pub async fn get(
     request: pb::GetCompanyPropertyRequest,
 ) -> ApiResult<pb::GetCompanyPropertyResponse> {
     check_name("name", &request.name)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let property = company_properties::get(&mut conn, account, &request.name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("company property", &request.name))?;
+    let property: CompanyProperty =
+        crate::app::read(pool, caller, &request.account_id, request.name.as_str()).await?;
     Ok(pb::GetCompanyPropertyResponse {
         property: Some(to_proto(&property)),
     })
@@ -116,24 +82,15 @@ pub async fn list(
     caller: &Caller,
     request: pb::ListCompanyPropertiesRequest,
 ) -> ApiResult<pb::ListCompanyPropertiesResponse> {
-    let page = PageRequest::parse(request.page_size, &request.page_token)?;
-    if page
-        .after
-        .as_deref()
-        .is_some_and(|name| !is_property_name(name))
-    {
-        return Err(ApiError::invalid(
-            "page_token",
-            "not a token this service issued",
-        ));
-    }
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut pager = Pager::new(&page, page.after.clone());
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = company_properties::list(&mut conn, account, after.as_deref(), limit).await?;
-        pager.add(rows, |p| p.name.clone(), to_proto);
-    }
-    let (properties, next_page_token) = pager.finish(String::clone);
+    let pager = Pager::parse(request.page_size, &request.page_token)?;
+    let (properties, next_page_token) = crate::app::list_named::<CompanyProperty, _>(
+        pool,
+        caller,
+        &request.account_id,
+        pager,
+        to_proto,
+    )
+    .await?;
     Ok(pb::ListCompanyPropertiesResponse {
         properties,
         next_page_token,
@@ -149,15 +106,9 @@ pub async fn delete(
     access::role(caller, Need::Admin)?;
     check_name("name", &request.name)?;
 
+    let what = (request.name.as_str(), request.etag.as_str());
     replay::write(pool, &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Admin).await?;
-        access::require_agency_for_client(conn, caller, account).await?;
-        let current = company_properties::get_for_update(conn, account, &request.name)
-            .await?
-            .ok_or_else(|| ApiError::not_found("company property", &request.name))?;
-        replay::require_etag(&request.etag, &current.etag(), "property")?;
-        company_properties::delete(conn, account, &request.name).await?;
+        app::delete(conn, caller, &request.account_id, what).await?;
         Ok(pb::DeleteCompanyPropertyResponse {})
     })
     .await

@@ -1,29 +1,11 @@
-//! Conversions between wire and domain forms shared by every resource: ids, timestamps,
-//! durations, `Struct` layouts and pages.
+//! Conversions between wire and domain forms shared by every resource: timestamps,
+//! durations and `Struct` layouts.
 
 use chrono::{DateTime, Utc};
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
 use trellis_platform::error::{ApiError, ApiResult};
-use trellis_platform::pagination::PageRequest;
 use trellis_platform::validate::MAX_JSON_DEPTH;
-use uuid::Uuid;
-
-/// A required UUID field.
-pub fn parse_id(field: &str, text: &str) -> ApiResult<Uuid> {
-    if text.is_empty() {
-        return Err(ApiError::invalid(field, "is required"));
-    }
-    Uuid::parse_str(text).map_err(|_| ApiError::invalid(field, "must be a UUID"))
-}
-
-/// An optional id: empty is none, anything else must be a UUID.
-pub fn parse_optional_id(field: &str, text: &str) -> ApiResult<Option<Uuid>> {
-    match text {
-        "" => Ok(None),
-        text => parse_id(field, text).map(Some),
-    }
-}
 
 pub fn timestamp(time: DateTime<Utc>) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp {
@@ -45,19 +27,6 @@ pub fn seconds(field: &str, duration: Option<&prost_types::Duration>) -> ApiResu
 /// Zero seconds is unset.
 pub fn duration(seconds: i64) -> Option<prost_types::Duration> {
     (seconds > 0).then_some(prost_types::Duration { seconds, nanos: 0 })
-}
-
-/// The first page, or the one after a token this service issued for an id-keyed list.
-pub fn page(page_size: i32, page_token: &str) -> ApiResult<(PageRequest, Option<Uuid>)> {
-    let page = PageRequest::parse(page_size, page_token)?;
-    let after = match &page.after {
-        None => None,
-        Some(key) => Some(
-            Uuid::parse_str(key)
-                .map_err(|_| ApiError::invalid("page_token", "not a token this service issued"))?,
-        ),
-    };
-    Ok((page, after))
 }
 
 /// A `Struct` as JSON; NaN and infinities have no JSON form and are refused, and so is one

@@ -1,24 +1,23 @@
 //! Dashboards: CreateDashboard, GetDashboard, ListDashboards, UpdateDashboard,
 //! DeleteDashboard.
 
-use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
-use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_platform::error::{ApiResult, Violations};
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, Need};
-use super::convert::{
-    json_to_struct, page, parse_id, parse_optional_id, struct_to_json, timestamp,
-};
+use super::convert::{json_to_struct, struct_to_json, timestamp};
 use super::mask::Mask;
-use super::pages::Pager;
-use super::replay::{self, RequestKey};
+use crate::app::access::{self, Need};
+use crate::app::dashboards as app;
+use crate::app::pages::Pager;
 use crate::domain::dashboard::DashboardDefinition;
 use crate::domain::stored::Dashboard;
-use crate::store::{dashboards, klips};
+use crate::domain::stored::Stored;
 
 pub fn to_proto(dashboard: &Dashboard) -> pb::Dashboard {
     let definition = &dashboard.definition;
@@ -55,27 +54,6 @@ fn layout(layout: Option<&prost_types::Struct>) -> ApiResult<Value> {
     }
 }
 
-/// Every Klip shown must be in the dashboard's account; the same description whether an id
-/// exists elsewhere or not at all.
-async fn check_klips(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    definition: &DashboardDefinition,
-) -> ApiResult<()> {
-    let wanted = definition.klip_ids.iter().copied().collect();
-    let present = klips::existing(conn, account, &wanted).await?;
-    let mut violations = Violations::new();
-    for (i, id) in definition.klip_ids.iter().enumerate() {
-        if !present.contains(id) {
-            violations.add(
-                format!("dashboard.klip_ids[{i}]"),
-                format!("no Klip {id} in the dashboard's account"),
-            );
-        }
-    }
-    violations.into_result()
-}
-
 pub async fn create(
     pool: &DbPool,
     caller: &Caller,
@@ -90,20 +68,10 @@ pub async fn create(
         klip_ids: klip_ids(&mut violations, &wanted.klip_ids),
         layout: layout(wanted.layout.as_ref())?,
     };
-    definition.check(&mut violations, "dashboard");
-    violations.into_result()?;
+    app::check(&definition, violations)?;
 
     replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "dashboard.account_id",
-            Need::Write,
-        )
-        .await?;
-        check_klips(conn, account, &definition).await?;
-        let created = dashboards::insert(conn, Uuid::now_v7(), account, &definition).await?;
+        let created = app::create(conn, caller, &wanted.account_id, &definition).await?;
         Ok(pb::CreateDashboardResponse {
             dashboard: Some(to_proto(&created)),
         })
@@ -116,11 +84,8 @@ pub async fn get(
     caller: &Caller,
     request: pb::GetDashboardRequest,
 ) -> ApiResult<pb::GetDashboardResponse> {
-    let id = parse_id("id", &request.id)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let found = dashboards::get(&mut conn, account, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("dashboard", id))?;
+    let id = fields::id("id", &request.id)?;
+    let found: Dashboard = crate::app::read(pool, caller, &request.account_id, &id).await?;
     Ok(pb::GetDashboardResponse {
         dashboard: Some(to_proto(&found)),
     })
@@ -131,15 +96,11 @@ pub async fn list(
     caller: &Caller,
     request: pb::ListDashboardsRequest,
 ) -> ApiResult<pb::ListDashboardsResponse> {
-    let (page, after) = page(request.page_size, &request.page_token)?;
-    let klip = parse_optional_id("klip_id", &request.klip_id)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut pager = Pager::new(&page, after);
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = dashboards::list(&mut conn, account, klip, after, limit).await?;
-        pager.add(rows, |d| d.id, to_proto);
-    }
-    let (dashboards, next_page_token) = pager.finish(Uuid::to_string);
+    let pager = Pager::parse(request.page_size, &request.page_token)?;
+    let klip = fields::optional_id("klip_id", &request.klip_id)?;
+    let (dashboards, next_page_token) =
+        crate::app::list::<Dashboard, _>(pool, caller, &request.account_id, klip, pager, to_proto)
+            .await?;
     Ok(pb::ListDashboardsResponse {
         dashboards,
         next_page_token,
@@ -154,57 +115,33 @@ pub async fn update(
     let key = RequestKey::new(caller, "UpdateDashboard", &request.request_id)?;
     access::role(caller, Need::Write)?;
     let wanted = request.dashboard.unwrap_or_default();
-    let id = parse_id("dashboard.id", &wanted.id)?;
+    let id = fields::id("dashboard.id", &wanted.id)?;
     let mask = Mask::parse(
         request.update_mask.as_ref(),
-        &["name", "klip_ids", "layout"],
-        || {
-            let mut set = vec![];
-            if !wanted.name.is_empty() {
-                set.push("name");
-            }
-            if !wanted.klip_ids.is_empty() {
-                set.push("klip_ids");
-            }
-            if wanted.layout.is_some() {
-                set.push("layout");
-            }
-            set
-        },
+        &[
+            ("name", !wanted.name.is_empty()),
+            ("klip_ids", !wanted.klip_ids.is_empty()),
+            ("layout", wanted.layout.is_some()),
+        ],
     )?;
-
-    replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "dashboard.account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = dashboards::get_for_update(conn, account, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("dashboard", id))?;
-        replay::require_etag(&wanted.etag, &current.etag(), "dashboard")?;
-        let mut violations = Violations::new();
-        let mut next = current.definition.clone();
+    // The caller's fields over the current definition.
+    let change = |current: &DashboardDefinition, violations: &mut Violations| {
+        let mut next = current.clone();
         if mask.has("name") {
             next.name = wanted.name.clone();
         }
         if mask.has("klip_ids") {
-            next.klip_ids = klip_ids(&mut violations, &wanted.klip_ids);
+            next.klip_ids = klip_ids(violations, &wanted.klip_ids);
         }
         if mask.has("layout") {
             next.layout = layout(wanted.layout.as_ref())?;
         }
-        next.check(&mut violations, "dashboard");
-        violations.into_result()?;
-        check_klips(conn, account, &next).await?;
-        let updated = if next == current.definition {
-            current
-        } else {
-            dashboards::overwrite(conn, account, id, &next).await?
-        };
+        Ok(next)
+    };
+
+    replay::write(pool, &key, async |conn| {
+        let updated =
+            app::update(conn, caller, &wanted.account_id, (id, &wanted.etag), change).await?;
         Ok(pb::UpdateDashboardResponse {
             dashboard: Some(to_proto(&updated)),
         })
@@ -219,16 +156,12 @@ pub async fn delete(
 ) -> ApiResult<pb::DeleteDashboardResponse> {
     let key = RequestKey::new(caller, "DeleteDashboard", &request.request_id)?;
     access::role(caller, Need::Write)?;
-    let id = parse_id("id", &request.id)?;
+    let id = fields::id("id", &request.id)?;
 
     replay::write(pool, &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
-        let current = dashboards::get_for_update(conn, account, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("dashboard", id))?;
-        replay::require_etag(&request.etag, &current.etag(), "dashboard")?;
-        dashboards::delete(conn, account, id).await?;
+        let what = (&id, request.etag.as_str());
+        crate::app::delete::<Dashboard>(conn, caller, &request.account_id, what, Need::Write)
+            .await?;
         Ok(pb::DeleteDashboardResponse {})
     })
     .await

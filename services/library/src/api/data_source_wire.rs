@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::convert::{duration, seconds, timestamp};
 use crate::domain::data_source::{Auth, DataSourceDefinition, Format, Header, Method};
 use crate::domain::stored::DataSource;
+use crate::domain::stored::Stored;
 
 pub fn to_proto(data_source: &DataSource) -> pb::DataSource {
     let definition = &data_source.definition;

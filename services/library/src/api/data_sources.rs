@@ -4,21 +4,23 @@
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult};
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, Need};
-use super::convert::{duration, page, parse_id};
+use super::convert::duration;
 use super::data_source_wire::{
     auth_to_proto, definition, format_to_proto, headers_to_proto, method_to_proto, to_proto,
 };
 use super::mask::Mask;
-use super::pages::Pager;
-use super::replay::{self, RequestKey};
 use super::resolution::{property_to_proto, sources};
+use crate::app::access::{self, Need};
+use crate::app::pages::Pager;
 use crate::domain::data_source::{Auth, DataSourceDefinition};
+use crate::domain::stored::DataSource;
 use crate::store::data_sources::DataSourceFilter;
-use crate::store::{self, data_sources, klips};
+use crate::store::{data_sources, klips};
 use crate::token_registry::{Holding, TokenRegistry};
 
 /// What saving a data source needs: its tables and the token registry, which says whether
@@ -86,14 +88,10 @@ pub async fn create(
     let definition = definition(&wanted, "data_source")?;
 
     replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "data_source.account_id",
-            Need::Write,
-        )
-        .await?;
+        let account =
+            access::Target::new(&wanted.account_id, "data_source.account_id", Need::Write)
+                .resolve(conn, caller)
+                .await?;
         check_auth(&saving.registry, account, None, None, &definition).await?;
         let created = data_sources::insert(conn, Uuid::now_v7(), account, &definition).await?;
         Ok(pb::CreateDataSourceResponse {
@@ -108,11 +106,8 @@ pub async fn get(
     caller: &Caller,
     request: pb::GetDataSourceRequest,
 ) -> ApiResult<pb::GetDataSourceResponse> {
-    let id = parse_id("id", &request.id)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let found = data_sources::get(&mut conn, account, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("data source", id))?;
+    let id = fields::id("id", &request.id)?;
+    let found: DataSource = crate::app::read(pool, caller, &request.account_id, &id).await?;
     Ok(pb::GetDataSourceResponse {
         data_source: Some(to_proto(&found)),
     })
@@ -121,7 +116,7 @@ pub async fn get(
 fn optional_id(field: &str, text: &str) -> ApiResult<Option<Uuid>> {
     match text {
         "" => Ok(None),
-        text => parse_id(field, text).map(Some),
+        text => fields::id(field, text).map(Some),
     }
 }
 
@@ -130,7 +125,7 @@ pub async fn list(
     caller: &Caller,
     request: pb::ListDataSourcesRequest,
 ) -> ApiResult<pb::ListDataSourcesResponse> {
-    let (page, after) = page(request.page_size, &request.page_token)?;
+    let pager = Pager::parse(request.page_size, &request.page_token)?;
     let token_id = optional_id("token_id", &request.token_id)?;
     let credential_id = optional_id("credential_id", &request.credential_id)?;
     if token_id.is_some() && credential_id.is_some() {
@@ -139,7 +134,7 @@ pub async fn list(
             "filter by token_id or by credential_id, not both",
         ));
     }
-    let mut conn = store::connect(pool).await?;
+    let mut conn = trellis_platform::db::connect(pool).await?;
     // "Who uses this token" (T3) looks across every account: service tokens only.
     let across_accounts = caller.is_service() && request.account_id.is_empty();
     let account = if across_accounts {
@@ -152,14 +147,9 @@ pub async fn list(
         None
     } else {
         Some(
-            access::account(
-                &mut conn,
-                caller,
-                &request.account_id,
-                "account_id",
-                Need::Read,
-            )
-            .await?,
+            access::Target::new(&request.account_id, "account_id", Need::Read)
+                .resolve(&mut conn, caller)
+                .await?,
         )
     };
     let filter = DataSourceFilter {
@@ -167,30 +157,19 @@ pub async fn list(
         token_id,
         credential_id,
     };
-    let mut pager = Pager::new(&page, after);
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = data_sources::list(&mut conn, filter, after, limit).await?;
-        pager.add(rows, |d| d.id, to_proto);
-    }
-    let (data_sources, next_page_token) = pager.finish(Uuid::to_string);
+    let (data_sources, next_page_token) = pager
+        .fill(
+            &mut conn,
+            |d| d.id,
+            to_proto,
+            |conn, after, limit| Box::pin(data_sources::list(conn, filter, after, limit)),
+        )
+        .await?;
     Ok(pb::ListDataSourcesResponse {
         data_sources,
         next_page_token,
     })
 }
-
-const UPDATABLE: [&str; 10] = [
-    "name",
-    "request",
-    "request.method",
-    "request.url",
-    "request.headers",
-    "request.body",
-    "format",
-    "auth",
-    "refresh_interval",
-    "rate_limit_key",
-];
 
 /// `current` with the fields of `wanted` that `mask` names.
 fn merge(mut current: pb::DataSource, wanted: &pb::DataSource, mask: &Mask) -> pb::DataSource {
@@ -238,43 +217,29 @@ pub async fn update(
     let key = RequestKey::new(caller, "UpdateDataSource", &request.request_id)?;
     access::role(caller, Need::Write)?;
     let wanted = request.data_source.unwrap_or_default();
-    let id = parse_id("data_source.id", &wanted.id)?;
-    let mask = Mask::parse(request.update_mask.as_ref(), &UPDATABLE, || {
-        let mut set = vec![];
-        if !wanted.name.is_empty() {
-            set.push("name");
-        }
-        if wanted.request.is_some() {
-            set.push("request");
-        }
-        if wanted.format != 0 {
-            set.push("format");
-        }
-        if wanted.auth.is_some() {
-            set.push("auth");
-        }
-        if wanted.refresh_interval.is_some() {
-            set.push("refresh_interval");
-        }
-        if !wanted.rate_limit_key.is_empty() {
-            set.push("rate_limit_key");
-        }
-        set
-    })?;
+    let id = fields::id("data_source.id", &wanted.id)?;
+    let mask = Mask::parse(
+        request.update_mask.as_ref(),
+        &[
+            ("name", !wanted.name.is_empty()),
+            ("request", wanted.request.is_some()),
+            ("request.method", false),
+            ("request.url", false),
+            ("request.headers", false),
+            ("request.body", false),
+            ("format", wanted.format != 0),
+            ("auth", wanted.auth.is_some()),
+            ("refresh_interval", wanted.refresh_interval.is_some()),
+            ("rate_limit_key", !wanted.rate_limit_key.is_empty()),
+        ],
+    )?;
 
     replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "data_source.account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = data_sources::get_for_update(conn, account, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("data source", id))?;
-        replay::require_etag(&wanted.etag, &current.etag(), "data source")?;
+        let account =
+            access::Target::new(&wanted.account_id, "data_source.account_id", Need::Write)
+                .resolve(conn, caller)
+                .await?;
+        let current = crate::app::locked::<DataSource>(conn, account, &id, &wanted.etag).await?;
         let next = definition(&merge(to_proto(&current), &wanted, &mask), "data_source")?;
         let updated = if next == current.definition {
             current
@@ -303,15 +268,13 @@ pub async fn delete(
 ) -> ApiResult<pb::DeleteDataSourceResponse> {
     let key = RequestKey::new(caller, "DeleteDataSource", &request.request_id)?;
     access::role(caller, Need::Write)?;
-    let id = parse_id("id", &request.id)?;
+    let id = fields::id("id", &request.id)?;
 
     replay::write(pool, &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
-        let current = data_sources::get_for_update(conn, account, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("data source", id))?;
-        replay::require_etag(&request.etag, &current.etag(), "data source")?;
+        let account = access::Target::new(&request.account_id, "account_id", Need::Write)
+            .resolve(conn, caller)
+            .await?;
+        let _current = crate::app::locked::<DataSource>(conn, account, &id, &request.etag).await?;
         let binding = klips::binding(conn, id).await?;
         if !binding.is_empty() && !request.force {
             let listed: Vec<String> = binding.iter().take(10).map(Uuid::to_string).collect();
@@ -339,7 +302,7 @@ pub async fn resolve(
     caller: &Caller,
     request: pb::ResolveDataSourceRequest,
 ) -> ApiResult<pb::ResolveDataSourceResponse> {
-    let id = parse_id("data_source_id", &request.data_source_id)?;
+    let id = fields::id("data_source_id", &request.data_source_id)?;
     let user = access::user(caller, &request.user_id)?;
     let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
     let found = data_sources::get(&mut conn, account, id)

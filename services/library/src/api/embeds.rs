@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use trellis_platform::auth::Caller;
 use trellis_platform::error::{ApiError, ApiResult};
-use trellis_platform::pagination::PageRequest;
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_proto::library::v1 as pb;
 
-use super::access::{self, Need};
-use super::convert::{parse_id, parse_optional_id};
-use super::pages::Pager;
 use super::render_wire::embed as to_proto;
-use super::replay::{self, RequestKey};
+use crate::app::access::{self, Need};
+use crate::app::pages::Pager;
 use crate::domain::embed::{check_max_age, is_embed_id, new_embed_id};
+use crate::domain::stored::Embed;
 use crate::render::Renderer;
 use crate::store::embeds::NewEmbed;
 use crate::store::{embeds, klips};
@@ -52,21 +52,16 @@ pub async fn create(
     let key = RequestKey::new(caller, "CreateEmbed", &request.request_id)?;
     access::role(caller, Need::Write)?;
     let wanted = request.embed.unwrap_or_default();
-    let klip_id = parse_id("embed.klip_id", &wanted.klip_id)?;
+    let klip_id = fields::id("embed.klip_id", &wanted.klip_id)?;
     let max_age = max_age(
         wanted.max_age.as_ref(),
         renderer.settings().embed_max_age_limit,
     )?;
 
     replay::write(renderer.pool(), &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "embed.account_id",
-            Need::Write,
-        )
-        .await?;
+        let account = access::Target::new(&wanted.account_id, "embed.account_id", Need::Write)
+            .resolve(conn, caller)
+            .await?;
         // Kept from being deleted until the embed is in.
         if klips::existing(conn, account, &BTreeSet::from([klip_id]))
             .await?
@@ -98,10 +93,7 @@ pub async fn get(
     request: pb::GetEmbedRequest,
 ) -> ApiResult<pb::GetEmbedResponse> {
     let id = embed_id("id", &request.id)?;
-    let (mut conn, account) = access::reading(renderer.pool(), caller, &request.account_id).await?;
-    let found = embeds::get(&mut conn, account, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("embed", id))?;
+    let found: Embed = crate::app::read(renderer.pool(), caller, &request.account_id, id).await?;
     Ok(pb::GetEmbedResponse {
         embed: Some(to_proto(&found)),
     })
@@ -112,23 +104,17 @@ pub async fn list(
     caller: &Caller,
     request: pb::ListEmbedsRequest,
 ) -> ApiResult<pb::ListEmbedsResponse> {
-    let page = PageRequest::parse(request.page_size, &request.page_token)?;
-    let after = page
-        .after
-        .as_deref()
-        .map(|key| {
-            key.parse::<i64>()
-                .map_err(|_| ApiError::invalid("page_token", "not a token this service issued"))
-        })
-        .transpose()?;
-    let klip = parse_optional_id("klip_id", &request.klip_id)?;
+    let pager = Pager::parse(request.page_size, &request.page_token)?;
+    let klip = fields::optional_id("klip_id", &request.klip_id)?;
     let (mut conn, account) = access::reading(renderer.pool(), caller, &request.account_id).await?;
-    let mut pager = Pager::new(&page, after);
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = embeds::list(&mut conn, account, klip, after, limit).await?;
-        pager.add(rows, |e| e.seq, to_proto);
-    }
-    let (embeds, next_page_token) = pager.finish(i64::to_string);
+    let (embeds, next_page_token) = pager
+        .fill(
+            &mut conn,
+            |e| e.seq,
+            to_proto,
+            |conn, after, limit| Box::pin(embeds::list(conn, account, klip, after, limit)),
+        )
+        .await?;
     Ok(pb::ListEmbedsResponse {
         embeds,
         next_page_token,
@@ -146,13 +132,8 @@ pub async fn delete(
     let id = embed_id("id", &request.id)?;
 
     replay::write(renderer.pool(), &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
-        let current = embeds::get_for_update(conn, account, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("embed", id))?;
-        replay::require_etag(&request.etag, &current.etag(), "embed")?;
-        embeds::delete(conn, account, id).await?;
+        let what = (id, request.etag.as_str());
+        crate::app::delete::<Embed>(conn, caller, &request.account_id, what, Need::Write).await?;
         Ok(pb::DeleteEmbedResponse {})
     })
     .await

@@ -1,14 +1,13 @@
 //! Klips on the wire, and the checks a Klip definition needs from the store.
 
-use diesel_async::AsyncPgConnection;
-use trellis_platform::error::{ApiResult, Violations};
+use trellis_platform::error::Violations;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
 use super::convert::timestamp;
-use crate::domain::klip::{Component, KlipDefinition};
+use crate::domain::klip::Component;
 use crate::domain::stored::Klip;
-use crate::store::data_sources;
+use crate::domain::stored::Stored;
 
 pub fn to_proto(klip: &Klip) -> pb::Klip {
     let definition = &klip.definition;
@@ -74,28 +73,4 @@ pub fn bindings(
             }
         })
         .collect()
-}
-
-/// Adds a violation for every binding whose data source is not in `account`. The
-/// description is the same whether the id exists elsewhere or not at all.
-pub async fn check_bindings(
-    conn: &mut AsyncPgConnection,
-    violations: &mut Violations,
-    account: Uuid,
-    prefix: &str,
-    definition: &KlipDefinition,
-) -> ApiResult<()> {
-    let wanted = definition.bindings.iter().flatten().copied().collect();
-    let present = data_sources::existing(conn, account, &wanted).await?;
-    for (i, binding) in definition.bindings.iter().enumerate() {
-        if let Some(id) = binding
-            && !present.contains(id)
-        {
-            violations.add(
-                format!("{prefix}.bindings[{i}].data_source_id"),
-                format!("no data source {id} in the Klip's account"),
-            );
-        }
-    }
-    Ok(())
 }

@@ -11,16 +11,18 @@ pub struct Mask {
 }
 
 impl Mask {
-    /// The paths of `mask`, each one of `allowed`. An empty mask means `implied`: the
-    /// fields the caller set to a non-default value.
-    pub fn parse(
-        mask: Option<&FieldMask>,
-        allowed: &[&str],
-        implied: impl FnOnce() -> Vec<&'static str>,
-    ) -> ApiResult<Self> {
+    /// The paths of `mask`, each one of the updatable `fields`: `(path, set)`, where `set`
+    /// says whether the caller gave the field a non-default value. An empty mask means the
+    /// fields the caller set.
+    pub fn parse(mask: Option<&FieldMask>, fields: &[(&str, bool)]) -> ApiResult<Self> {
+        let allowed: Vec<&str> = fields.iter().map(|(path, _)| *path).collect();
         let paths: Vec<String> = match mask {
             Some(mask) if !mask.paths.is_empty() => mask.paths.clone(),
-            _ => implied().into_iter().map(str::to_owned).collect(),
+            _ => fields
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(path, _)| (*path).to_owned())
+                .collect(),
         };
         for path in &paths {
             if !allowed.contains(&path.as_str()) {
@@ -49,20 +51,16 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_refused_and_empty_masks_imply_set_fields() {
-        let allowed = ["name", "layout"];
+        let allowed = [("name", false), ("layout", false)];
         let mask = FieldMask {
             paths: vec!["name".into()],
         };
-        assert!(
-            Mask::parse(Some(&mask), &allowed, Vec::new)
-                .unwrap()
-                .has("name")
-        );
+        assert!(Mask::parse(Some(&mask), &allowed).unwrap().has("name"));
         let bad = FieldMask {
             paths: vec!["id".into()],
         };
-        assert!(Mask::parse(Some(&bad), &allowed, Vec::new).is_err());
-        let implied = Mask::parse(None, &allowed, || vec!["layout"]).unwrap();
+        assert!(Mask::parse(Some(&bad), &allowed).is_err());
+        let implied = Mask::parse(None, &[("name", false), ("layout", true)]).unwrap();
         assert!(implied.has("layout") && !implied.has("name"));
     }
 }

@@ -6,7 +6,7 @@
 //! its account with its role; the library's own gate reads the same tables directly
 //! ([`LocalMemberships`]). A change here makes the library forget what it remembered for
 //! every account at once; the other services' caches expire within
-//! `TRELLIS_MEMBERSHIP_CACHE_SECS`.
+//! `TRELLIS_MEMBERSHIP_CACHE`.
 
 use std::sync::Arc;
 
@@ -16,15 +16,17 @@ use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::gate::{MembershipCache, MembershipDirectory, role_from_wire, role_to_wire};
 use trellis_platform::pagination::PageRequest;
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_platform::validate::text_problem;
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, MAX_USER_ID_CHARS, Need};
-use super::convert::{parse_id, timestamp};
-use super::pages::Pager;
-use super::replay::{self, RequestKey};
+use super::convert::timestamp;
+use crate::app::access::{self, MAX_USER_ID_CHARS, Need};
+use crate::app::pages::Pager;
 use crate::domain::account::AccountKind;
+use crate::store::memberships::MembersOf;
 use crate::store::{self, memberships};
 
 /// The library's membership tables, and the cache its gate keeps of them.
@@ -39,13 +41,15 @@ pub struct LocalMemberships {
     pub pool: DbPool,
 }
 
-#[async_trait::async_trait]
+#[tonic::async_trait]
 impl MembershipDirectory for LocalMemberships {
     async fn role_of(&self, user: &str, account: Uuid) -> Result<Option<Role>, Status> {
-        let mut conn = store::connect(&self.pool).await.map_err(Status::from)?;
-        let found = memberships::effective_role(&mut conn, account, user)
-            .await
-            .map_err(|error| Status::from(ApiError::from(error)))?;
+        let found = async {
+            let mut conn = trellis_platform::db::connect(&self.pool).await?;
+            memberships::effective_role(&mut conn, account, user).await
+        }
+        .await
+        .map_err(|error| Status::from(ApiError::from(error)))?;
         Ok(found.map(|(role, _)| role))
     }
 }
@@ -112,14 +116,9 @@ pub async fn create(
             )
         })?;
     let response = replay::write(&members.pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "membership.account_id",
-            Need::Admin,
-        )
-        .await?;
+        let account = access::Target::new(&wanted.account_id, "membership.account_id", Need::Admin)
+            .resolve(conn, caller)
+            .await?;
         keep_an_admin(conn, account, &wanted.user_id, Some(role)).await?;
         let stored = memberships::upsert(conn, account, &wanted.user_id, role).await?;
         Ok(pb::CreateMembershipResponse {
@@ -138,7 +137,7 @@ pub async fn list(
     request: pb::ListMembershipsRequest,
 ) -> ApiResult<pb::ListMembershipsResponse> {
     let page = PageRequest::parse(request.page_size, &request.page_token)?;
-    let mut conn = store::connect(&members.pool).await?;
+    let mut conn = trellis_platform::db::connect(&members.pool).await?;
     if !request.user_id.is_empty() {
         check_user_id("user_id", &request.user_id)?;
         if !caller.is_service() && caller.user() != request.user_id {
@@ -146,49 +145,44 @@ pub async fn list(
                 "another user's memberships are listed only by operators".into(),
             ));
         }
-        let after =
-            match page.after.as_deref() {
-                None => None,
-                Some(key) => Some(Uuid::parse_str(key).map_err(|_| {
-                    ApiError::invalid("page_token", "not a token this service issued")
-                })?),
-            };
-        let mut pager = Pager::new(&page, after);
-        while let Some((after, limit)) = pager.next_query() {
-            let rows = memberships::of_user(&mut conn, &request.user_id, after, limit).await?;
-            pager.add(rows, |m| m.account_id, to_proto);
-        }
-        let (memberships, next_page_token) = pager.finish(Uuid::to_string);
+        let pager = Pager::new(&page)?;
+        let (memberships, next_page_token) = pager
+            .fill(
+                &mut conn,
+                |m| m.account_id,
+                to_proto,
+                |conn, after, limit| {
+                    let of = MembersOf::User(request.user_id.clone(), after);
+                    Box::pin(memberships::list(conn, of, limit))
+                },
+            )
+            .await?;
         return Ok(pb::ListMembershipsResponse {
             memberships,
             next_page_token,
         });
     }
-    let account = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Admin,
-    )
-    .await?;
+    let account = access::Target::new(&request.account_id, "account_id", Need::Admin)
+        .resolve(&mut conn, caller)
+        .await?;
     // The key is a user id, compared in SQL: one with a NUL byte was never issued.
-    if page
-        .after
-        .as_deref()
-        .is_some_and(|user| user.is_empty() || text_problem(user, MAX_USER_ID_CHARS).is_some())
-    {
-        return Err(ApiError::invalid(
-            "page_token",
-            "not a token this service issued",
-        ));
-    }
-    let mut pager = Pager::new(&page, page.after.clone());
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = memberships::of_account(&mut conn, account, after.as_deref(), limit).await?;
-        pager.add(rows, |m| m.user_id.clone(), to_proto);
-    }
-    let (memberships, next_page_token) = pager.finish(String::clone);
+    let pager = Pager::new(&page)?.refuse_unless(|user: &String| {
+        !user.is_empty() && text_problem(user, MAX_USER_ID_CHARS).is_none()
+    })?;
+    let (memberships, next_page_token) = pager
+        .fill(
+            &mut conn,
+            |m| m.user_id.clone(),
+            to_proto,
+            |conn, after, limit| {
+                Box::pin(memberships::list(
+                    conn,
+                    MembersOf::Account(account, after),
+                    limit,
+                ))
+            },
+        )
+        .await?;
     Ok(pb::ListMembershipsResponse {
         memberships,
         next_page_token,
@@ -204,8 +198,9 @@ pub async fn delete(
     access::role(caller, Need::Admin)?;
     check_user_id("user_id", &request.user_id)?;
     let response = replay::write(&members.pool, &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Admin).await?;
+        let account = access::Target::new(&request.account_id, "account_id", Need::Admin)
+            .resolve(conn, caller)
+            .await?;
         keep_an_admin(conn, account, &request.user_id, None).await?;
         if !memberships::delete(conn, account, &request.user_id).await? {
             return Err(ApiError::not_found(
@@ -227,8 +222,8 @@ pub async fn check(
 ) -> ApiResult<pb::CheckMembershipResponse> {
     caller.require_service()?;
     check_user_id("user_id", &request.user_id)?;
-    let account = parse_id("account_id", &request.account_id)?;
-    let mut conn = store::connect(&members.pool).await?;
+    let account = fields::id("account_id", &request.account_id)?;
+    let mut conn = trellis_platform::db::connect(&members.pool).await?;
     let found = memberships::effective_role(&mut conn, account, &request.user_id).await?;
     Ok(pb::CheckMembershipResponse {
         role: role_to_wire(found.map(|(role, _)| role)) as i32,
@@ -244,15 +239,10 @@ pub async fn importable(
     caller: &Caller,
     request: pb::ListImportableAssetsRequest,
 ) -> ApiResult<pb::ListImportableAssetsResponse> {
-    let mut conn = store::connect(&members.pool).await?;
-    let destination = access::account(
-        &mut conn,
-        caller,
-        &request.account_id,
-        "account_id",
-        Need::Admin,
-    )
-    .await?;
+    let mut conn = trellis_platform::db::connect(&members.pool).await?;
+    let destination = access::Target::new(&request.account_id, "account_id", Need::Admin)
+        .resolve(&mut conn, caller)
+        .await?;
     let place = store::accounts::get(&mut conn, destination)
         .await?
         .ok_or_else(|| ApiError::not_found("account", destination))?

@@ -3,7 +3,6 @@
 //! to the wire. Rendering and embeds (`render`, `embeds`) are handed the [`Renderer`], which
 //! also reaches the refresh service; the rest the database pool.
 
-mod access;
 mod accounts;
 mod apply;
 mod batch;
@@ -19,15 +18,13 @@ mod klip_wire;
 mod klips;
 mod mask;
 pub mod memberships;
-mod pages;
 mod render;
 mod render_wire;
-mod replay;
 mod resolution;
 mod strings;
 mod variables;
 
-pub use pages::MAX_PAGE_BYTES;
+pub use crate::app::pages::MAX_PAGE_BYTES;
 
 use std::sync::Arc;
 

@@ -4,13 +4,12 @@ use std::sync::Arc;
 
 use trellis_platform::auth::Caller;
 use trellis_platform::error::{ApiError, ApiResult};
+use trellis_platform::request as fields;
 use trellis_proto::library::v1 as pb;
 
-use super::access::{self, Need};
-use super::convert::parse_id;
 use super::render_wire::{rendered_klip, std_duration};
+use crate::app::access::{self, Need};
 use crate::render::Renderer;
-use crate::store;
 
 /// Members of the account (viewers too) and services render; nothing is queued and no
 /// activity is recorded.
@@ -19,18 +18,13 @@ pub async fn render(
     caller: &Caller,
     request: pb::RenderKlipRequest,
 ) -> ApiResult<pb::RenderKlipResponse> {
-    let klip_id = parse_id("klip_id", &request.klip_id)?;
+    let klip_id = fields::id("klip_id", &request.klip_id)?;
     let user = access::user(caller, &request.user_id)?;
     let account = {
-        let mut conn = store::connect(renderer.pool()).await?;
-        access::account(
-            &mut conn,
-            caller,
-            &request.account_id,
-            "account_id",
-            Need::Read,
-        )
-        .await?
+        let mut conn = trellis_platform::db::connect(renderer.pool()).await?;
+        access::Target::new(&request.account_id, "account_id", Need::Read)
+            .resolve(&mut conn, caller)
+            .await?
     };
     let render = renderer.render(account, klip_id, user).await?;
     Ok(pb::RenderKlipResponse {

@@ -5,6 +5,7 @@ use trellis_proto::library::v1 as pb;
 use super::convert::{json_to_value, timestamp};
 use crate::domain::render::Render;
 use crate::domain::stored::Embed;
+use crate::domain::stored::Stored;
 
 pub fn std_duration(span: std::time::Duration) -> prost_types::Duration {
     prost_types::Duration {

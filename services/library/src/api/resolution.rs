@@ -4,12 +4,12 @@ use diesel_async::AsyncPgConnection;
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_platform::replay::{self, RequestKey};
 use trellis_proto::library::v1 as pb;
 use uuid::Uuid;
 
-use super::access::{self, Need};
 use super::convert::timestamp;
-use super::replay::{self, RequestKey};
+use crate::app::access::{self, Need};
 use crate::domain::names::{check_property_name, check_value};
 use crate::domain::properties::{PropertySource, PropertySources, ResolvedProperty};
 use crate::store::{self, variables};
@@ -54,8 +54,9 @@ pub async fn set_user_value(
         .ok_or_else(|| ApiError::invalid("user_id", "is required with a service token"))?;
 
     replay::write(pool, &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Read).await?;
+        let account = access::Target::new(&request.account_id, "account_id", Need::Read)
+            .resolve(conn, caller)
+            .await?;
         let variable = variables::get(conn, account, &request.name)
             .await?
             .ok_or_else(|| ApiError::not_found("variable", &request.name))?;

@@ -2,18 +2,18 @@
 
 use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
-use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
-use trellis_platform::pagination::PageRequest;
+use trellis_platform::error::{ApiError, ApiResult, Violations};
+use trellis_platform::replay::{self, RequestKey};
 use trellis_proto::library::v1 as pb;
 
-use super::access::{self, Need};
 use super::convert::timestamp;
 use super::mask::Mask;
-use super::pages::Pager;
-use super::replay::{self, RequestKey};
-use crate::domain::names::{check_property_name, check_text, check_value, is_property_name};
+use crate::app::access::{self, Need};
+use crate::app::pages::Pager;
+use crate::app::variables as app;
+use crate::domain::names::{check_property_name, check_text, check_value};
+use crate::domain::stored::Stored;
 use crate::domain::stored::Variable;
-use crate::store::variables;
 use crate::store::variables::NewVariable;
 
 pub const MAX_VALUE_BYTES: usize = 8 * 1024;
@@ -70,21 +70,6 @@ fn check_allowed_values(violations: &mut Violations, allowed: &[String]) {
     }
 }
 
-/// With allowed values, the default must be one of them (an empty default means none).
-fn check_default_allowed(allowed_values: &[String], default_value: &str) -> ApiResult<()> {
-    if allowed_values.is_empty()
-        || default_value.is_empty()
-        || allowed_values.iter().any(|v| v == default_value)
-    {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(
-            "variable.default_value",
-            "must be one of the variable's allowed_values",
-        ))
-    }
-}
-
 /// A user's value must be one of the allowed values, when the variable has any (I13).
 pub fn check_user_value(variable: &Variable, value: &str) -> ApiResult<()> {
     if variable.allowed_values.is_empty() || variable.allowed_values.iter().any(|v| v == value) {
@@ -120,35 +105,19 @@ pub async fn create(
     check_fields(&mut violations, &wanted);
     violations.into_result()?;
 
+    let new = NewVariable {
+        name: &wanted.name,
+        default_value: &wanted.default_value,
+        description: &wanted.description,
+        allowed_values: &wanted.allowed_values,
+    };
+    let answer = |variable: Variable| pb::CreateVariableResponse {
+        variable: Some(to_proto(&variable)),
+    };
     replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "variable.account_id",
-            Need::Write,
-        )
-        .await?;
-        let new = NewVariable {
-            name: &wanted.name,
-            default_value: &wanted.default_value,
-            description: &wanted.description,
-            allowed_values: &wanted.allowed_values,
-        };
-        check_default_allowed(new.allowed_values, new.default_value)?;
-        let variable =
-            variables::insert(conn, account, &new)
-                .await
-                .map_err(|error| match error {
-                    StoreError::UniqueViolation { .. } => ApiError::AlreadyExists {
-                        resource: "variable",
-                        id: wanted.name.clone(),
-                    },
-                    other => other.into(),
-                })?;
-        Ok(pb::CreateVariableResponse {
-            variable: Some(to_proto(&variable)),
-        })
+        Ok(answer(
+            app::create(conn, caller, &wanted.account_id, &new).await?,
+        ))
     })
     .await
 }
@@ -159,10 +128,8 @@ pub async fn get(
     request: pb::GetVariableRequest,
 ) -> ApiResult<pb::GetVariableResponse> {
     check_name("name", &request.name)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let variable = variables::get(&mut conn, account, &request.name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
+    let variable: Variable =
+        crate::app::read(pool, caller, &request.account_id, request.name.as_str()).await?;
     Ok(pb::GetVariableResponse {
         variable: Some(to_proto(&variable)),
     })
@@ -173,24 +140,10 @@ pub async fn list(
     caller: &Caller,
     request: pb::ListVariablesRequest,
 ) -> ApiResult<pb::ListVariablesResponse> {
-    let page = PageRequest::parse(request.page_size, &request.page_token)?;
-    if page
-        .after
-        .as_deref()
-        .is_some_and(|name| !is_property_name(name))
-    {
-        return Err(ApiError::invalid(
-            "page_token",
-            "not a token this service issued",
-        ));
-    }
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let mut pager = Pager::new(&page, page.after.clone());
-    while let Some((after, limit)) = pager.next_query() {
-        let rows = variables::list(&mut conn, account, after.as_deref(), limit).await?;
-        pager.add(rows, |v| v.name.clone(), to_proto);
-    }
-    let (variables, next_page_token) = pager.finish(String::clone);
+    let pager = Pager::parse(request.page_size, &request.page_token)?;
+    let (variables, next_page_token) =
+        crate::app::list_named::<Variable, _>(pool, caller, &request.account_id, pager, to_proto)
+            .await?;
     Ok(pb::ListVariablesResponse {
         variables,
         next_page_token,
@@ -208,39 +161,17 @@ pub async fn update(
     check_name("variable.name", &wanted.name)?;
     let mask = Mask::parse(
         request.update_mask.as_ref(),
-        &["default_value", "description", "allowed_values"],
-        || {
-            let mut set = vec![];
-            if !wanted.default_value.is_empty() {
-                set.push("default_value");
-            }
-            if !wanted.description.is_empty() {
-                set.push("description");
-            }
-            if !wanted.allowed_values.is_empty() {
-                set.push("allowed_values");
-            }
-            set
-        },
+        &[
+            ("default_value", !wanted.default_value.is_empty()),
+            ("description", !wanted.description.is_empty()),
+            ("allowed_values", !wanted.allowed_values.is_empty()),
+        ],
     )?;
     let mut violations = Violations::new();
     check_fields(&mut violations, &wanted);
     violations.into_result()?;
 
-    replay::write(pool, &key, async |conn| {
-        let account = access::account(
-            conn,
-            caller,
-            &wanted.account_id,
-            "variable.account_id",
-            Need::Write,
-        )
-        .await?;
-        let current = variables::get_for_update(conn, account, &wanted.name)
-            .await?
-            .ok_or_else(|| ApiError::not_found("variable", &wanted.name))?;
-        replay::require_etag(&wanted.etag, &current.etag(), "variable")?;
-        let mut next = current.clone();
+    let change = |next: &mut Variable| {
         if mask.has("default_value") {
             next.default_value = wanted.default_value.clone();
         }
@@ -250,20 +181,15 @@ pub async fn update(
         if mask.has("allowed_values") {
             next.allowed_values = wanted.allowed_values.clone();
         }
-        check_default_allowed(&next.allowed_values, &next.default_value)?;
-        let variable = if (&next.default_value, &next.description, &next.allowed_values)
-            == (
-                &current.default_value,
-                &current.description,
-                &current.allowed_values,
-            ) {
-            current
-        } else {
-            variables::update(conn, &next).await?
-        };
-        Ok(pb::UpdateVariableResponse {
-            variable: Some(to_proto(&variable)),
-        })
+    };
+    let answer = |variable: Variable| pb::UpdateVariableResponse {
+        variable: Some(to_proto(&variable)),
+    };
+    let what = (wanted.name.as_str(), wanted.etag.as_str());
+    replay::write(pool, &key, async |conn| {
+        Ok(answer(
+            app::update(conn, caller, &wanted.account_id, what, change).await?,
+        ))
     })
     .await
 }
@@ -278,13 +204,9 @@ pub async fn delete(
     check_name("name", &request.name)?;
 
     replay::write(pool, &key, async |conn| {
-        let account =
-            access::account(conn, caller, &request.account_id, "account_id", Need::Write).await?;
-        let current = variables::get_for_update(conn, account, &request.name)
-            .await?
-            .ok_or_else(|| ApiError::not_found("variable", &request.name))?;
-        replay::require_etag(&request.etag, &current.etag(), "variable")?;
-        variables::delete(conn, account, &request.name).await?;
+        let what = (request.name.as_str(), request.etag.as_str());
+        crate::app::delete::<Variable>(conn, caller, &request.account_id, what, Need::Write)
+            .await?;
         Ok(pb::DeleteVariableResponse {})
     })
     .await

@@ -2,29 +2,12 @@
 
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountKind {
-    Partner,
-    Client,
-    Standard,
-}
-
-impl AccountKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountKind::Partner => "partner",
-            AccountKind::Client => "client",
-            AccountKind::Standard => "standard",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "partner" => Some(AccountKind::Partner),
-            "client" => Some(AccountKind::Client),
-            "standard" => Some(AccountKind::Standard),
-            _ => None,
-        }
+trellis_platform::text_enum! {
+    /// The place of an account in its family, as stored and shown.
+    pub enum AccountKind {
+        Partner = "partner",
+        Client = "client",
+        Standard = "standard",
     }
 }
 

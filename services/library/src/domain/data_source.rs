@@ -30,61 +30,29 @@ const RESERVED_HEADERS: [&str; 6] = [
     "connection",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Method {
-    #[serde(rename = "GET")]
-    Get,
-    #[serde(rename = "POST")]
-    Post,
-    #[serde(rename = "PUT")]
-    Put,
-    #[serde(rename = "PATCH")]
-    Patch,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Patch => "PATCH",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "GET" => Some(Method::Get),
-            "POST" => Some(Method::Post),
-            "PUT" => Some(Method::Put),
-            "PATCH" => Some(Method::Patch),
-            _ => None,
-        }
+trellis_platform::text_enum! {
+    /// The HTTP method of a data source's request.
+    #[derive(Serialize)]
+    pub enum Method {
+        #[serde(rename = "GET")]
+        Get = "GET",
+        #[serde(rename = "POST")]
+        Post = "POST",
+        #[serde(rename = "PUT")]
+        Put = "PUT",
+        #[serde(rename = "PATCH")]
+        Patch = "PATCH",
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum Format {
-    #[serde(rename = "json")]
-    Json,
-    #[serde(rename = "csv")]
-    Csv,
-}
-
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Csv => "csv",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "json" => Some(Format::Json),
-            "csv" => Some(Format::Csv),
-            _ => None,
-        }
+trellis_platform::text_enum! {
+    /// How a data source's answer is read.
+    #[derive(Serialize)]
+    pub enum Format {
+        #[serde(rename = "json")]
+        Json = "json",
+        #[serde(rename = "csv")]
+        Csv = "csv",
     }
 }
 
@@ -287,29 +255,61 @@ impl DataSourceDefinition {
     /// and not the credential id: an import points each instance at its own copy of the
     /// credential (I5), which must not make the instance look changed (I10).
     pub fn fingerprint(&self) -> String {
-        #[derive(Serialize)]
-        struct Canonical<'a> {
-            v: u8,
-            method: Method,
-            url: &'a str,
-            headers: &'a [Header],
-            body: &'a str,
-            format: Format,
-            auth_kind: &'a str,
-            token_id: Option<Uuid>,
-            rate_limit_key: &'a str,
-        }
         hash(&Canonical {
-            v: 1,
-            method: self.method,
-            url: &self.url,
-            headers: &self.headers,
-            body: &self.body,
-            format: self.format,
-            auth_kind: self.auth.kind(),
-            token_id: self.auth.token_id(),
-            rate_limit_key: &self.rate_limit_key,
+            rate_limit_key: Some(&self.rate_limit_key),
+            ..Canonical::request(
+                self.method,
+                &self.url,
+                &self.headers,
+                &self.body,
+                self.format,
+                self.auth,
+            )
         })
+    }
+}
+
+/// What a hash of a request covers, serialized in this order: fingerprints and instance
+/// keys are stored, so the names and order of the fields are part of them. A hash leaves
+/// out `credential_id` or `rate_limit_key` where it does not cover it (`None`).
+#[derive(Serialize)]
+pub(super) struct Canonical<'a> {
+    pub v: u8,
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: &'a [Header],
+    pub body: &'a str,
+    pub format: Format,
+    pub auth_kind: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<Option<Uuid>>,
+    pub token_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_key: Option<&'a str>,
+}
+
+impl<'a> Canonical<'a> {
+    /// The request and its auth kind and token, neither optional field covered.
+    pub fn request(
+        method: Method,
+        url: &'a str,
+        headers: &'a [Header],
+        body: &'a str,
+        format: Format,
+        auth: Auth,
+    ) -> Self {
+        Canonical {
+            v: 1,
+            method,
+            url,
+            headers,
+            body,
+            format,
+            auth_kind: auth.kind(),
+            credential_id: None,
+            token_id: auth.token_id(),
+            rate_limit_key: None,
+        }
     }
 }
 

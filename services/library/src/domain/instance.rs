@@ -3,12 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use trellis_platform::error::ApiError;
-use uuid::Uuid;
 
 use super::data_source::{
-    Auth, DataSourceDefinition, Format, Header, Method, check_absolute_http, hash,
+    Auth, Canonical, DataSourceDefinition, Format, Header, Method, check_absolute_http, hash,
 };
 use super::template::{self, Encoding, Template};
 
@@ -121,28 +119,9 @@ fn instance_key(
     format: Format,
     auth: Auth,
 ) -> String {
-    #[derive(Serialize)]
-    struct Canonical<'a> {
-        v: u8,
-        method: Method,
-        url: &'a str,
-        headers: &'a [Header],
-        body: &'a str,
-        format: Format,
-        auth_kind: &'a str,
-        credential_id: Option<Uuid>,
-        token_id: Option<Uuid>,
-    }
     hash(&Canonical {
-        v: 1,
-        method,
-        url,
-        headers,
-        body,
-        format,
-        auth_kind: auth.kind(),
-        credential_id: auth.credential_id(),
-        token_id: auth.token_id(),
+        credential_id: Some(auth.credential_id()),
+        ..Canonical::request(method, url, headers, body, format, auth)
     })
 }
 

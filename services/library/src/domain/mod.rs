@@ -10,7 +10,6 @@ pub mod closure;
 pub mod dashboard;
 pub mod data_source;
 pub mod embed;
-pub mod etag;
 pub mod instance;
 pub mod klip;
 pub mod names;

@@ -3,11 +3,47 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use trellis_platform::etag::etag;
+
 use super::account::AccountKind;
 use super::dashboard::DashboardDefinition;
 use super::data_source::DataSourceDefinition;
-use super::etag::etag;
 use super::klip::KlipDefinition;
+
+/// What every stored resource tells about itself: its name in messages and its etag.
+pub trait Stored {
+    /// The resource's name when it is not found ("dashboard", "Klip").
+    const KIND: &'static str;
+    /// Its name when it changed under the caller's etag.
+    const CHANGED: &'static str = Self::KIND;
+
+    fn etag(&self) -> String;
+}
+
+/// Each resource's etag: its key (id or name), the revision (or version) and the creation
+/// time, so that one deleted and created again under the same name has another.
+macro_rules! stored {
+    ($($type:ident: $kind:literal $(/ $changed:literal)?, $key:ident, $revision:ident;)*) => {
+        $(impl Stored for $type {
+            const KIND: &'static str = $kind;
+            $(const CHANGED: &'static str = $changed;)?
+
+            fn etag(&self) -> String {
+                etag(&self.$key.to_string(), self.$revision, self.created_at)
+            }
+        })*
+    };
+}
+
+stored! {
+    Account: "account", id, revision;
+    CompanyProperty: "company property" / "property", name, revision;
+    Variable: "variable", name, revision;
+    DataSource: "data source", id, version;
+    Klip: "Klip", id, version;
+    Dashboard: "dashboard", id, version;
+    Embed: "embed", id, revision;
+}
 
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -20,12 +56,6 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Account {
-    pub fn etag(&self) -> String {
-        etag(&self.id.to_string(), self.revision, self.created_at)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct CompanyProperty {
     pub account_id: Uuid,
@@ -34,12 +64,6 @@ pub struct CompanyProperty {
     pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl CompanyProperty {
-    pub fn etag(&self) -> String {
-        etag(&self.name, self.revision, self.created_at)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,12 +77,6 @@ pub struct Variable {
     pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl Variable {
-    pub fn etag(&self) -> String {
-        etag(&self.name, self.revision, self.created_at)
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -82,12 +100,6 @@ pub struct DataSource {
     pub updated_at: DateTime<Utc>,
 }
 
-impl DataSource {
-    pub fn etag(&self) -> String {
-        etag(&self.id.to_string(), self.version, self.created_at)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Klip {
     pub id: Uuid,
@@ -99,12 +111,6 @@ pub struct Klip {
     pub updated_at: DateTime<Utc>,
 }
 
-impl Klip {
-    pub fn etag(&self) -> String {
-        etag(&self.id.to_string(), self.version, self.created_at)
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     pub id: Uuid,
@@ -113,12 +119,6 @@ pub struct Dashboard {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-impl Dashboard {
-    pub fn etag(&self) -> String {
-        etag(&self.id.to_string(), self.version, self.created_at)
-    }
 }
 
 /// A published view of one Klip (F6). Ids are random, so `seq` gives the creation order.
@@ -133,10 +133,4 @@ pub struct Embed {
     pub seq: i64,
     pub revision: i64,
     pub created_at: DateTime<Utc>,
-}
-
-impl Embed {
-    pub fn etag(&self) -> String {
-        etag(&self.id, self.revision, self.created_at)
-    }
 }

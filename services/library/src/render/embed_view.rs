@@ -12,7 +12,7 @@ use super::Renderer;
 use crate::domain::embed::{CacheVerdict, is_embed_id, verdict};
 use crate::domain::render::Render;
 use crate::domain::stored::Embed;
-use crate::store::{self, embeds};
+use crate::store::embeds;
 
 /// What a view is served.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl Renderer {
         if !is_embed_id(id) {
             return Err(unknown(id));
         }
-        let mut conn = store::connect(&self.pool).await?;
+        let mut conn = trellis_platform::db::connect(&self.pool).await?;
         let found = embeds::for_view(&mut conn, id)
             .await?
             .ok_or_else(|| unknown(id))?;
@@ -78,19 +78,22 @@ impl Renderer {
                         revalidating: false,
                     }),
                     // The data cache is unreachable: an old render beats no render.
-                    Err(ApiError::Unavailable(reason)) if stale.is_some() => {
-                        tracing::warn!(embed = id, %reason, "serving a stale render: rendering failed");
-                        let age = match verdict {
-                            CacheVerdict::Fresh { age } | CacheVerdict::Stale { age } => age,
-                            CacheVerdict::Missing => Duration::ZERO,
-                        };
-                        Ok(EmbedView {
-                            render: stale.expect("checked above"),
-                            served_from_cache: true,
-                            cache_age: age,
-                            revalidating: false,
-                        })
-                    }
+                    Err(ApiError::Unavailable(reason)) => match stale {
+                        Some(render) => {
+                            tracing::warn!(embed = id, %reason, "serving a stale render: rendering failed");
+                            let age = match verdict {
+                                CacheVerdict::Fresh { age } | CacheVerdict::Stale { age } => age,
+                                CacheVerdict::Missing => Duration::ZERO,
+                            };
+                            Ok(EmbedView {
+                                render,
+                                served_from_cache: true,
+                                cache_age: age,
+                                revalidating: false,
+                            })
+                        }
+                        None => Err(ApiError::Unavailable(reason)),
+                    },
                     Err(error) => Err(error),
                 }
             }
@@ -108,7 +111,7 @@ impl Renderer {
                 ApiError::NotFound { .. } => unknown(&embed.id),
                 other => other,
             })?;
-        let mut conn = store::connect(&self.pool).await?;
+        let mut conn = trellis_platform::db::connect(&self.pool).await?;
         if embeds::store_render(&mut conn, &embed.id, &render).await? {
             Ok(render)
         } else {
@@ -121,7 +124,9 @@ impl Renderer {
     fn revalidate(self: &Arc<Self>, embed: Embed) {
         let renderer = Arc::clone(self);
         let span = tracing::info_span!("revalidate embed", embed = %embed.id);
-        tokio::spawn(
+        let background = renderer.background.clone();
+        background.spawn(
+            "revalidate embed",
             async move {
                 if let Err(error) = renderer.render_embed(&embed).await {
                     tracing::warn!(error = ?error, "background re-render of an embed failed");

@@ -14,8 +14,10 @@ mod evaluation;
 use std::sync::Arc;
 
 use chrono::{DateTime, SubsecRound, Utc};
+use trellis_platform::background::Background;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult};
+use trellis_platform::service::ServiceContext;
 use uuid::Uuid;
 
 use crate::Settings;
@@ -37,23 +39,28 @@ pub struct Renderer {
     counters: Arc<RenderCounters>,
     /// Turns to evaluate: `render_concurrency` renders at once.
     turns: Arc<tokio::sync::Semaphore>,
+    /// Where background re-renders run, so that a stopping server lets them finish.
+    background: Background,
 }
 
 impl Renderer {
+    /// The renderer of the service `context` runs, reaching refresh and the token registry,
+    /// counting its evaluations in `counters`.
     pub fn new(
-        pool: DbPool,
-        refresh: RefreshClient,
-        registry: Arc<TokenRegistry>,
+        context: &ServiceContext<Settings>,
+        peers: (RefreshClient, Arc<TokenRegistry>),
         clock: Arc<dyn Clock>,
-        settings: Settings,
         counters: Arc<RenderCounters>,
     ) -> Self {
+        let settings = context.settings.clone();
         let turns = Arc::new(tokio::sync::Semaphore::new(
             settings.render_concurrency.max(1),
         ));
+        let (refresh, registry) = peers;
         Self {
             turns,
-            pool,
+            pool: context.pool.clone(),
+            background: context.background.clone(),
             refresh,
             registry,
             clock,
@@ -86,7 +93,7 @@ impl Renderer {
     ) -> ApiResult<Render> {
         // The library's part first, then the connection goes back before calling out.
         let (klip, sources, plans) = {
-            let mut conn = store::connect(&self.pool).await?;
+            let mut conn = trellis_platform::db::connect(&self.pool).await?;
             let klip = klips::get(&mut conn, account, klip_id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("Klip", klip_id))?;

@@ -6,7 +6,6 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use super::corrupt;
 use super::schema::{accounts, dashboards, data_sources, klips};
 use crate::domain::account::{AccountKind, AccountPlace};
 use crate::domain::stored::Account;
@@ -15,7 +14,7 @@ use crate::domain::stored::Account;
 #[diesel(table_name = accounts, check_for_backend(diesel::pg::Pg))]
 struct AccountRow {
     id: Uuid,
-    kind: String,
+    kind: AccountKind,
     parent_id: Option<Uuid>,
     display_name: String,
     revision: i64,
@@ -23,20 +22,20 @@ struct AccountRow {
     updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<AccountRow> for Account {
-    type Error = StoreError;
+// A stored kind this version does not know is a deserialization error.
+trellis_platform::text_column!(AccountKind);
 
-    fn try_from(row: AccountRow) -> Result<Self, StoreError> {
-        Ok(Account {
+impl From<AccountRow> for Account {
+    fn from(row: AccountRow) -> Self {
+        Account {
             id: row.id,
-            kind: AccountKind::parse(&row.kind)
-                .ok_or_else(|| corrupt(format!("account kind {}", row.kind)))?,
+            kind: row.kind,
             parent_id: row.parent_id,
             display_name: row.display_name,
             revision: row.revision,
             created_at: row.created_at,
             updated_at: row.updated_at,
-        })
+        }
     }
 }
 
@@ -50,15 +49,30 @@ impl Account {
     }
 }
 
+/// How a read locks the account's row until the transaction ends.
+enum Lock {
+    None,
+    Update,
+    Share,
+}
+
+async fn one(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    lock: Lock,
+) -> Result<Option<Account>, StoreError> {
+    let query = accounts::table.find(id).select(AccountRow::as_select());
+    let row = match lock {
+        Lock::None => query.first(conn).await,
+        Lock::Update => query.for_update().first(conn).await,
+        Lock::Share => query.for_share().first(conn).await,
+    }
+    .optional()?;
+    Ok(row.map(Account::from))
+}
+
 pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Option<Account>, StoreError> {
-    accounts::table
-        .find(id)
-        .select(AccountRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(Account::try_from)
-        .transpose()
+    one(conn, id, Lock::None).await
 }
 
 /// The account, locked against concurrent changes until the transaction ends.
@@ -66,15 +80,7 @@ pub async fn get_for_update(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> Result<Option<Account>, StoreError> {
-    accounts::table
-        .find(id)
-        .select(AccountRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .map(Account::try_from)
-        .transpose()
+    one(conn, id, Lock::Update).await
 }
 
 /// The account, kept from changing kind or being deleted until the transaction ends.
@@ -82,15 +88,7 @@ pub async fn get_for_share(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> Result<Option<Account>, StoreError> {
-    accounts::table
-        .find(id)
-        .select(AccountRow::as_select())
-        .for_share()
-        .first(conn)
-        .await
-        .optional()?
-        .map(Account::try_from)
-        .transpose()
+    one(conn, id, Lock::Share).await
 }
 
 pub struct NewAccount<'a> {
@@ -104,17 +102,17 @@ pub async fn insert(
     conn: &mut AsyncPgConnection,
     account: NewAccount<'_>,
 ) -> Result<Account, StoreError> {
-    diesel::insert_into(accounts::table)
+    let row: AccountRow = diesel::insert_into(accounts::table)
         .values((
             accounts::id.eq(account.id),
-            accounts::kind.eq(account.kind.as_str()),
+            accounts::kind.eq(account.kind),
             accounts::parent_id.eq(account.parent_id),
             accounts::display_name.eq(account.display_name),
         ))
         .returning(AccountRow::as_returning())
         .get_result(conn)
-        .await?
-        .try_into()
+        .await?;
+    Ok(row.into())
 }
 
 /// Writes the account's fields; the revision grows.
@@ -122,9 +120,9 @@ pub async fn update(
     conn: &mut AsyncPgConnection,
     account: &Account,
 ) -> Result<Account, StoreError> {
-    diesel::update(accounts::table.find(account.id))
+    let row: AccountRow = diesel::update(accounts::table.find(account.id))
         .set((
-            accounts::kind.eq(account.kind.as_str()),
+            accounts::kind.eq(account.kind),
             accounts::parent_id.eq(account.parent_id),
             accounts::display_name.eq(&account.display_name),
             accounts::revision.eq(accounts::revision + 1),
@@ -132,8 +130,8 @@ pub async fn update(
         ))
         .returning(AccountRow::as_returning())
         .get_result(conn)
-        .await?
-        .try_into()
+        .await?;
+    Ok(row.into())
 }
 
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> Result<bool, StoreError> {
@@ -187,17 +185,13 @@ pub async fn list(
         query = query.filter(accounts::parent_id.eq(parent));
     }
     if let Some(kind) = filter.kind {
-        query = query.filter(accounts::kind.eq(kind.as_str()));
+        query = query.filter(accounts::kind.eq(kind));
     }
     if let Some(after) = after {
         query = query.filter(accounts::id.gt(after));
     }
-    query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(Account::try_from)
-        .collect()
+    let rows: Vec<AccountRow> = query.load(conn).await?;
+    Ok(rows.into_iter().map(Account::from).collect())
 }
 
 /// What an account holds that a delete without `force` refuses to take with it.

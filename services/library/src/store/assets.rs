@@ -141,37 +141,32 @@ pub async fn named(
     limit: i64,
 ) -> Result<Vec<NamedAsset>, StoreError> {
     use crate::domain::asset::AssetKind;
-    let boards: Vec<(Uuid, String, i64)> = dashboards::table
-        .filter(dashboards::account_id.eq(account))
-        .select((dashboards::id, dashboards::name, dashboards::version))
-        .order(dashboards::id)
-        .limit(limit)
-        .load(conn)
-        .await?;
-    let klip_rows: Vec<(Uuid, String, i64)> = klips::table
-        .filter(klips::account_id.eq(account))
-        .select((klips::id, klips::name, klips::version))
-        .order(klips::id)
-        .limit(limit)
-        .load(conn)
-        .await?;
-    let source_rows: Vec<(Uuid, String, i64)> = data_sources::table
-        .filter(data_sources::account_id.eq(account))
-        .select((data_sources::id, data_sources::name, data_sources::version))
-        .order(data_sources::id)
-        .limit(limit)
-        .load(conn)
-        .await?;
-    let tag = |kind: AssetKind, rows: Vec<(Uuid, String, i64)>| {
-        rows.into_iter().map(move |(id, name, version)| NamedAsset {
-            kind,
-            id,
-            name,
-            version,
+    // The same query over each asset table.
+    macro_rules! names {
+        ($table:ident) => {
+            $table::table
+                .filter($table::account_id.eq(account))
+                .select(($table::id, $table::name, $table::version))
+                .order($table::id)
+                .limit(limit)
+                .load::<(Uuid, String, i64)>(conn)
+                .await?
+        };
+    }
+    let kinds = [
+        (AssetKind::Dashboard, names!(dashboards)),
+        (AssetKind::Klip, names!(klips)),
+        (AssetKind::DataSource, names!(data_sources)),
+    ];
+    Ok(kinds
+        .into_iter()
+        .flat_map(|(kind, rows)| {
+            rows.into_iter().map(move |(id, name, version)| NamedAsset {
+                kind,
+                id,
+                name,
+                version,
+            })
         })
-    };
-    Ok(tag(AssetKind::Dashboard, boards)
-        .chain(tag(AssetKind::Klip, klip_rows))
-        .chain(tag(AssetKind::DataSource, source_rows))
         .collect())
 }

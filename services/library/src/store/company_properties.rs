@@ -35,59 +35,6 @@ impl From<PropertyRow> for CompanyProperty {
     }
 }
 
-pub async fn get(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    name: &str,
-) -> Result<Option<CompanyProperty>, StoreError> {
-    Ok(cp::table
-        .find((account, name))
-        .select(PropertyRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(Into::into))
-}
-
-pub async fn get_for_update(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    name: &str,
-) -> Result<Option<CompanyProperty>, StoreError> {
-    Ok(cp::table
-        .find((account, name))
-        .select(PropertyRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .map(Into::into))
-}
-
-/// A page of the account's properties by name.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<CompanyProperty>, StoreError> {
-    let mut query = cp::table
-        .filter(cp::account_id.eq(account))
-        .select(PropertyRow::as_select())
-        .order(cp::name)
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(cp::name.gt(after.to_owned()));
-    }
-    Ok(query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
-}
-
 /// Every property of the account, by name.
 pub async fn values(
     conn: &mut AsyncPgConnection,
@@ -138,13 +85,4 @@ pub async fn update(
         .into())
 }
 
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    name: &str,
-) -> Result<bool, StoreError> {
-    Ok(diesel::delete(cp::table.find((account, name)))
-        .execute(conn)
-        .await?
-        > 0)
-}
+named_rows!(cp, PropertyRow, CompanyProperty);

@@ -1,6 +1,6 @@
 //! Dashboards and their ordered Klips.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -161,117 +161,5 @@ pub async fn touch_showing(conn: &mut AsyncPgConnection, klip: Uuid) -> Result<(
     Ok(())
 }
 
-pub async fn get(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<Option<Dashboard>, StoreError> {
-    let row = dashboards::table
-        .filter(dashboards::id.eq(id))
-        .filter(dashboards::account_id.eq(account))
-        .select(DashboardRow::as_select())
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(with_klips(conn, row.into_iter().collect()).await?.pop())
-}
-
-pub async fn get_for_update(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<Option<Dashboard>, StoreError> {
-    let row = dashboards::table
-        .filter(dashboards::id.eq(id))
-        .filter(dashboards::account_id.eq(account))
-        .select(DashboardRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(with_klips(conn, row.into_iter().collect()).await?.pop())
-}
-
-/// The account's dashboards among `ids`, kept from changing until the transaction ends.
-pub async fn load_for_share(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    ids: &BTreeSet<Uuid>,
-) -> Result<Vec<Dashboard>, StoreError> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let rows = dashboards::table
-        .filter(dashboards::account_id.eq(account))
-        .filter(dashboards::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-        .select(DashboardRow::as_select())
-        .order(dashboards::id)
-        .for_share()
-        .load(conn)
-        .await?;
-    with_klips(conn, rows).await
-}
-
-/// Which of `ids` are dashboards of the account.
-pub async fn existing(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    ids: &BTreeSet<Uuid>,
-) -> Result<BTreeSet<Uuid>, StoreError> {
-    if ids.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    Ok(dashboards::table
-        .filter(dashboards::account_id.eq(account))
-        .filter(dashboards::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-        .select(dashboards::id)
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// A page of the account's dashboards, optionally only those showing `klip`.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    klip: Option<Uuid>,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Dashboard>, StoreError> {
-    let mut query = dashboards::table
-        .filter(dashboards::account_id.eq(account))
-        .select(DashboardRow::as_select())
-        .order(dashboards::id)
-        .limit(limit)
-        .into_boxed();
-    if let Some(klip) = klip {
-        query = query.filter(
-            dashboards::id.eq_any(
-                dk::table
-                    .filter(dk::klip_id.eq(klip))
-                    .select(dk::dashboard_id),
-            ),
-        );
-    }
-    if let Some(after) = after {
-        query = query.filter(dashboards::id.gt(after));
-    }
-    let rows = query.load(conn).await?;
-    with_klips(conn, rows).await
-}
-
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<bool, StoreError> {
-    Ok(diesel::delete(
-        dashboards::table
-            .filter(dashboards::id.eq(id))
-            .filter(dashboards::account_id.eq(account)),
-    )
-    .execute(conn)
-    .await?
-        > 0)
-}
+asset_rows!(dashboards, DashboardRow, Dashboard, with_klips);
+related_list!(dashboards, DashboardRow, Dashboard, with_klips, dk: klip_id => dashboard_id);

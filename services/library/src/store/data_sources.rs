@@ -1,7 +1,5 @@
 //! Data sources.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -21,7 +19,7 @@ struct DataSourceRow {
     account_id: Uuid,
     name: String,
     request: serde_json::Value,
-    format: String,
+    format: Format,
     auth_kind: String,
     credential_id: Option<Uuid>,
     token_id: Option<Uuid>,
@@ -53,6 +51,8 @@ fn request_column(definition: &DataSourceDefinition) -> serde_json::Value {
     .expect("a request serializes")
 }
 
+trellis_platform::text_column!(Format);
+
 impl TryFrom<DataSourceRow> for DataSource {
     type Error = StoreError;
 
@@ -63,7 +63,7 @@ impl TryFrom<DataSourceRow> for DataSource {
         let definition = DataSourceDefinition {
             method: Method::parse(&request.method).ok_or_else(|| broken("method"))?,
             headers: request.headers,
-            format: Format::parse(&row.format).ok_or_else(|| broken("format"))?,
+            format: row.format,
             auth: Auth::from_columns(&row.auth_kind, row.credential_id, row.token_id)
                 .ok_or_else(|| broken("auth"))?,
             name: row.name,
@@ -85,7 +85,10 @@ impl TryFrom<DataSourceRow> for DataSource {
     }
 }
 
-fn rows(rows: Vec<DataSourceRow>) -> Result<Vec<DataSource>, StoreError> {
+async fn rows(
+    _conn: &mut AsyncPgConnection,
+    rows: Vec<DataSourceRow>,
+) -> Result<Vec<DataSource>, StoreError> {
     rows.into_iter().map(DataSource::try_from).collect()
 }
 
@@ -96,7 +99,7 @@ macro_rules! definition_columns {
         (
             ds::name.eq(definition.name.clone()),
             ds::request.eq(request_column(definition)),
-            ds::format.eq(definition.format.as_str()),
+            ds::format.eq(definition.format),
             ds::auth_kind.eq(definition.auth.kind()),
             ds::credential_id.eq(definition.auth.credential_id()),
             ds::token_id.eq(definition.auth.token_id()),
@@ -149,81 +152,6 @@ pub async fn overwrite(
     .try_into()
 }
 
-pub async fn get(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<Option<DataSource>, StoreError> {
-    ds::table
-        .filter(ds::id.eq(id))
-        .filter(ds::account_id.eq(account))
-        .select(DataSourceRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(DataSource::try_from)
-        .transpose()
-}
-
-pub async fn get_for_update(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<Option<DataSource>, StoreError> {
-    ds::table
-        .filter(ds::id.eq(id))
-        .filter(ds::account_id.eq(account))
-        .select(DataSourceRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .map(DataSource::try_from)
-        .transpose()
-}
-
-/// The account's data sources among `ids`, kept from changing until the transaction ends.
-pub async fn load_for_share(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    ids: &BTreeSet<Uuid>,
-) -> Result<Vec<DataSource>, StoreError> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    rows(
-        ds::table
-            .filter(ds::account_id.eq(account))
-            .filter(ds::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-            .select(DataSourceRow::as_select())
-            .order(ds::id)
-            .for_share()
-            .load(conn)
-            .await?,
-    )
-}
-
-/// Which of `ids` are data sources of the account, kept from being deleted until the
-/// transaction ends.
-pub async fn existing(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    ids: &BTreeSet<Uuid>,
-) -> Result<BTreeSet<Uuid>, StoreError> {
-    if ids.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    Ok(ds::table
-        .filter(ds::account_id.eq(account))
-        .filter(ds::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-        .select(ds::id)
-        .for_share()
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect())
-}
-
 /// Which data sources a list shows: one account's, or (for "who uses this token", T3)
 /// every account's that use a token or credential.
 #[derive(Debug, Clone, Copy, Default)]
@@ -256,20 +184,8 @@ pub async fn list(
     if let Some(after) = after {
         query = query.filter(ds::id.gt(after));
     }
-    rows(query.load(conn).await?)
+    let found = query.load(conn).await?;
+    rows(conn, found).await
 }
 
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<bool, StoreError> {
-    Ok(diesel::delete(
-        ds::table
-            .filter(ds::id.eq(id))
-            .filter(ds::account_id.eq(account)),
-    )
-    .execute(conn)
-    .await?
-        > 0)
-}
+asset_rows!(ds, DataSourceRow, DataSource, rows);

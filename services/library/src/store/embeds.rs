@@ -69,36 +69,22 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewEmbed) -> Result<Embe
     Ok(row.into())
 }
 
-pub async fn get(
+/// The account's embed `id`, locked for update when `for_update`.
+async fn one(
     conn: &mut AsyncPgConnection,
     account: Uuid,
     id: &str,
+    for_update: bool,
 ) -> Result<Option<Embed>, StoreError> {
-    Ok(embeds::table
+    let query = embeds::table
         .filter(embeds::id.eq(id))
         .filter(embeds::account_id.eq(account))
-        .select(EmbedRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(Embed::from))
+        .select(EmbedRow::as_select());
+    let row = first_row!(query, conn, for_update);
+    Ok(row.map(Embed::from))
 }
 
-pub async fn get_for_update(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: &str,
-) -> Result<Option<Embed>, StoreError> {
-    Ok(embeds::table
-        .filter(embeds::id.eq(id))
-        .filter(embeds::account_id.eq(account))
-        .select(EmbedRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .map(Embed::from))
-}
+lookups!(Embed, &str, str, borrow);
 
 /// A page of the account's embeds in creation order, optionally only those of one Klip.
 pub async fn list(

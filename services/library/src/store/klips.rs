@@ -1,6 +1,6 @@
 //! Klips and their bindings.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -170,108 +170,6 @@ pub async fn touch(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Result<(), Sto
     Ok(())
 }
 
-pub async fn get(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<Option<Klip>, StoreError> {
-    let row = klips::table
-        .filter(klips::id.eq(id))
-        .filter(klips::account_id.eq(account))
-        .select(KlipRow::as_select())
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(with_bindings(conn, row.into_iter().collect()).await?.pop())
-}
-
-pub async fn get_for_update(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<Option<Klip>, StoreError> {
-    let row = klips::table
-        .filter(klips::id.eq(id))
-        .filter(klips::account_id.eq(account))
-        .select(KlipRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(with_bindings(conn, row.into_iter().collect()).await?.pop())
-}
-
-/// The account's Klips among `ids`, kept from changing until the transaction ends.
-pub async fn load_for_share(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    ids: &BTreeSet<Uuid>,
-) -> Result<Vec<Klip>, StoreError> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let rows = klips::table
-        .filter(klips::account_id.eq(account))
-        .filter(klips::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-        .select(KlipRow::as_select())
-        .order(klips::id)
-        .for_share()
-        .load(conn)
-        .await?;
-    with_bindings(conn, rows).await
-}
-
-/// Which of `ids` are Klips of the account, kept from being deleted until the transaction
-/// ends.
-pub async fn existing(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    ids: &BTreeSet<Uuid>,
-) -> Result<BTreeSet<Uuid>, StoreError> {
-    if ids.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    Ok(klips::table
-        .filter(klips::account_id.eq(account))
-        .filter(klips::id.eq_any(ids.iter().copied().collect::<Vec<_>>()))
-        .select(klips::id)
-        .for_share()
-        .load::<Uuid>(conn)
-        .await?
-        .into_iter()
-        .collect())
-}
-
-/// A page of the account's Klips, optionally only those binding `data_source`.
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    data_source: Option<Uuid>,
-    after: Option<Uuid>,
-    limit: i64,
-) -> Result<Vec<Klip>, StoreError> {
-    let mut query = klips::table
-        .filter(klips::account_id.eq(account))
-        .select(KlipRow::as_select())
-        .order(klips::id)
-        .limit(limit)
-        .into_boxed();
-    if let Some(data_source) = data_source {
-        query = query.filter(
-            klips::id.eq_any(
-                kb::table
-                    .filter(kb::data_source_id.eq(data_source))
-                    .select(kb::klip_id),
-            ),
-        );
-    }
-    if let Some(after) = after {
-        query = query.filter(klips::id.gt(after));
-    }
-    let rows = query.load(conn).await?;
-    with_bindings(conn, rows).await
-}
-
 /// The Klips binding a data source.
 pub async fn binding(
     conn: &mut AsyncPgConnection,
@@ -286,17 +184,5 @@ pub async fn binding(
         .await?)
 }
 
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    id: Uuid,
-) -> Result<bool, StoreError> {
-    Ok(diesel::delete(
-        klips::table
-            .filter(klips::id.eq(id))
-            .filter(klips::account_id.eq(account)),
-    )
-    .execute(conn)
-    .await?
-        > 0)
-}
+asset_rows!(klips, KlipRow, Klip, with_bindings);
+related_list!(klips, KlipRow, Klip, with_bindings, kb: data_source_id => klip_id);

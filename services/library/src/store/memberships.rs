@@ -80,46 +80,44 @@ pub async fn delete(
         > 0)
 }
 
-/// The members of `account`, by user, after `after`.
-pub async fn of_account(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<Membership>, StoreError> {
-    let mut query = memberships::table
-        .filter(memberships::account_id.eq(account))
-        .select(MembershipRow::as_select())
-        .order(memberships::user_id)
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(memberships::user_id.gt(after.to_owned()));
-    }
-    query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect()
+/// Whose memberships a list reads, and after which key.
+pub enum MembersOf {
+    /// The members of an account, by user, after a user id.
+    Account(Uuid, Option<String>),
+    /// The accounts a user is a member of, by account id, after an account id.
+    User(String, Option<Uuid>),
 }
 
-/// The accounts `user` is a member of, by account id, after `after`.
-pub async fn of_user(
+/// A page of memberships, `limit` at most, in the order of `of`'s key.
+pub async fn list(
     conn: &mut AsyncPgConnection,
-    user: &str,
-    after: Option<Uuid>,
+    of: MembersOf,
     limit: i64,
 ) -> Result<Vec<Membership>, StoreError> {
-    let mut query = memberships::table
-        .filter(memberships::user_id.eq(user))
+    let query = memberships::table
         .select(MembershipRow::as_select())
-        .order(memberships::account_id)
         .limit(limit)
         .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(memberships::account_id.gt(after));
-    }
+    let query = match of {
+        MembersOf::Account(account, after) => {
+            let query = query
+                .filter(memberships::account_id.eq(account))
+                .order(memberships::user_id);
+            match after {
+                Some(after) => query.filter(memberships::user_id.gt(after)),
+                None => query,
+            }
+        }
+        MembersOf::User(user, after) => {
+            let query = query
+                .filter(memberships::user_id.eq(user))
+                .order(memberships::account_id);
+            match after {
+                Some(after) => query.filter(memberships::account_id.gt(after)),
+                None => query,
+            }
+        }
+    };
     query
         .load(conn)
         .await?

@@ -40,58 +40,6 @@ impl From<VariableRow> for Variable {
     }
 }
 
-pub async fn get(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    name: &str,
-) -> Result<Option<Variable>, StoreError> {
-    Ok(variables::table
-        .find((account, name))
-        .select(VariableRow::as_select())
-        .first(conn)
-        .await
-        .optional()?
-        .map(Into::into))
-}
-
-pub async fn get_for_update(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    name: &str,
-) -> Result<Option<Variable>, StoreError> {
-    Ok(variables::table
-        .find((account, name))
-        .select(VariableRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()?
-        .map(Into::into))
-}
-
-pub async fn list(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    after: Option<&str>,
-    limit: i64,
-) -> Result<Vec<Variable>, StoreError> {
-    let mut query = variables::table
-        .filter(variables::account_id.eq(account))
-        .select(VariableRow::as_select())
-        .order(variables::name)
-        .limit(limit)
-        .into_boxed();
-    if let Some(after) = after {
-        query = query.filter(variables::name.gt(after.to_owned()));
-    }
-    Ok(query
-        .load(conn)
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
-}
-
 /// Every variable of the account with its default, by name.
 pub async fn defaults(
     conn: &mut AsyncPgConnection,
@@ -186,17 +134,6 @@ pub async fn update(
     )
 }
 
-pub async fn delete(
-    conn: &mut AsyncPgConnection,
-    account: Uuid,
-    name: &str,
-) -> Result<bool, StoreError> {
-    Ok(diesel::delete(variables::table.find((account, name)))
-        .execute(conn)
-        .await?
-        > 0)
-}
-
 /// The user's values in the account, by variable name.
 pub async fn user_values(
     conn: &mut AsyncPgConnection,
@@ -256,3 +193,5 @@ pub async fn clear_user_value(
         .await?;
     Ok(())
 }
+
+named_rows!(variables, VariableRow, Variable);

@@ -1,15 +1,12 @@
 //! Layouts nest at most as deep as every service accepts JSON.
 
-use crate::common::{self, start, violations, with};
+use crate::common::{self, start_standard, violations, with};
 use trellis_proto::library::v1 as pb;
-use trellis_testkit::tokens;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn layouts_nest_at_most_the_json_depth_every_service_accepts() {
-    let library = start().await;
+    let (library, account, editor) = start_standard().await;
     let mut client = library.client();
-    let account = library.standard().await;
-    let editor = tokens::editor(account);
     // `{"tabs": [[…[true]…]]}`: the object, `arrays` lists and the value.
     let layout = |arrays: usize| {
         let mut value = prost_types::Value {

@@ -1,35 +1,23 @@
 //! Bad input is INVALID_ARGUMENT with a field violation: never INTERNAL, never a panic,
 //! never half-written. `strings`: NUL and control characters in any RPC's strings;
 //! `layouts`: how deep a layout may nest.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 #[path = "../common/mod.rs"]
 mod common;
 mod layouts;
 mod strings;
 
-use common::{json_source, klip_of, start, violations, with};
+use common::{json_source, klip_of, start_admin, violations, with};
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_input_is_an_invalid_argument_never_internal() {
-    let library = start().await;
-    let mut client = library.client();
-    let account = library.standard().await;
-    let admin = tokens::admin(account);
+    let (library, mut client, account, admin) = start_admin().await;
 
     let nul_value = client
-        .set_company_property(with(
-            &admin,
-            pb::SetCompanyPropertyRequest {
-                request_id: String::new(),
-                property: Some(pb::CompanyProperty {
-                    name: "p".into(),
-                    value: "a\0b".into(),
-                    ..Default::default()
-                }),
-            },
-        ))
+        .set_company_property(with(&admin, common::calls::set_property("p", "a\0b")))
         .await;
     assert_eq!(violations(nul_value)[0].0, "property.value");
 
@@ -156,26 +144,22 @@ async fn hostile_input_is_an_invalid_argument_never_internal() {
     assert_eq!(violations(user)[0].0, "user_id");
 
     // Page tokens this service never issued: "a\0b" and "zzz", base64url.
+    let (bad_nul, bad_zzz) = ("YQBi".to_owned(), "enp6".to_owned());
+    let properties = pb::ListCompanyPropertiesRequest {
+        page_token: bad_nul,
+        ..Default::default()
+    };
     let properties = client
-        .list_company_properties(with(
-            &admin,
-            pb::ListCompanyPropertiesRequest {
-                page_token: "YQBi".into(),
-                ..Default::default()
-            },
-        ))
+        .list_company_properties(with(&admin, properties))
         .await;
-    assert_eq!(violations(properties)[0].0, "page_token");
-    let sources = client
-        .list_data_sources(with(
-            &admin,
-            pb::ListDataSourcesRequest {
-                page_token: "enp6".into(),
-                ..Default::default()
-            },
-        ))
-        .await;
-    assert_eq!(violations(sources)[0].0, "page_token");
+    let sources = pb::ListDataSourcesRequest {
+        page_token: bad_zzz,
+        ..Default::default()
+    };
+    let sources = client.list_data_sources(with(&admin, sources)).await;
+    for fields in [violations(properties), violations(sources)] {
+        assert_eq!(fields[0].0, "page_token");
+    }
 
     let closure = client
         .get_dependency_closure(with(

@@ -1,6 +1,6 @@
 //! NUL bytes and control characters in the strings of any RPC.
 
-use crate::common::{json_source, start, violations, with};
+use crate::common::{json_source, start_admin, violations, with};
 use trellis_proto::library::v1 as pb;
 use trellis_testkit::tokens;
 
@@ -11,10 +11,7 @@ fn first_field<T: std::fmt::Debug>(result: Result<tonic::Response<T>, tonic::Sta
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nul_and_control_characters_are_invalid_in_every_rpc() {
-    let library = start().await;
-    let mut client = library.client();
-    let account = library.standard().await;
-    let admin = tokens::admin(account);
+    let (library, mut client, account, admin) = start_admin().await;
     let service = tokens::service();
     let (nul, bell) = ("a\0b".to_owned(), "a\u{7}b".to_owned());
 

@@ -9,19 +9,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prost_types::value::Kind;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+
 use tonic::Status;
 use trellis_library::{Clock, ManualClock, RenderCounters};
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
-use trellis_platform::service::ServiceContext;
 use trellis_proto::library::v1 as pb;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
 use trellis_testkit::data_api::DataApi;
-use trellis_testkit::{RunningService, TestDatabase, eventually, test_config, tokens};
+use trellis_testkit::{InProcess, Port, RunningService, eventually, tokens};
 use uuid::Uuid;
 
 use crate::common::{self, Library};
@@ -29,24 +27,10 @@ use crate::common::{self, Library};
 pub const WAIT: Duration = Duration::from_secs(60);
 pub const THREE_HOURS: Duration = Duration::from_secs(3 * 3600);
 
-/// The refresh service, served on a listener bound before the library started.
-pub struct RefreshServer {
-    pub url: String,
-    pub database: TestDatabase,
-    shutdown: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for RefreshServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-    }
-}
-
 pub struct World {
     pub library: Library,
-    pub refresh: RefreshServer,
+    /// The refresh service, on a port bound before the library started.
+    pub refresh: RunningService,
     pub api: DataApi,
     pub clock: Arc<ManualClock>,
     /// What the library's renderer has evaluated.
@@ -79,8 +63,8 @@ impl World {
     ) -> Self {
         // Each service calls the other: refresh's address is taken first, the library
         // starts pointing at it, then refresh is built pointing at the library.
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let refresh_url = format!("http://{}", listener.local_addr().expect("an address"));
+        let port = Port::bind().await;
+        let refresh_url = port.url();
         let clock = Arc::new(ManualClock::starting_now());
         let library_clock: Arc<dyn Clock> = clock.clone();
         let counters = Arc::new(RenderCounters::default());
@@ -103,34 +87,19 @@ impl World {
             tokens: None,
         };
 
-        let database = TestDatabase::new(&trellis_refresh::SCHEMA).await;
-        let mut common = test_config(&database.url);
-        common.library_url = library.service.server.url();
-        let context = ServiceContext::new(
+        let library_url = library.service.server.url();
+        let refresh = InProcess::new(
             ServiceKind::Refresh,
-            common,
             refresh_settings,
-            database.pool(),
+            trellis_refresh::build,
         )
-        .expect("a refresh context");
-        let server = trellis_refresh::build(context)
-            .await
-            .expect("refresh builds");
-        let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = server
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        .configure(move |common| common.library_url = library_url)
+        .on(port)
+        .start(&trellis_refresh::SCHEMA)
+        .await;
         Self {
             library,
-            refresh: RefreshServer {
-                url: refresh_url,
-                database,
-                shutdown: Some(shutdown),
-            },
+            refresh,
             api: DataApi::start().await,
             clock,
             counters,
@@ -142,9 +111,7 @@ impl World {
     }
 
     pub fn refresh_client(&self) -> RefreshServiceClient<TracedChannel> {
-        RefreshServiceClient::new(
-            trellis_platform::client::channel(&self.refresh.url).expect("a channel"),
-        )
+        RefreshServiceClient::new(self.refresh.server.channel())
     }
 
     /// A JSON or CSV data source of `account` over the data API's `path`, never refreshed on

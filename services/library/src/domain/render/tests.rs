@@ -71,7 +71,13 @@ fn components_evaluate_over_the_bindings_with_variables_and_the_clock() {
     let now = Utc::now();
     let fetched = now - chrono::Duration::minutes(5);
     let sales = Data::Json(json!({"orders": [{"total": 10}, {"total": 32.5}]}));
-    let regions = Data::parse_csv("Region,Amount\nEU,3\nUS,4\nEU,5\n").unwrap();
+    let regions = Data::Csv {
+        headers: vec!["Region".into(), "Amount".into()],
+        rows: [["EU", "3"], ["US", "4"], ["EU", "5"]]
+            .iter()
+            .map(|row| row.iter().map(|cell| cell.to_string()).collect())
+            .collect(),
+    };
     let klip = klip(
         &[
             "SUM(@0.orders.total) * $rate",

@@ -9,9 +9,9 @@ use diesel_async::AsyncPgConnection;
 use trellis_platform::auth::{Caller, Role};
 use trellis_platform::db::{DbConn, DbPool};
 use trellis_platform::error::{ApiError, ApiResult};
+use trellis_platform::request as fields;
 use uuid::Uuid;
 
-use super::convert::parse_id;
 use crate::store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,15 +33,39 @@ pub fn role(caller: &Caller, need: Need) -> ApiResult<()> {
     }
 }
 
-/// The account a request acts on (`requested`, empty for the signed-in one), once the
-/// caller is allowed to act on it with `need`. `field` names the request field.
 /// A connection and the account a read names in `account_id`, once the caller may read it.
 pub async fn reading(pool: &DbPool, caller: &Caller, requested: &str) -> ApiResult<(DbConn, Uuid)> {
-    let mut conn = store::connect(pool).await?;
+    let mut conn = trellis_platform::db::connect(pool).await?;
     let account = account(&mut conn, caller, requested, "account_id", Need::Read).await?;
     Ok((conn, account))
 }
 
+/// The account a request names: the text sent in `field` (empty for the signed-in one)
+/// and what the caller wants to do there.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub requested: &'a str,
+    pub field: &'a str,
+    pub need: Need,
+}
+
+impl<'a> Target<'a> {
+    pub fn new(requested: &'a str, field: &'a str, need: Need) -> Self {
+        Target {
+            requested,
+            field,
+            need,
+        }
+    }
+
+    /// The account, once the caller may act on it (see [`account`]).
+    pub async fn resolve(self, conn: &mut AsyncPgConnection, caller: &Caller) -> ApiResult<Uuid> {
+        account(conn, caller, self.requested, self.field, self.need).await
+    }
+}
+
+/// The account a request acts on (`requested`, empty for the signed-in one), once the
+/// caller is allowed to act on it with `need`. `field` names the request field.
 pub async fn account(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
@@ -54,7 +78,7 @@ pub async fn account(
         if requested.is_empty() {
             return Err(ApiError::invalid(field, "is required with a service token"));
         }
-        let id = parse_id(field, requested)?;
+        let id = fields::id(field, requested)?;
         return match store::accounts::get(conn, id).await? {
             Some(_) => Ok(id),
             None => Err(ApiError::not_found("account", id)),
@@ -64,7 +88,7 @@ pub async fn account(
     let target = if requested.is_empty() {
         own
     } else {
-        parse_id(field, requested)?
+        fields::id(field, requested)?
     };
     let found = store::accounts::get(conn, target).await?;
     if target == own {
@@ -84,15 +108,6 @@ pub async fn account(
 /// The refusal for an account the caller may not act on, existing or not.
 pub fn denied(account: Uuid) -> ApiError {
     ApiError::PermissionDenied(format!("no access to account {account}"))
-}
-
-/// Whose request ids these are: a retry from the same caller replays (DESIGN.md section 6).
-pub fn scope(caller: &Caller) -> String {
-    if caller.is_service() {
-        format!("service:{}", caller.user())
-    } else {
-        format!("user:{}:{}", caller.claims.acct, caller.user())
-    }
 }
 
 /// The longest user id (a token's `sub`) the tables hold.

@@ -7,7 +7,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use trellis_platform::pagination::PageRequest;
+use diesel_async::AsyncPgConnection;
+use futures::future::BoxFuture;
+use trellis_platform::error::{ApiError, ApiResult, StoreError};
+use trellis_platform::pagination::{PageKey, PageRequest};
 
 /// Bytes of items one List answer carries, encoded: 1 MiB.
 pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
@@ -20,16 +23,19 @@ const FIRST_BATCH_ROWS: usize = 16;
 /// loads beyond those it returns: 32 Klips of ~1 MB at worst, not hundreds.
 const MAX_BATCH_ROWS: usize = 32;
 
+/// What one query of a page reads.
+pub type Rows<'c, Row> = BoxFuture<'c, Result<Vec<Row>, StoreError>>;
+
 /// One page of a keyset-paged list (see `trellis_platform::pagination`), filled by the
-/// handler's queries:
+/// handler's query:
 ///
 /// ```text
-/// let mut pager = Pager::new(&page, after);
-/// while let Some((after, limit)) = pager.next_query() {
-///     let rows = store::list(conn, …, after, limit).await?;   // key order
-///     pager.add(rows, |row| row.id, to_proto);
-/// }
-/// let (items, next_page_token) = pager.finish(Uuid::to_string);
+/// let pager = Pager::parse(request.page_size, &request.page_token)?;
+/// let (items, next_page_token) = pager
+///     .fill(conn, |row| row.id, to_proto, |conn, after, limit| {
+///         Box::pin(store::list(conn, …, after, limit))
+///     })
+///     .await?;
 /// ```
 pub struct Pager<Key, Item> {
     size: usize,
@@ -42,8 +48,48 @@ pub struct Pager<Key, Item> {
     done: Option<bool>,
 }
 
-impl<Key: Clone, Item: prost::Message> Pager<Key, Item> {
-    pub fn new(page: &PageRequest, after: Option<Key>) -> Self {
+impl<Key: PageKey + Clone, Item: prost::Message> Pager<Key, Item> {
+    /// The page a List request asks for.
+    pub fn parse(page_size: i32, page_token: &str) -> ApiResult<Self> {
+        Self::new(&PageRequest::parse(page_size, page_token)?)
+    }
+
+    /// The page `page` asks for, after the key its token holds.
+    pub fn new(page: &PageRequest) -> ApiResult<Self> {
+        Ok(Self::starting(page, page.after_key()?))
+    }
+
+    /// Refuses a token whose key `valid` says this service never issued (one the list's
+    /// query could not even compare).
+    pub fn refuse_unless(self, valid: impl Fn(&Key) -> bool) -> ApiResult<Self> {
+        match &self.after {
+            Some(key) if !valid(key) => Err(ApiError::invalid(
+                "page_token",
+                "not a token this service issued",
+            )),
+            _ => Ok(self),
+        }
+    }
+
+    /// Runs `query(conn, after, limit)` (rows in key order) until the page is complete;
+    /// the page's items and the token of the next page (empty after the last). The query's
+    /// future is boxed: an async closure borrowing `conn` again on every call is not `Send`
+    /// as a handler's future must be.
+    pub async fn fill<Row>(
+        mut self,
+        conn: &mut AsyncPgConnection,
+        key: impl Fn(&Row) -> Key,
+        to_proto: impl Fn(&Row) -> Item,
+        mut query: impl for<'c> FnMut(&'c mut AsyncPgConnection, Option<Key>, i64) -> Rows<'c, Row>,
+    ) -> ApiResult<(Vec<Item>, String)> {
+        while let Some((after, limit)) = self.next_query() {
+            let rows = query(conn, after, limit).await?;
+            self.add(rows, &key, &to_proto);
+        }
+        Ok(self.finish())
+    }
+
+    fn starting(page: &PageRequest, after: Option<Key>) -> Self {
         Pager {
             size: usize::try_from(page.size).unwrap_or(usize::MAX),
             after,
@@ -58,7 +104,7 @@ impl<Key: Clone, Item: prost::Message> Pager<Key, Item> {
     }
 
     /// The next query to run, `(after, limit)`, or `None` once the page is complete.
-    pub fn next_query(&mut self) -> Option<(Option<Key>, i64)> {
+    fn next_query(&mut self) -> Option<(Option<Key>, i64)> {
         if self.done.is_some() {
             return None;
         }
@@ -69,7 +115,7 @@ impl<Key: Clone, Item: prost::Message> Pager<Key, Item> {
     }
 
     /// Takes the rows the last query read.
-    pub fn add<Row>(
+    fn add<Row>(
         &mut self,
         rows: Vec<Row>,
         key: impl Fn(&Row) -> Key,
@@ -89,9 +135,9 @@ impl<Key: Clone, Item: prost::Message> Pager<Key, Item> {
     }
 
     /// The page's items and the token of the next page (empty after the last).
-    pub fn finish(self, key_text: impl Fn(&Key) -> String) -> (Vec<Item>, String) {
+    fn finish(self) -> (Vec<Item>, String) {
         let token = match (self.done, &self.after) {
-            (Some(true), Some(last)) => URL_SAFE_NO_PAD.encode(key_text(last)),
+            (Some(true), Some(last)) => URL_SAFE_NO_PAD.encode(last.to_token()),
             _ => String::new(),
         };
         (self.page.items, token)
@@ -162,18 +208,13 @@ mod tests {
         let mut pages = vec![];
         let mut token = String::new();
         loop {
-            let request = PageRequest::parse(size, &token).unwrap();
-            let after = request
-                .after
-                .as_deref()
-                .map(|key| key.parse::<usize>().unwrap());
-            let mut pager = Pager::new(&request, after);
+            let mut pager = Pager::<i64, String>::parse(size, &token).unwrap();
             while let Some((after, limit)) = pager.next_query() {
-                let start = after.map_or(0, |key| key + 1);
+                let start = after.map_or(0, |key| key as usize + 1);
                 let batch: Vec<usize> = (start..rows.len()).take(limit as usize).collect();
-                pager.add(batch, |i| *i, |i| "x".repeat(rows[*i]));
+                pager.add(batch, |i| *i as i64, |i| "x".repeat(rows[*i]));
             }
-            let (items, next) = pager.finish(usize::to_string);
+            let (items, next) = pager.finish();
             pages.push(items.iter().map(String::len).collect());
             if next.is_empty() {
                 return pages;
