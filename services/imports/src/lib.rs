@@ -2,24 +2,21 @@
 //! crash-safe import saga, master → instance links, instance status, updating instances and
 //! re-importing them. docs/imports.md tells the design in prose.
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the use cases below).
-//! - `planning`, `saga`, `observe`, `updating`, `reimport`, `cleanup`: the use cases, over
-//!   the library and token services (`peers`) and this service's own tables (`store`).
+//! - `api`: the gRPC handlers (authorize, parse into typed requests, call the use cases
+//!   below, convert their answers).
+//! - `app`: the use cases (planning, the saga, statuses, updates, re-imports, removals),
+//!   over the library and token services (`peers`) and this service's own tables (`store`).
 //! - `domain`: the rules as plain Rust (families, plan warnings, statuses, drift).
-//! - `store`: Diesel queries and transactions, one module per table group.
+//! - `store`: Diesel queries and transactions, one module per table group, and the schema.
 
 pub mod api;
-pub mod cleanup;
+pub mod app;
 pub mod domain;
-pub mod observe;
+#[cfg(feature = "fault-injection")]
+pub mod faults;
 pub mod peers;
-pub mod planning;
-pub mod reimport;
-pub mod saga;
-pub mod schema;
 pub mod settings;
 pub mod store;
-pub mod updating;
 
 use std::sync::Arc;
 
@@ -42,17 +39,11 @@ pub const SCHEMA: Schema = Schema {
 /// The server with this service's handlers behind token verification, and the recovery
 /// loop that finishes interrupted imports running beside it.
 pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServer> {
-    if context.settings.fail_after_step.is_some() {
+    if context.settings.execute_wait > settings::MAX_EXECUTE_WAIT {
         tracing::warn!(
-            step = ?context.settings.fail_after_step,
-            "TRELLIS_IMPORTS_FAIL_AFTER_STEP is set: the process aborts mid-import (test only)"
-        );
-    }
-    if context.settings.execute_wait_secs > settings::MAX_EXECUTE_WAIT_SECS {
-        tracing::warn!(
-            configured = context.settings.execute_wait_secs,
-            taken = settings::MAX_EXECUTE_WAIT_SECS,
-            "TRELLIS_IMPORTS_EXECUTE_WAIT_SECS is over its maximum; the maximum is taken"
+            configured = ?context.settings.execute_wait,
+            taken = ?settings::MAX_EXECUTE_WAIT,
+            "TRELLIS_IMPORTS_EXECUTE_WAIT is over its maximum; the maximum is taken"
         );
     }
     let pool_size = context.pool.status().max_size;
@@ -64,21 +55,27 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         store::saga_lock::MIN_POOL_SIZE
     );
     let peers = peers::Peers::new(&context.common, context.service_tokens.clone())?;
-    let saga = Arc::new(saga::Saga {
+    let saga = Arc::new(app::saga::Saga {
         pool: context.pool.clone(),
         locks: store::saga_lock::SagaLocks::new(context.pool.clone()),
         peers: peers.clone(),
         settings: context.settings.clone(),
     });
-    tokio::spawn(saga::recover(
-        saga.clone(),
-        context.settings.recovery_interval(),
-    ));
+    context.background.spawn(
+        "import recovery",
+        app::saga::recover(
+            saga.clone(),
+            context.settings.recovery_interval(),
+            context.background.clone(),
+        ),
+    );
     let handlers = api::ImportsApi {
-        pool: context.pool.clone(),
-        peers,
-        saga,
-        settings: context.settings.clone(),
+        app: app::App {
+            pool: context.pool.clone(),
+            peers,
+            saga,
+            settings: context.settings.clone(),
+        },
     };
     let gate = context.gate()?;
     Ok(context

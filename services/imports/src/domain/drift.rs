@@ -1,8 +1,6 @@
 //! The drift report (DESIGN.md section 5): what applying the master's definition to an
 //! instance Klip overwrites, and which of it were local edits.
 
-use trellis_proto::imports::v1 as pb;
-
 use super::link::KlipDefinition;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,19 +13,6 @@ pub enum ChangeKind {
     DataSource,
 }
 
-impl ChangeKind {
-    pub fn to_proto(self) -> pb::ChangeKind {
-        match self {
-            ChangeKind::Name => pb::ChangeKind::Name,
-            ChangeKind::ComponentAdded => pb::ChangeKind::ComponentAdded,
-            ChangeKind::ComponentRemoved => pb::ChangeKind::ComponentRemoved,
-            ChangeKind::Formula => pb::ChangeKind::Formula,
-            ChangeKind::Bindings => pb::ChangeKind::Bindings,
-            ChangeKind::DataSource => pb::ChangeKind::DataSource,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub kind: ChangeKind,
@@ -35,18 +20,6 @@ pub struct Change {
     pub instance_value: String,
     pub master_value: String,
     pub local_edit: bool,
-}
-
-impl Change {
-    pub fn to_proto(&self) -> pb::InstanceChange {
-        pb::InstanceChange {
-            kind: self.kind.to_proto() as i32,
-            subject: self.subject.clone(),
-            instance_value: self.instance_value.clone(),
-            master_value: self.master_value.clone(),
-            local_edit: self.local_edit,
-        }
-    }
 }
 
 fn bindings_text(definition: &KlipDefinition) -> String {

@@ -2,21 +2,36 @@
 //! partner and client → client inside one family, never across families and never to or from
 //! a standard account.
 
-use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
-/// The partner at the root of the account's family; none for a standard account (or an
-/// account of a kind this service does not know).
-pub fn family_of(account: &library::Account) -> Option<Uuid> {
-    match library::AccountKind::try_from(account.kind).ok()? {
-        library::AccountKind::Partner => Uuid::parse_str(&account.id).ok(),
-        library::AccountKind::Client => Uuid::parse_str(&account.parent_id).ok(),
-        library::AccountKind::Standard | library::AccountKind::Unspecified => None,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    Partner,
+    Client,
+    /// A standard account, or one of a kind this service does not know.
+    Standard,
+}
+
+/// What the family rules need of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Account {
+    pub id: Uuid,
+    pub kind: AccountKind,
+    /// A client's partner.
+    pub parent_id: Option<Uuid>,
+}
+
+/// The partner at the root of the account's family; none for a standard account.
+pub fn family_of(account: &Account) -> Option<Uuid> {
+    match account.kind {
+        AccountKind::Partner => Some(account.id),
+        AccountKind::Client => account.parent_id,
+        AccountKind::Standard => None,
     }
 }
 
 /// True when assets may be imported between the two accounts (I1).
-pub fn same_family(a: &library::Account, b: &library::Account) -> bool {
+pub fn same_family(a: &Account, b: &Account) -> bool {
     a.id != b.id && matches!((family_of(a), family_of(b)), (Some(x), Some(y)) if x == y)
 }
 
@@ -24,18 +39,17 @@ pub fn same_family(a: &library::Account, b: &library::Account) -> bool {
 mod tests {
     use super::*;
 
-    fn account(kind: library::AccountKind, parent: Option<&library::Account>) -> library::Account {
-        library::Account {
-            id: Uuid::now_v7().to_string(),
-            kind: kind as i32,
-            parent_id: parent.map(|p| p.id.clone()).unwrap_or_default(),
-            ..Default::default()
+    fn account(kind: AccountKind, parent: Option<&Account>) -> Account {
+        Account {
+            id: Uuid::now_v7(),
+            kind,
+            parent_id: parent.map(|p| p.id),
         }
     }
 
     #[test]
     fn imports_stay_inside_one_family() {
-        use library::AccountKind::*;
+        use AccountKind::*;
         let partner = account(Partner, None);
         let client = account(Client, Some(&partner));
         let sibling = account(Client, Some(&partner));

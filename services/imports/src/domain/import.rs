@@ -1,56 +1,31 @@
 //! Imports: one saga each (DESIGN.md section 2), its kind and the step it reached.
 
 use chrono::{DateTime, Utc};
-use trellis_proto::imports::v1 as pb;
 use uuid::Uuid;
 
 use super::spec::{ImportProgress, ImportSpec};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportKind {
-    Plan,
-    ReimportInPlace,
-    ReimportNewCopy,
-}
-
-impl ImportKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportKind::Plan => "plan",
-            ImportKind::ReimportInPlace => "reimport_in_place",
-            ImportKind::ReimportNewCopy => "reimport_new_copy",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "plan" => Some(ImportKind::Plan),
-            "reimport_in_place" => Some(ImportKind::ReimportInPlace),
-            "reimport_new_copy" => Some(ImportKind::ReimportNewCopy),
-            _ => None,
-        }
-    }
-
-    pub fn to_proto(self) -> pb::ImportKind {
-        match self {
-            ImportKind::Plan => pb::ImportKind::Plan,
-            ImportKind::ReimportInPlace => pb::ImportKind::ReimportInPlace,
-            ImportKind::ReimportNewCopy => pb::ImportKind::ReimportNewCopy,
-        }
+trellis_platform::text_enum! {
+    /// Stored as `imports.kind`.
+    pub enum ImportKind {
+        Plan = "plan",
+        ReimportInPlace = "reimport_in_place",
+        ReimportNewCopy = "reimport_new_copy",
     }
 }
 
-/// The saga's steps, in order; the last three end it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImportState {
-    Pending,
-    Cloning,
-    Granting,
-    Linking,
-    Succeeded,
-    Compensating,
-    Compensated,
-    Failed,
+trellis_platform::text_enum! {
+    /// The saga's steps, in order; the last three end it. Stored as `imports.state`.
+    pub enum ImportState {
+        Pending = "pending",
+        Cloning = "cloning",
+        Granting = "granting",
+        Linking = "linking",
+        Succeeded = "succeeded",
+        Compensating = "compensating",
+        Compensated = "compensated",
+        Failed = "failed",
+    }
 }
 
 impl ImportState {
@@ -62,51 +37,11 @@ impl ImportState {
         ImportState::Compensating,
     ];
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ImportState::Pending => "pending",
-            ImportState::Cloning => "cloning",
-            ImportState::Granting => "granting",
-            ImportState::Linking => "linking",
-            ImportState::Succeeded => "succeeded",
-            ImportState::Compensating => "compensating",
-            ImportState::Compensated => "compensated",
-            ImportState::Failed => "failed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "pending" => ImportState::Pending,
-            "cloning" => ImportState::Cloning,
-            "granting" => ImportState::Granting,
-            "linking" => ImportState::Linking,
-            "succeeded" => ImportState::Succeeded,
-            "compensating" => ImportState::Compensating,
-            "compensated" => ImportState::Compensated,
-            "failed" => ImportState::Failed,
-            _ => return None,
-        })
-    }
-
     pub fn is_finished(self) -> bool {
         matches!(
             self,
             ImportState::Succeeded | ImportState::Compensated | ImportState::Failed
         )
-    }
-
-    pub fn to_proto(self) -> pb::ImportState {
-        match self {
-            ImportState::Pending => pb::ImportState::Pending,
-            ImportState::Cloning => pb::ImportState::Cloning,
-            ImportState::Granting => pb::ImportState::Granting,
-            ImportState::Linking => pb::ImportState::Linking,
-            ImportState::Succeeded => pb::ImportState::Succeeded,
-            ImportState::Compensating => pb::ImportState::Compensating,
-            ImportState::Compensated => pb::ImportState::Compensated,
-            ImportState::Failed => pb::ImportState::Failed,
-        }
     }
 }
 
@@ -127,4 +62,37 @@ pub struct Import {
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
     pub end_time: Option<DateTime<Utc>>,
+}
+
+/// How long the recovery loop leaves a new import to the call that made it.
+pub const FIRST_ATTEMPT_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+
+impl Import {
+    /// A new import of `spec` from `source` into `destination`, not begun yet.
+    pub fn pending(
+        kind: ImportKind,
+        plan_id: Option<Uuid>,
+        (source, destination): (Uuid, Uuid),
+        spec: ImportSpec,
+        creator: &str,
+    ) -> Self {
+        let created = Utc::now();
+        Import {
+            id: Uuid::now_v7(),
+            kind,
+            plan_id,
+            destination_account_id: destination,
+            source_account_id: source,
+            state: ImportState::Pending,
+            spec,
+            progress: ImportProgress::default(),
+            error: String::new(),
+            attempts: 0,
+            next_attempt_time: created + FIRST_ATTEMPT_GRACE,
+            creator_user_id: creator.to_owned(),
+            create_time: created,
+            update_time: created,
+            end_time: None,
+        }
+    }
 }

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
 use super::asset::{AssetKind, AssetRef};
@@ -32,35 +31,6 @@ pub struct KlipDefinition {
 }
 
 impl KlipDefinition {
-    pub fn from_library(klip: &library::Klip) -> Self {
-        Self {
-            name: klip.name.clone(),
-            components: klip
-                .components
-                .iter()
-                .map(|c| Component {
-                    name: c.name.clone(),
-                    formula: c.formula.clone(),
-                })
-                .collect(),
-            bindings: klip
-                .bindings
-                .iter()
-                .map(|b| Uuid::parse_str(&b.data_source_id).ok())
-                .collect(),
-        }
-    }
-
-    pub fn to_library_components(&self) -> Vec<library::Component> {
-        self.components
-            .iter()
-            .map(|c| library::Component {
-                name: c.name.clone(),
-                formula: c.formula.clone(),
-            })
-            .collect()
-    }
-
     /// The bound data sources, each once, in binding order.
     pub fn bound(&self) -> Vec<Uuid> {
         let mut bound: Vec<Uuid> = Vec::new();

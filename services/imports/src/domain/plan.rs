@@ -3,12 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use trellis_proto::imports::v1 as pb;
 use uuid::Uuid;
 
 use super::asset::{AssetKind, AssetRef};
-use super::spec::ImportSpec;
+use super::spec::{ImportSpec, PlannedAsset};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,23 +23,6 @@ pub enum WarningKind {
     MissingDependency,
 }
 
-impl WarningKind {
-    pub fn to_proto(self) -> pb::PlanWarningKind {
-        match self {
-            WarningKind::UnresolvedProperty => pb::PlanWarningKind::UnresolvedProperty,
-            WarningKind::CredentialCopied => pb::PlanWarningKind::CredentialCopied,
-            WarningKind::TokenShared => pb::PlanWarningKind::TokenShared,
-            WarningKind::FamilyForbidden => pb::PlanWarningKind::FamilyForbidden,
-            WarningKind::AlreadyImported => pb::PlanWarningKind::AlreadyImported,
-            WarningKind::VariableExists => pb::PlanWarningKind::VariableExists,
-            WarningKind::TokenNeedsReauthorization => {
-                pb::PlanWarningKind::TokenNeedsReauthorization
-            }
-            WarningKind::MissingDependency => pb::PlanWarningKind::MissingDependency,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Warning {
     pub kind: WarningKind,
@@ -48,15 +31,22 @@ pub struct Warning {
     pub blocking: bool,
 }
 
-impl Warning {
-    pub fn to_proto(&self) -> pb::PlanWarning {
-        pb::PlanWarning {
-            kind: self.kind.to_proto() as i32,
-            message: self.message.clone(),
-            subject_id: self.subject_id.clone(),
-            blocking: self.blocking,
-        }
-    }
+/// A plan as reviewed (I8): what executing it imports, and what was said about it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub id: Uuid,
+    pub destination_account_id: Uuid,
+    pub source_account_id: Uuid,
+    pub creator_user_id: String,
+    pub selection: Vec<AssetRef>,
+    pub spec: ImportSpec,
+    pub warnings: Vec<Warning>,
+    /// Variables the import will create in the destination (I4).
+    pub variables: Vec<String>,
+    pub etag: String,
+    pub import_id: Option<Uuid>,
+    pub create_time: DateTime<Utc>,
+    pub expire_time: DateTime<Utc>,
 }
 
 /// The state of a master token, as the token service reports it.
@@ -87,24 +77,42 @@ pub struct PlanContext {
 
 /// The plan's warnings, and the variables the import will create in the destination.
 pub fn review(spec: &ImportSpec, context: &PlanContext) -> (Vec<Warning>, Vec<String>) {
-    let mut warnings = Vec::new();
-    let mut warn = |kind, subject_id: String, message: String, blocking| {
-        warnings.push(Warning {
+    let mut warnings = Warnings::default();
+    let master_variables: BTreeSet<&String> = spec.variables.iter().collect();
+    for asset in &spec.assets {
+        warnings.already_imported(asset, context);
+        if asset.kind == AssetKind::DataSource {
+            warnings.unresolved(asset, context, &master_variables);
+            warnings.secrets(asset, context);
+        }
+    }
+    warnings.missing(context);
+    let to_create = warnings.variables(spec, context);
+    (warnings.0, to_create)
+}
+
+/// The warnings of a plan, in the order they are found.
+#[derive(Default)]
+struct Warnings(Vec<Warning>);
+
+impl Warnings {
+    fn warn(&mut self, kind: WarningKind, subject_id: String, message: String, blocking: bool) {
+        self.0.push(Warning {
             kind,
             message,
             subject_id,
             blocking,
         });
-    };
-    let master_variables: BTreeSet<&String> = spec.variables.iter().collect();
-    for asset in &spec.assets {
-        let id = asset.id.to_string();
+    }
+
+    /// I7: another copy of what the destination has already.
+    fn already_imported(&mut self, asset: &PlannedAsset, context: &PlanContext) {
         if let Some(instances) = context.existing_instances.get(&asset.asset())
             && !instances.is_empty()
         {
-            warn(
+            self.warn(
                 WarningKind::AlreadyImported,
-                id.clone(),
+                asset.id.to_string(),
                 format!(
                     "the destination already has {} instance(s) of the {} {:?}; the import makes another copy (I7)",
                     instances.len(),
@@ -114,9 +122,15 @@ pub fn review(spec: &ImportSpec, context: &PlanContext) -> (Vec<Warning>, Vec<St
                 false,
             );
         }
-        if asset.kind != AssetKind::DataSource {
-            continue;
-        }
+    }
+
+    /// I13: a data source's template properties the destination does not resolve.
+    fn unresolved(
+        &mut self,
+        asset: &PlannedAsset,
+        context: &PlanContext,
+        master_variables: &BTreeSet<&String>,
+    ) {
         for name in &asset.template_properties {
             if !context.unresolved.contains(name) {
                 continue;
@@ -132,10 +146,15 @@ pub fn review(spec: &ImportSpec, context: &PlanContext) -> (Vec<Warning>, Vec<St
                     asset.name
                 )
             };
-            warn(WarningKind::UnresolvedProperty, id.clone(), message, false);
+            let subject = asset.id.to_string();
+            self.warn(WarningKind::UnresolvedProperty, subject, message, false);
         }
+    }
+
+    /// I5, I6: a data source's credential is copied, its token shared (and may be unusable).
+    fn secrets(&mut self, asset: &PlannedAsset, context: &PlanContext) {
         if let Some(credential) = asset.credential_id {
-            warn(
+            self.warn(
                 WarningKind::CredentialCopied,
                 credential.to_string(),
                 format!(
@@ -145,69 +164,75 @@ pub fn review(spec: &ImportSpec, context: &PlanContext) -> (Vec<Warning>, Vec<St
                 false,
             );
         }
-        if let Some(token) = asset.token_id {
-            warn(
-                WarningKind::TokenShared,
-                token.to_string(),
-                format!(
-                    "the data source {:?} refreshes with the master's OAuth token through a grant; the token is not added to the destination's connected accounts, and re-authorizing or revoking it in the source affects the instance too (I6)",
-                    asset.name
-                ),
-                false,
-            );
-            match context.tokens.get(&token) {
-                Some(TokenHealth::NeedsReauthorization(status)) => warn(
-                    WarningKind::TokenNeedsReauthorization,
-                    token.to_string(),
-                    format!(
-                        "the master's token is {status}: the imported data source cannot refresh until the source account re-authorizes it"
-                    ),
-                    false,
-                ),
-                Some(TokenHealth::Unusable(status)) => warn(
-                    WarningKind::TokenNeedsReauthorization,
-                    token.to_string(),
-                    format!(
-                        "the master's token is {status}: no grant can be made on it, so the data source {:?} cannot be imported",
-                        asset.name
-                    ),
-                    true,
-                ),
-                Some(TokenHealth::Active) | None => {}
-            }
-        }
-    }
-    for (kind, id) in &context.missing {
-        let message = match id {
-            Some(id) => format!("the {} {id} is referenced but does not exist", kind.noun()),
-            None => format!(
-                "a Klip binds a {} that was deleted; the instance's binding will dangle too",
-                kind.noun()
-            ),
+        let Some(token) = asset.token_id else {
+            return;
         };
-        warn(
-            WarningKind::MissingDependency,
-            id.map(|id| id.to_string()).unwrap_or_default(),
-            message,
+        self.warn(
+            WarningKind::TokenShared,
+            token.to_string(),
+            format!(
+                "the data source {:?} refreshes with the master's OAuth token through a grant; the token is not added to the destination's connected accounts, and re-authorizing or revoking it in the source affects the instance too (I6)",
+                asset.name
+            ),
             false,
         );
-    }
-    let mut to_create = Vec::new();
-    for name in &spec.variables {
-        if context.destination_variables.contains(name) {
-            warn(
-                WarningKind::VariableExists,
-                name.clone(),
+        match context.tokens.get(&token) {
+            Some(TokenHealth::NeedsReauthorization(status)) => self.warn(
+                WarningKind::TokenNeedsReauthorization,
+                token.to_string(),
                 format!(
-                    "the destination already has a variable {name}; its value and default are kept, not the master's (I4)"
+                    "the master's token is {status}: the imported data source cannot refresh until the source account re-authorizes it"
                 ),
                 false,
-            );
-        } else {
-            to_create.push(name.clone());
+            ),
+            Some(TokenHealth::Unusable(status)) => self.warn(
+                WarningKind::TokenNeedsReauthorization,
+                token.to_string(),
+                format!(
+                    "the master's token is {status}: no grant can be made on it, so the data source {:?} cannot be imported",
+                    asset.name
+                ),
+                true,
+            ),
+            Some(TokenHealth::Active) | None => {}
         }
     }
-    (warnings, to_create)
+
+    /// What the source references but lacks.
+    fn missing(&mut self, context: &PlanContext) {
+        for (kind, id) in &context.missing {
+            let message = match id {
+                Some(id) => format!("the {} {id} is referenced but does not exist", kind.noun()),
+                None => format!(
+                    "a Klip binds a {} that was deleted; the instance's binding will dangle too",
+                    kind.noun()
+                ),
+            };
+            let subject = id.map(|id| id.to_string()).unwrap_or_default();
+            self.warn(WarningKind::MissingDependency, subject, message, false);
+        }
+    }
+
+    /// I4: the variables the destination has already keep their values; the others are
+    /// created (answered).
+    fn variables(&mut self, spec: &ImportSpec, context: &PlanContext) -> Vec<String> {
+        let mut to_create = Vec::new();
+        for name in &spec.variables {
+            if context.destination_variables.contains(name) {
+                self.warn(
+                    WarningKind::VariableExists,
+                    name.clone(),
+                    format!(
+                        "the destination already has a variable {name}; its value and default are kept, not the master's (I4)"
+                    ),
+                    false,
+                );
+            } else {
+                to_create.push(name.clone());
+            }
+        }
+        to_create
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tonic_types::PreconditionViolation;
-use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
 use super::asset::{AssetKind, AssetRef};
@@ -52,61 +50,7 @@ pub struct ImportSpec {
     pub replaced: Option<AssetRef>,
 }
 
-/// A closure the library answered with something this service cannot read.
-#[derive(Debug, thiserror::Error)]
-#[error("the library's dependency closure names {0}")]
-pub struct UnreadableClosure(String);
-
 impl ImportSpec {
-    /// The spec of a library dependency closure.
-    pub fn from_closure(
-        closure: &library::GetDependencyClosureResponse,
-    ) -> Result<Self, UnreadableClosure> {
-        let optional_id = |text: &str| -> Result<Option<Uuid>, UnreadableClosure> {
-            if text.is_empty() {
-                Ok(None)
-            } else {
-                Uuid::parse_str(text)
-                    .map(Some)
-                    .map_err(|_| UnreadableClosure(format!("a malformed id {text:?}")))
-            }
-        };
-        let mut assets = Vec::with_capacity(closure.assets.len());
-        for entry in &closure.assets {
-            let asset = entry
-                .asset
-                .as_ref()
-                .and_then(AssetRef::from_library)
-                .ok_or_else(|| UnreadableClosure("an asset without kind or id".into()))?;
-            let dependencies = entry
-                .dependencies
-                .iter()
-                .map(|d| {
-                    AssetRef::from_library(d)
-                        .ok_or_else(|| UnreadableClosure("a malformed dependency".into()))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            assets.push(PlannedAsset {
-                kind: asset.kind,
-                id: asset.id,
-                name: entry.name.clone(),
-                selected: entry.selected,
-                version: entry.version,
-                fingerprint: entry.fingerprint.clone(),
-                dependencies,
-                credential_id: optional_id(&entry.credential_id)?,
-                token_id: optional_id(&entry.token_id)?,
-                template_properties: entry.template_properties.clone(),
-            });
-        }
-        Ok(Self {
-            assets,
-            variables: closure.variables.clone(),
-            reuse_ids: BTreeMap::new(),
-            replaced: None,
-        })
-    }
-
     pub fn refs(&self) -> impl Iterator<Item = AssetRef> + '_ {
         self.assets.iter().map(PlannedAsset::asset)
     }
@@ -146,20 +90,19 @@ impl ImportSpec {
         hex::encode(&Sha256::digest(json)[..16])
     }
 
-    /// How `now` differs from `self`, one violation per changed asset, for the
-    /// FAILED_PRECONDITION of a stale plan.
-    pub fn differences(&self, now: &ImportSpec) -> Vec<PreconditionViolation> {
+    /// How `now` differs from `self`, one entry per changed asset, for the
+    /// FAILED_PRECONDITION (`SOURCE_CHANGED`) of a stale plan.
+    pub fn differences(&self, now: &ImportSpec) -> Vec<Difference> {
         let before: BTreeMap<AssetRef, &PlannedAsset> =
             self.assets.iter().map(|a| (a.asset(), a)).collect();
         let after: BTreeMap<AssetRef, &PlannedAsset> =
             now.assets.iter().map(|a| (a.asset(), a)).collect();
         let mut violations = Vec::new();
         let mut note = |asset: &AssetRef, description: String| {
-            violations.push(PreconditionViolation::new(
-                "SOURCE_CHANGED",
-                asset.subject(),
+            violations.push(Difference {
+                subject: asset.subject(),
                 description,
-            ));
+            });
         };
         for (asset, old) in &before {
             let Some(new) = after.get(asset) else {
@@ -214,17 +157,24 @@ impl ImportSpec {
             }
         }
         if violations.is_empty() && self.variables != now.variables {
-            violations.push(PreconditionViolation::new(
-                "SOURCE_CHANGED",
-                "variables",
-                format!(
+            violations.push(Difference {
+                subject: "variables".into(),
+                description: format!(
                     "the variables used changed: {:?} → {:?}",
                     self.variables, now.variables
                 ),
-            ));
+            });
         }
         violations
     }
+}
+
+/// What changed in the source since a plan was made: the asset (`klips/<id>`) or
+/// `variables`, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub subject: String,
+    pub description: String,
 }
 
 /// A master and the instance a clone made of it.

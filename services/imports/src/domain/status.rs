@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use trellis_proto::imports::v1 as pb;
 use uuid::Uuid;
 
 use super::asset::{AssetKind, AssetRef};
@@ -31,18 +30,6 @@ pub enum Status {
     Missing,
 }
 
-impl Status {
-    pub fn to_proto(self) -> pb::InstanceStatus {
-        match self {
-            Status::RequiresReimport => pb::InstanceStatus::RequiresReimport,
-            Status::Drift => pb::InstanceStatus::Drift,
-            Status::Outdated => pb::InstanceStatus::Outdated,
-            Status::InSync => pb::InstanceStatus::InSync,
-            Status::Missing => pb::InstanceStatus::Missing,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReasonKind {
     MasterChanged,
@@ -52,33 +39,11 @@ pub enum ReasonKind {
     InstanceDeleted,
 }
 
-impl ReasonKind {
-    pub fn to_proto(self) -> pb::StatusReasonKind {
-        match self {
-            ReasonKind::MasterChanged => pb::StatusReasonKind::MasterChanged,
-            ReasonKind::LocalEdit => pb::StatusReasonKind::LocalEdit,
-            ReasonKind::DataSourceChanged => pb::StatusReasonKind::DataSourceChanged,
-            ReasonKind::DataSourceAdded => pb::StatusReasonKind::DataSourceAdded,
-            ReasonKind::InstanceDeleted => pb::StatusReasonKind::InstanceDeleted,
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
     pub kind: ReasonKind,
     pub message: String,
     pub subject: Option<AssetRef>,
-}
-
-impl Reason {
-    pub fn to_proto(&self) -> pb::StatusReason {
-        pb::StatusReason {
-            kind: self.kind.to_proto() as i32,
-            message: self.message.clone(),
-            subject: self.subject.map(AssetRef::to_proto),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,84 +82,27 @@ pub fn evaluate(link: &Link, master: Option<&MasterState>, instance: Option<i64>
     let noun = link.kind().noun();
     let Some(instance_version) = instance else {
         evaluation.status = Status::Missing;
-        evaluation.reasons.push(Reason {
-            kind: ReasonKind::InstanceDeleted,
-            message: format!("the instance {noun} was deleted in its account"),
-            subject: Some(link.instance),
-        });
+        evaluation.reason(
+            ReasonKind::InstanceDeleted,
+            format!("the instance {noun} was deleted in its account"),
+            Some(link.instance),
+        );
         return evaluation;
-    };
-    let push = |evaluation: &mut Evaluation, kind, message: String, subject| {
-        evaluation.reasons.push(Reason {
-            kind,
-            message,
-            subject,
-        });
     };
     match master {
         None => {
             evaluation.master_changed = true;
-            push(
-                &mut evaluation,
+            evaluation.reason(
                 ReasonKind::MasterChanged,
                 format!("the master {noun} was deleted"),
                 Some(link.master()),
             );
         }
         Some(master) => {
-            match link.kind() {
-                AssetKind::Klip => {
-                    for source in &master.bound {
-                        let subject = Some(AssetRef::new(AssetKind::DataSource, *source));
-                        match link.data_sources.get(source) {
-                            None => {
-                                evaluation.added.push(*source);
-                                push(
-                                    &mut evaluation,
-                                    ReasonKind::DataSourceAdded,
-                                    format!(
-                                        "the master Klip now uses the data source {source}, which was not imported (I10)"
-                                    ),
-                                    subject,
-                                );
-                            }
-                            Some(bound)
-                                if master
-                                    .source_fingerprints
-                                    .get(source)
-                                    .is_some_and(|now| *now != bound.fingerprint) =>
-                            {
-                                evaluation.changed.push(*source);
-                                push(
-                                    &mut evaluation,
-                                    ReasonKind::DataSourceChanged,
-                                    format!(
-                                        "the master data source {source} changed since import (I10)"
-                                    ),
-                                    subject,
-                                );
-                            }
-                            Some(_) => {}
-                        }
-                    }
-                }
-                AssetKind::DataSource => {
-                    if master.fingerprint != link.master_fingerprint {
-                        evaluation.changed.push(link.master_id);
-                        push(
-                            &mut evaluation,
-                            ReasonKind::DataSourceChanged,
-                            "the master data source's request, format or auth changed since import (I10)".into(),
-                            Some(link.master()),
-                        );
-                    }
-                }
-                AssetKind::Dashboard => {}
-            }
+            evaluation.data_sources(link, master);
             if master.version > link.master_version_synced {
                 evaluation.master_changed = true;
-                push(
-                    &mut evaluation,
+                evaluation.reason(
                     ReasonKind::MasterChanged,
                     format!(
                         "the master {noun} changed since the last sync (version {} → {})",
@@ -207,8 +115,7 @@ pub fn evaluate(link: &Link, master: Option<&MasterState>, instance: Option<i64>
     }
     if instance_version > link.instance_version_synced {
         evaluation.local_edit = true;
-        push(
-            &mut evaluation,
+        evaluation.reason(
             ReasonKind::LocalEdit,
             format!(
                 "the instance {noun} was edited in its account since the last sync (version {} → {instance_version})",
@@ -227,6 +134,66 @@ pub fn evaluate(link: &Link, master: Option<&MasterState>, instance: Option<i64>
         Status::InSync
     };
     evaluation
+}
+
+impl Evaluation {
+    fn reason(&mut self, kind: ReasonKind, message: String, subject: Option<AssetRef>) {
+        self.reasons.push(Reason {
+            kind,
+            message,
+            subject,
+        });
+    }
+
+    /// I10: a Klip's master binding data sources the instance was not given or whose
+    /// fingerprint changed; a data source's master changed.
+    fn data_sources(&mut self, link: &Link, master: &MasterState) {
+        match link.kind() {
+            AssetKind::Klip => {
+                for source in &master.bound {
+                    let subject = Some(AssetRef::new(AssetKind::DataSource, *source));
+                    match link.data_sources.get(source) {
+                        None => {
+                            self.added.push(*source);
+                            self.reason(
+                                ReasonKind::DataSourceAdded,
+                                format!(
+                                    "the master Klip now uses the data source {source}, which was not imported (I10)"
+                                ),
+                                subject,
+                            );
+                        }
+                        Some(bound)
+                            if master
+                                .source_fingerprints
+                                .get(source)
+                                .is_some_and(|now| *now != bound.fingerprint) =>
+                        {
+                            self.changed.push(*source);
+                            self.reason(
+                                ReasonKind::DataSourceChanged,
+                                format!(
+                                    "the master data source {source} changed since import (I10)"
+                                ),
+                                subject,
+                            );
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+            AssetKind::DataSource if master.fingerprint != link.master_fingerprint => {
+                self.changed.push(link.master_id);
+                self.reason(
+                    ReasonKind::DataSourceChanged,
+                    "the master data source's request, format or auth changed since import (I10)"
+                        .into(),
+                    Some(link.master()),
+                );
+            }
+            AssetKind::DataSource | AssetKind::Dashboard => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use tonic::Status;
 use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
-use super::{PAGE, Peers, found};
+use trellis_platform::pagination::collect_pages;
+
+use super::{MAX_LISTED, PAGE, Peers, convert, found};
 use crate::domain::asset::{AssetKind, AssetRef};
 
 /// The most assets one BatchGetAssets call may name.
@@ -16,26 +18,24 @@ impl Peers {
     // --- library: accounts, closures, properties
 
     pub async fn account(&self, id: Uuid) -> Result<Option<library::Account>, Status> {
-        found(
-            self.library
-                .clone()
-                .get_account(self.library_call(library::GetAccountRequest { id: id.to_string() }))
-                .await
-                .map(|r| r.into_inner().account.unwrap_or_default()),
+        let request = library::GetAccountRequest { id: id.to_string() };
+        self.find_in_library(
+            request,
+            async |mut l, r| l.get_account(r).await,
+            |a| a.account,
         )
+        .await
     }
 
     /// Whether `user` is an admin of `account` (directly, or as an admin of its partner).
     pub async fn is_admin_of(&self, user: &str, account: Uuid) -> Result<bool, Status> {
+        let request = library::CheckMembershipRequest {
+            user_id: user.to_owned(),
+            account_id: account.to_string(),
+        };
         let answer = self
-            .library
-            .clone()
-            .check_membership(self.library_call(library::CheckMembershipRequest {
-                user_id: user.to_owned(),
-                account_id: account.to_string(),
-            }))
-            .await?
-            .into_inner();
+            .ask_library(request, async |mut l, r| l.check_membership(r).await)
+            .await?;
         Ok(answer.role == library::MembershipRole::Admin as i32)
     }
 
@@ -44,15 +44,12 @@ impl Peers {
         account: Uuid,
         assets: Vec<library::AssetRef>,
     ) -> Result<library::GetDependencyClosureResponse, Status> {
-        Ok(self
-            .library
-            .clone()
-            .get_dependency_closure(self.library_call(library::GetDependencyClosureRequest {
-                account_id: account.to_string(),
-                assets,
-            }))
-            .await?
-            .into_inner())
+        let request = library::GetDependencyClosureRequest {
+            account_id: account.to_string(),
+            assets,
+        };
+        self.ask_library(request, async |mut l, r| l.get_dependency_closure(r).await)
+            .await
     }
 
     /// Resolves `names` in `account` for no user: company properties and variable defaults.
@@ -61,53 +58,39 @@ impl Peers {
         account: Uuid,
         names: Vec<String>,
     ) -> Result<library::ResolvePropertiesResponse, Status> {
-        Ok(self
-            .library
-            .clone()
-            .resolve_properties(self.library_call(library::ResolvePropertiesRequest {
-                account_id: account.to_string(),
-                user_id: String::new(),
-                names,
-            }))
-            .await?
-            .into_inner())
+        let request = library::ResolvePropertiesRequest {
+            account_id: account.to_string(),
+            user_id: String::new(),
+            names,
+        };
+        self.ask_library(request, async |mut l, r| l.resolve_properties(r).await)
+            .await
     }
 
     pub async fn variables(&self, account: Uuid) -> Result<Vec<library::Variable>, Status> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        collect_pages(MAX_LISTED, |page_token| async move {
+            let request = library::ListVariablesRequest {
+                account_id: account.to_string(),
+                page_size: PAGE,
+                page_token,
+            };
             let page = self
-                .library
-                .clone()
-                .list_variables(self.library_call(library::ListVariablesRequest {
-                    account_id: account.to_string(),
-                    page_size: PAGE,
-                    page_token,
-                }))
-                .await?
-                .into_inner();
-            all.extend(page.variables);
-            if page.next_page_token.is_empty() {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+                .ask_library(request, async |mut l, r| l.list_variables(r).await)
+                .await?;
+            Ok((page.variables, page.next_page_token))
+        })
+        .await
     }
 
     // --- library: assets
 
     pub async fn klip(&self, account: Uuid, id: Uuid) -> Result<Option<library::Klip>, Status> {
-        found(
-            self.library
-                .clone()
-                .get_klip(self.library_call(library::GetKlipRequest {
-                    id: id.to_string(),
-                    account_id: account.to_string(),
-                }))
-                .await
-                .map(|r| r.into_inner().klip.unwrap_or_default()),
-        )
+        let request = library::GetKlipRequest {
+            id: id.to_string(),
+            account_id: account.to_string(),
+        };
+        self.find_in_library(request, async |mut l, r| l.get_klip(r).await, |a| a.klip)
+            .await
     }
 
     pub async fn data_source(
@@ -115,16 +98,12 @@ impl Peers {
         account: Uuid,
         id: Uuid,
     ) -> Result<Option<library::DataSource>, Status> {
-        found(
-            self.library
-                .clone()
-                .get_data_source(self.library_call(library::GetDataSourceRequest {
-                    id: id.to_string(),
-                    account_id: account.to_string(),
-                }))
-                .await
-                .map(|r| r.into_inner().data_source.unwrap_or_default()),
-        )
+        let request = library::GetDataSourceRequest {
+            id: id.to_string(),
+            account_id: account.to_string(),
+        };
+        let call = async |mut l: super::Library, r| l.get_data_source(r).await;
+        self.find_in_library(request, call, |a| a.data_source).await
     }
 
     pub async fn dashboard(
@@ -132,16 +111,12 @@ impl Peers {
         account: Uuid,
         id: Uuid,
     ) -> Result<Option<library::Dashboard>, Status> {
-        found(
-            self.library
-                .clone()
-                .get_dashboard(self.library_call(library::GetDashboardRequest {
-                    id: id.to_string(),
-                    account_id: account.to_string(),
-                }))
-                .await
-                .map(|r| r.into_inner().dashboard.unwrap_or_default()),
-        )
+        let request = library::GetDashboardRequest {
+            id: id.to_string(),
+            account_id: account.to_string(),
+        };
+        let call = async |mut l: super::Library, r| l.get_dashboard(r).await;
+        self.find_in_library(request, call, |a| a.dashboard).await
     }
 
     /// An asset's current version; `None` when it does not exist.
@@ -162,31 +137,22 @@ impl Peers {
     pub async fn versions(&self, assets: &[(Uuid, AssetRef)]) -> Result<Vec<Option<i64>>, Status> {
         let mut versions = Vec::with_capacity(assets.len());
         for chunk in assets.chunks(BATCH_ASSETS) {
+            let request = library::BatchGetAssetsRequest {
+                assets: chunk
+                    .iter()
+                    .map(|(_, asset)| convert::library_ref(*asset))
+                    .collect(),
+            };
             let response = self
-                .library
-                .clone()
-                .batch_get_assets(
-                    self.library_call(library::BatchGetAssetsRequest {
-                        assets: chunk
-                            .iter()
-                            .map(|(_, asset)| library::AssetRef {
-                                kind: asset.kind.to_library() as i32,
-                                id: asset.id.to_string(),
-                            })
-                            .collect(),
-                    }),
-                )
-                .await?
-                .into_inner();
+                .ask_library(request, async |mut l, r| l.batch_get_assets(r).await)
+                .await?;
             let found: HashMap<AssetRef, (Uuid, i64)> = response
                 .assets
                 .into_iter()
                 .filter_map(|found| {
-                    let asset = found.asset?;
-                    let kind = AssetKind::from_library(asset.kind)?;
-                    let id = Uuid::parse_str(&asset.id).ok()?;
+                    let asset = convert::asset_ref(&found.asset?)?;
                     let account = Uuid::parse_str(&found.account_id).ok()?;
-                    Some((AssetRef::new(kind, id), (account, found.version)))
+                    Some((asset, (account, found.version)))
                 })
                 .collect();
             versions.extend(chunk.iter().map(|(account, asset)| {
@@ -203,12 +169,8 @@ impl Peers {
         &self,
         request: library::CloneAssetsRequest,
     ) -> Result<library::CloneAssetsResponse, Status> {
-        Ok(self
-            .library
-            .clone()
-            .clone_assets(self.library_call(request))
-            .await?
-            .into_inner())
+        self.ask_library(request, async |mut l, r| l.clone_assets(r).await)
+            .await
     }
 
     /// Points an imported data source at its own credential copy (I5).
@@ -219,54 +181,43 @@ impl Peers {
         data_source: Uuid,
         credential: Uuid,
     ) -> Result<library::DataSource, Status> {
-        Ok(self
-            .library
-            .clone()
-            .update_data_source(self.library_call(library::UpdateDataSourceRequest {
-                request_id,
-                data_source: Some(library::DataSource {
-                    id: data_source.to_string(),
-                    account_id: account.to_string(),
-                    auth: Some(library::DataSourceAuth {
-                        kind: library::AuthKind::Credential as i32,
-                        method: Some(library::data_source_auth::Method::CredentialId(
-                            credential.to_string(),
-                        )),
-                    }),
-                    ..Default::default()
+        let request = library::UpdateDataSourceRequest {
+            request_id,
+            data_source: Some(library::DataSource {
+                id: data_source.to_string(),
+                account_id: account.to_string(),
+                auth: Some(library::DataSourceAuth {
+                    kind: library::AuthKind::Credential as i32,
+                    method: Some(library::data_source_auth::Method::CredentialId(
+                        credential.to_string(),
+                    )),
                 }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["auth".into()],
-                }),
-            }))
-            .await?
-            .into_inner()
-            .data_source
-            .unwrap_or_default())
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["auth".into()],
+            }),
+        };
+        let answer = self
+            .ask_library(request, async |mut l, r| l.update_data_source(r).await)
+            .await?;
+        Ok(answer.data_source.unwrap_or_default())
     }
 
     pub async fn apply_klips(
         &self,
         request: library::ApplyKlipDefinitionsRequest,
     ) -> Result<library::ApplyKlipDefinitionsResponse, Status> {
-        Ok(self
-            .library
-            .clone()
-            .apply_klip_definitions(self.library_call(request))
-            .await?
-            .into_inner())
+        self.ask_library(request, async |mut l, r| l.apply_klip_definitions(r).await)
+            .await
     }
 
     pub async fn apply_data_sources(
         &self,
         request: library::ApplyDataSourceDefinitionsRequest,
     ) -> Result<library::ApplyDataSourceDefinitionsResponse, Status> {
-        Ok(self
-            .library
-            .clone()
-            .apply_data_source_definitions(self.library_call(request))
-            .await?
-            .into_inner())
+        let call = async |mut l: super::Library, r| l.apply_data_source_definitions(r).await;
+        self.ask_library(request, call).await
     }
 
     /// Deletes an asset; `Ok(false)` when it did not exist (deleted already). A data source
@@ -278,38 +229,39 @@ impl Peers {
         asset: AssetRef,
         force: bool,
     ) -> Result<bool, Status> {
-        let account_id = account.to_string();
-        let id = asset.id.to_string();
-        let mut library = self.library.clone();
+        let (account_id, id, etag) = (account.to_string(), asset.id.to_string(), String::new());
         let result = match asset.kind {
-            AssetKind::Dashboard => library
-                .delete_dashboard(self.library_call(library::DeleteDashboardRequest {
+            AssetKind::Dashboard => {
+                let request = library::DeleteDashboardRequest {
                     request_id,
                     id,
                     account_id,
-                    etag: String::new(),
-                }))
-                .await
-                .map(drop),
-            AssetKind::Klip => library
-                .delete_klip(self.library_call(library::DeleteKlipRequest {
+                    etag,
+                };
+                let call = async |mut l: super::Library, r| l.delete_dashboard(r).await;
+                self.ask_library(request, call).await.map(drop)
+            }
+            AssetKind::Klip => {
+                let request = library::DeleteKlipRequest {
                     request_id,
                     id,
                     account_id,
-                    etag: String::new(),
-                }))
-                .await
-                .map(drop),
-            AssetKind::DataSource => library
-                .delete_data_source(self.library_call(library::DeleteDataSourceRequest {
+                    etag,
+                };
+                let call = async |mut l: super::Library, r| l.delete_klip(r).await;
+                self.ask_library(request, call).await.map(drop)
+            }
+            AssetKind::DataSource => {
+                let request = library::DeleteDataSourceRequest {
                     request_id,
                     id,
                     account_id,
-                    etag: String::new(),
+                    etag,
                     force,
-                }))
-                .await
-                .map(drop),
+                };
+                let call = async |mut l: super::Library, r| l.delete_data_source(r).await;
+                self.ask_library(request, call).await.map(drop)
+            }
         };
         Ok(found(result)?.is_some())
     }
@@ -320,18 +272,10 @@ impl Peers {
         account: Uuid,
         data_source: Uuid,
     ) -> Result<bool, Status> {
-        let page = self
-            .library
-            .clone()
-            .list_klips(self.library_call(library::ListKlipsRequest {
-                account_id: account.to_string(),
-                data_source_id: data_source.to_string(),
-                page_size: 1,
-                page_token: String::new(),
-            }))
+        Ok(!self
+            .klips_binding_page(account, data_source, 1)
             .await?
-            .into_inner();
-        Ok(!page.klips.is_empty())
+            .is_empty())
     }
 
     /// The Klips of `account` that bind the data source (ids).
@@ -340,37 +284,43 @@ impl Peers {
         account: Uuid,
         data_source: Uuid,
     ) -> Result<Vec<Uuid>, Status> {
-        let page = self
-            .library
-            .clone()
-            .list_klips(self.library_call(library::ListKlipsRequest {
-                account_id: account.to_string(),
-                data_source_id: data_source.to_string(),
-                page_size: PAGE,
-                page_token: String::new(),
-            }))
-            .await?
-            .into_inner();
-        Ok(page
-            .klips
+        let klips = self.klips_binding_page(account, data_source, PAGE).await?;
+        Ok(klips
             .iter()
             .filter_map(|k| Uuid::parse_str(&k.id).ok())
             .collect())
     }
 
+    /// The first `page_size` Klips of `account` that bind the data source.
+    async fn klips_binding_page(
+        &self,
+        account: Uuid,
+        data_source: Uuid,
+        page_size: i32,
+    ) -> Result<Vec<library::Klip>, Status> {
+        let request = library::ListKlipsRequest {
+            account_id: account.to_string(),
+            data_source_id: data_source.to_string(),
+            page_size,
+            page_token: String::new(),
+        };
+        let page = self
+            .ask_library(request, async |mut l, r| l.list_klips(r).await)
+            .await?;
+        Ok(page.klips)
+    }
+
     /// The dashboards of `account` that show the Klip (ids).
     pub async fn dashboards_showing(&self, account: Uuid, klip: Uuid) -> Result<Vec<Uuid>, Status> {
+        let request = library::ListDashboardsRequest {
+            account_id: account.to_string(),
+            klip_id: klip.to_string(),
+            page_size: PAGE,
+            page_token: String::new(),
+        };
         let page = self
-            .library
-            .clone()
-            .list_dashboards(self.library_call(library::ListDashboardsRequest {
-                account_id: account.to_string(),
-                klip_id: klip.to_string(),
-                page_size: PAGE,
-                page_token: String::new(),
-            }))
-            .await?
-            .into_inner();
+            .ask_library(request, async |mut l, r| l.list_dashboards(r).await)
+            .await?;
         Ok(page
             .dashboards
             .iter()

@@ -7,51 +7,28 @@ use tonic::{Code, Status};
 use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{self, TracedChannel, authorized};
 use trellis_platform::config::{CommonConfig, ServiceKind};
-use trellis_platform::error::ApiError;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 
+/// Items per page of another service's List call.
 const PAGE: i32 = 1000;
+/// Most items read from one List call, page after page: more than any account holds.
+const MAX_LISTED: usize = 100_000;
 
+pub mod convert;
 mod library_calls;
 mod token_calls;
 
+type Library = LibraryServiceClient<TracedChannel>;
+type Tokens = TokenServiceClient<TracedChannel>;
+
 #[derive(Clone)]
 pub struct Peers {
-    library: LibraryServiceClient<TracedChannel>,
-    tokens: TokenServiceClient<TracedChannel>,
+    library: Library,
+    tokens: Tokens,
     /// Tokens of this service's identity (`imports`): the library and token services scope
     /// request ids by it, so a restarted replica replays its predecessor's calls.
     tokens_of_imports: ServiceTokens,
-}
-
-/// A failed call that waiting may fix: the peer is down, overloaded, timed out, or failed
-/// on its side.
-pub fn is_transient(status: &Status) -> bool {
-    matches!(
-        status.code(),
-        Code::Unavailable
-            | Code::DeadlineExceeded
-            | Code::Aborted
-            | Code::ResourceExhausted
-            | Code::Internal
-            | Code::Unknown
-            | Code::Cancelled
-    )
-}
-
-/// A failed call to `service` as this service's caller sees it: a peer that is down or
-/// failing is UNAVAILABLE, never an INTERNAL of ours; the caller's own mistakes keep their
-/// code.
-pub fn upstream(service: &'static str) -> impl Fn(Status) -> ApiError {
-    move |status| {
-        if is_transient(&status) {
-            tracing::warn!(service, code = ?status.code(), message = status.message(), "peer call failed");
-            ApiError::Unavailable(format!("the {service} service is unavailable; retry later"))
-        } else {
-            ApiError::from(status)
-        }
-    }
 }
 
 /// `Ok(None)` for NOT_FOUND.
@@ -72,14 +49,41 @@ impl Peers {
         })
     }
 
-    pub(super) fn library_call<T>(&self, message: T) -> tonic::Request<T> {
-        authorized(
-            message,
+    /// One call to the library as this service: `call` makes the RPC on a client of its own.
+    async fn ask_library<Q, A>(
+        &self,
+        request: Q,
+        call: impl AsyncFnOnce(Library, tonic::Request<Q>) -> Result<tonic::Response<A>, Status>,
+    ) -> Result<A, Status> {
+        let request = authorized(
+            request,
             &self.tokens_of_imports.bearer(ServiceKind::Library),
+        );
+        Ok(call(self.library.clone(), request).await?.into_inner())
+    }
+
+    /// A Get call to the library: the message `pick` takes from the answer, `None` for
+    /// NOT_FOUND.
+    async fn find_in_library<Q, A, T: Default>(
+        &self,
+        request: Q,
+        call: impl AsyncFnOnce(Library, tonic::Request<Q>) -> Result<tonic::Response<A>, Status>,
+        pick: impl FnOnce(A) -> Option<T>,
+    ) -> Result<Option<T>, Status> {
+        found(
+            self.ask_library(request, call)
+                .await
+                .map(|answer| pick(answer).unwrap_or_default()),
         )
     }
 
-    pub(super) fn tokens_call<T>(&self, message: T) -> tonic::Request<T> {
-        authorized(message, &self.tokens_of_imports.bearer(ServiceKind::Tokens))
+    /// One call to the token service as this service, as [`Self::ask_library`].
+    async fn ask_tokens<Q, A>(
+        &self,
+        request: Q,
+        call: impl AsyncFnOnce(Tokens, tonic::Request<Q>) -> Result<tonic::Response<A>, Status>,
+    ) -> Result<A, Status> {
+        let request = authorized(request, &self.tokens_of_imports.bearer(ServiceKind::Tokens));
+        Ok(call(self.tokens.clone(), request).await?.into_inner())
     }
 }

@@ -6,20 +6,20 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use super::{from_json, to_json, unknown};
+use super::{from_json, to_json};
 use crate::domain::import::{Import, ImportKind, ImportState};
 use crate::domain::spec::ImportProgress;
-use crate::schema::imports;
+use crate::store::schema::imports;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = imports)]
 struct ImportRow {
     id: Uuid,
-    kind: String,
+    kind: ImportKind,
     plan_id: Option<Uuid>,
     destination_account_id: Uuid,
     source_account_id: Uuid,
-    state: String,
+    state: ImportState,
     spec: serde_json::Value,
     progress: serde_json::Value,
     error: String,
@@ -37,12 +37,11 @@ impl TryFrom<ImportRow> for Import {
     fn try_from(row: ImportRow) -> Result<Self, StoreError> {
         Ok(Import {
             id: row.id,
-            kind: ImportKind::parse(&row.kind).ok_or_else(|| unknown("import kind", &row.kind))?,
+            kind: row.kind,
             plan_id: row.plan_id,
             destination_account_id: row.destination_account_id,
             source_account_id: row.source_account_id,
-            state: ImportState::parse(&row.state)
-                .ok_or_else(|| unknown("import state", &row.state))?,
+            state: row.state,
             spec: from_json(row.spec)?,
             progress: from_json(row.progress)?,
             error: row.error,
@@ -60,11 +59,11 @@ pub async fn insert(conn: &mut AsyncPgConnection, import: &Import) -> Result<(),
     diesel::insert_into(imports::table)
         .values(ImportRow {
             id: import.id,
-            kind: import.kind.as_str().to_owned(),
+            kind: import.kind,
             plan_id: import.plan_id,
             destination_account_id: import.destination_account_id,
             source_account_id: import.source_account_id,
-            state: import.state.as_str().to_owned(),
+            state: import.state,
             spec: to_json(&import.spec),
             progress: to_json(&import.progress),
             error: import.error.clone(),
@@ -137,14 +136,13 @@ pub async fn advance(
     error: &str,
 ) -> Result<bool, StoreError> {
     let now = Utc::now();
-    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let updated = diesel::update(
         imports::table
             .filter(imports::id.eq(id))
             .filter(imports::state.eq_any(from)),
     )
     .set((
-        imports::state.eq(to.as_str()),
+        imports::state.eq(to),
         imports::progress.eq(to_json(progress)),
         imports::error.eq(error),
         imports::update_time.eq(now),
@@ -181,9 +179,8 @@ pub async fn unfinished(
     due: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let states: Vec<&str> = ImportState::UNFINISHED.iter().map(|s| s.as_str()).collect();
     let mut query = imports::table
-        .filter(imports::state.eq_any(states))
+        .filter(imports::state.eq_any(ImportState::UNFINISHED))
         .select(imports::id)
         .into_boxed();
     if let Some(due) = due {

@@ -10,16 +10,16 @@ use serde::{Deserialize, Serialize};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use super::{from_json, to_json, unknown};
+use super::{from_json, to_json};
 use crate::domain::asset::{AssetKind, AssetRef};
 use crate::domain::link::{BoundSource, KlipDefinition, Link};
-use crate::schema::instance_links;
+use crate::store::schema::instance_links;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = instance_links)]
 struct LinkRow {
     instance_id: Uuid,
-    kind: String,
+    kind: AssetKind,
     account_id: Uuid,
     master_id: Uuid,
     master_account_id: Uuid,
@@ -53,10 +53,9 @@ impl TryFrom<LinkRow> for Link {
     type Error = StoreError;
 
     fn try_from(row: LinkRow) -> Result<Self, StoreError> {
-        let kind = AssetKind::parse(&row.kind).ok_or_else(|| unknown("asset kind", &row.kind))?;
         let details: Details = from_json(row.details)?;
         Ok(Link {
-            instance: AssetRef::new(kind, row.instance_id),
+            instance: AssetRef::new(row.kind, row.instance_id),
             account_id: row.account_id,
             master_id: row.master_id,
             master_account_id: row.master_account_id,
@@ -79,7 +78,7 @@ impl TryFrom<LinkRow> for Link {
 fn row(link: &Link) -> LinkRow {
     LinkRow {
         instance_id: link.instance.id,
-        kind: link.instance.kind.as_str().to_owned(),
+        kind: link.instance.kind,
         account_id: link.account_id,
         master_id: link.master_id,
         master_account_id: link.master_account_id,
@@ -181,7 +180,7 @@ pub async fn of_master(
     use instance_links::dsl as l;
     let mut query = instance_links::table
         .filter(l::master_id.eq(filter.master.id))
-        .filter(l::kind.eq(filter.master.kind.as_str()))
+        .filter(l::kind.eq(filter.master.kind))
         .select(LinkRow::as_select())
         .into_boxed();
     if let Some(master_account) = filter.master_account {

@@ -7,10 +7,8 @@ use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
 use super::{from_json, to_json};
-use crate::domain::asset::AssetRef;
-use crate::domain::plan::Warning;
-use crate::domain::spec::ImportSpec;
-use crate::schema::import_plans;
+use crate::domain::plan::Plan;
+use crate::store::schema::import_plans;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = import_plans)]
@@ -27,23 +25,6 @@ struct PlanRow {
     import_id: Option<Uuid>,
     create_time: DateTime<Utc>,
     expire_time: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Plan {
-    pub id: Uuid,
-    pub destination_account_id: Uuid,
-    pub source_account_id: Uuid,
-    pub creator_user_id: String,
-    pub selection: Vec<AssetRef>,
-    pub spec: ImportSpec,
-    pub warnings: Vec<Warning>,
-    /// Variables the import will create in the destination (I4).
-    pub variables: Vec<String>,
-    pub etag: String,
-    pub import_id: Option<Uuid>,
-    pub create_time: DateTime<Utc>,
-    pub expire_time: DateTime<Utc>,
 }
 
 impl TryFrom<PlanRow> for Plan {

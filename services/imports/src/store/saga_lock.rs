@@ -36,7 +36,7 @@ pub const MIN_POOL_SIZE: usize = 2;
 /// The longest wait [`SagaLocks::acquire`] honours; a longer one is taken as this. It keeps
 /// the wait's deadline a time that can be computed, and its `lock_timeout` within what
 /// PostgreSQL takes (at most `i32::MAX` milliseconds).
-pub const MAX_WAIT: Duration = Duration::from_secs(crate::settings::MAX_EXECUTE_WAIT_SECS);
+pub const MAX_WAIT: Duration = crate::settings::MAX_EXECUTE_WAIT;
 
 fn key(import: Uuid) -> String {
     format!("imports.saga/{import}")

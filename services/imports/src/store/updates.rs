@@ -8,7 +8,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::schema::update_results;
+use crate::store::schema::update_results;
 
 pub async fn recorded(
     conn: &mut AsyncPgConnection,

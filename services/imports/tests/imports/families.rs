@@ -6,7 +6,6 @@ use tonic::Code;
 use trellis_platform::auth::Role;
 use trellis_proto::imports::v1 as imp;
 use trellis_proto::library::v1 as lib;
-use trellis_proto::tokens::v1 as tok;
 use trellis_testkit::{members, tokens};
 use uuid::Uuid;
 
@@ -14,22 +13,9 @@ use crate::common::*;
 
 /// A Klip over a data source in `account`.
 async fn widget(world: &World, account: Uuid) -> lib::Klip {
-    let source = data_source(
-        &world.library,
-        account,
-        "Visits",
-        "https://api.example.test/visits",
-        None,
-    )
-    .await;
-    klip(
-        &world.library,
-        account,
-        "Visits",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await
+    counting_klip(&world.library, account, "Visits", "visits")
+        .await
+        .1
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,66 +74,34 @@ async fn imports_go_partner_to_client_client_to_partner_and_client_to_client() {
 
     // ListImports and GetImport: the destination lists its imports; the source may read
     // them too; another tenant may not.
-    let into_b = world
-        .imports
-        .clone()
-        .list_imports(call(
-            imp::ListImportsRequest::default(),
-            &admin(family.client_b),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .imports;
+    let into_b = list_imports(
+        &world.imports,
+        &admin(family.client_b),
+        imp::ListImportsRequest::default(),
+    )
+    .await
+    .imports;
     assert_eq!(into_b.len(), 1);
     assert_eq!(into_b[0].source_account_id, family.client_a.to_string());
     assert_eq!(into_b[0].mappings.len(), 2, "with its id mapping");
-    let from_a = world
-        .imports
-        .clone()
-        .list_imports(call(
-            imp::ListImportsRequest {
-                source_account_id: family.client_a.to_string(),
-                page_size: 1,
-                ..Default::default()
-            },
-            &admin(family.client_a),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let from_a = imp::ListImportsRequest {
+        source_account_id: family.client_a.to_string(),
+        page_size: 1,
+        ..Default::default()
+    };
+    let from_a = list_imports(&world.imports, &admin(family.client_a), from_a).await;
     assert_eq!(from_a.imports.len(), 1, "one per page");
     assert!(
         !from_a.next_page_token.is_empty(),
         "client A exported twice"
     );
     let stranger = family_of_strangers(&world).await;
-    let hidden = world
-        .imports
-        .clone()
-        .get_import(call(
-            imp::GetImportRequest {
-                id: into_b[0].id.clone(),
-            },
-            &admin(stranger),
-        ))
-        .await;
+    let hidden = get_import(&world.imports, &admin(stranger), &into_b[0].id).await;
     failure(hidden, Code::NotFound);
-    let seen_by_source = world
-        .imports
-        .clone()
-        .get_import(call(
-            imp::GetImportRequest {
-                id: into_b[0].id.clone(),
-            },
-            &admin(family.client_a),
-        ))
+    let seen_by_source = get_import(&world.imports, &admin(family.client_a), &into_b[0].id)
         .await
         .expect("the source account reads the import");
-    assert_eq!(
-        seen_by_source.into_inner().import.unwrap().state(),
-        imp::ImportState::Succeeded
-    );
+    assert_eq!(seen_by_source.state(), imp::ImportState::Succeeded);
 }
 
 /// A client of another partner.
@@ -225,36 +179,27 @@ async fn imports_across_families_or_with_standard_accounts_are_refused() {
             "{case}: nothing was copied"
         );
     }
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn only_an_admin_signed_into_the_destination_imports() {
+    let world = World::start().await;
+    let family = world.family().await;
+    let master = widget(&world, family.partner).await;
     // I2: only an admin signed into the destination imports.
     let selection = vec![klip_ref(&master.id)];
-    let by_editor = world
-        .imports
-        .clone()
-        .create_import_plan(call(
-            imp::CreateImportPlanRequest {
-                request_id: String::new(),
-                destination_account_id: String::new(),
-                source_account_id: family.partner.to_string(),
-                selection: selection.clone(),
-            },
-            &tokens::editor(family.client_a),
-        ))
-        .await;
+    let request = |destination: String| imp::CreateImportPlanRequest {
+        request_id: String::new(),
+        destination_account_id: destination,
+        source_account_id: family.partner.to_string(),
+        selection: selection.clone(),
+    };
+    let by_editor = tokens::editor(family.client_a);
+    let by_editor = create_plan(&world.imports, &by_editor, request(String::new())).await;
     failure(by_editor, Code::PermissionDenied);
-    let into_someone_else = world
-        .imports
-        .clone()
-        .create_import_plan(call(
-            imp::CreateImportPlanRequest {
-                request_id: String::new(),
-                destination_account_id: family.client_a.to_string(),
-                source_account_id: family.partner.to_string(),
-                selection: selection.clone(),
-            },
-            &admin(family.partner),
-        ))
-        .await;
+    let into_someone_else = request(family.client_a.to_string());
+    let into_someone_else =
+        create_plan(&world.imports, &admin(family.partner), into_someone_else).await;
     failure(into_someone_else, Code::PermissionDenied);
     // A plan made signed into the client is not the partner's to execute, not even by the
     // same agency admin signed into the partner.
@@ -263,232 +208,7 @@ async fn imports_across_families_or_with_standard_accounts_are_refused() {
         .unwrap();
     let hijacked = execute(&world.imports, family.partner, &planned, &request_id()).await;
     failure(hijacked, Code::NotFound);
-    let hijacked_by_editor = world
-        .imports
-        .clone()
-        .execute_import_plan(call(
-            imp::ExecuteImportPlanRequest {
-                request_id: request_id(),
-                plan_id: planned.id.clone(),
-                etag: planned.etag.clone(),
-            },
-            &tokens::editor(family.client_a),
-        ))
-        .await;
+    let editor = tokens::editor(family.client_a);
+    let hijacked_by_editor = execute_as(&world.imports, &editor, &planned, &request_id()).await;
     failure(hijacked_by_editor, Code::PermissionDenied);
-}
-
-/// How many plans the import service stores for `destination`.
-async fn plans_into(world: &World, destination: Uuid) -> i64 {
-    use diesel::prelude::*;
-    use diesel_async::RunQueryDsl;
-    use trellis_imports::schema::import_plans;
-    let mut conn = world.imports_service.database.connect().await;
-    import_plans::table
-        .filter(import_plans::destination_account_id.eq(destination))
-        .count()
-        .get_result(&mut conn)
-        .await
-        .expect("count the plans")
-}
-
-async fn credentials_of(world: &World, account: Uuid) -> Vec<tok::Credential> {
-    world
-        .tokens
-        .clone()
-        .list_credentials(call(
-            tok::ListCredentialsRequest::default(),
-            &admin(account),
-        ))
-        .await
-        .expect("ListCredentials")
-        .into_inner()
-        .credentials
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_clients_own_admin_cannot_pull_a_siblings_assets() {
-    let world = World::start().await;
-    let family = world.family().await;
-    // Client B's assets: a data source with a saved credential, and a Klip over it.
-    let saved = credential(&world.tokens, family.client_b, "b-s3cret").await;
-    let tickets = data_source(
-        &world.library,
-        family.client_b,
-        "Globex tickets",
-        "https://helpdesk.globex.test/tickets",
-        credential_auth(&saved.id),
-    )
-    .await;
-    let backlog = klip(
-        &world.library,
-        family.client_b,
-        "Globex backlog",
-        &["COUNT(@0.id)"],
-        &[&tickets.id],
-    )
-    .await;
-    // An admin of client A, and of nothing else: not of B, not of the partner.
-    let own_admin_of_a = "a-only@test";
-    members::add(
-        &world.library_channel,
-        family.client_a,
-        own_admin_of_a,
-        Role::Admin,
-    )
-    .await;
-    let bearer = tokens::user_token(family.client_a, own_admin_of_a, Role::Admin);
-    let selection = vec![klip_ref(&backlog.id)];
-    let counts_before = asset_counts(&world.library, family.client_a).await;
-    let credentials_before = credentials_of(&world, family.client_a).await;
-
-    // I15: planning is refused; nothing is stored, nothing copied.
-    let refused = plan_as(&world.imports, &bearer, family.client_b, selection.clone()).await;
-    let status = failure(refused, Code::PermissionDenied);
-    assert!(status.message().contains("(I15)"), "{status:?}");
-    assert_eq!(
-        plans_into(&world, family.client_a).await,
-        0,
-        "no plan stored"
-    );
-    // The refusal says nothing of B's assets, nor more than for an account that does not
-    // exist.
-    let seen = format!("{status:?}");
-    for secret in [
-        backlog.id.as_str(),
-        &backlog.name,
-        &tickets.id,
-        &tickets.name,
-        "helpdesk.globex.test",
-        &saved.id,
-        &saved.display_name,
-    ] {
-        assert!(!seen.contains(secret), "{secret} leaks: {seen}");
-    }
-    let nowhere = Uuid::new_v4();
-    let unknown = failure(
-        plan_as(&world.imports, &bearer, nowhere, selection.clone()).await,
-        Code::PermissionDenied,
-    );
-    assert_eq!(
-        status.message(),
-        unknown
-            .message()
-            .replace(&nowhere.to_string(), &family.client_b.to_string()),
-        "refused alike whether the source exists or not"
-    );
-
-    // A plan the agency made into A is not A's own admin's to execute either.
-    let planned = plan(&world.imports, family.client_a, family.client_b, selection)
-        .await
-        .expect("the agency's admin plans the import");
-    let refused = execute_as(&world.imports, &bearer, &planned, &request_id()).await;
-    let status = failure(refused, Code::PermissionDenied);
-    assert!(status.message().contains("(I15)"), "{status:?}");
-
-    assert_eq!(
-        asset_counts(&world.library, family.client_a).await,
-        counts_before,
-        "nothing was copied"
-    );
-    assert_eq!(
-        credentials_of(&world, family.client_a).await,
-        credentials_before,
-        "no copy of B's credential"
-    );
-    assert!(credentials_before.is_empty());
-    assert!(
-        instances(&world.imports, family.client_b, klip_ref(&backlog.id))
-            .await
-            .is_empty(),
-        "no instance of B's Klip"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_clients_own_admin_cannot_pull_a_siblings_assets_by_reimporting() {
-    let world = World::start().await;
-    let family = world.family().await;
-    // The agency imported a Klip of client B into client A.
-    let saved = credential(&world.tokens, family.client_b, "b-s3cret").await;
-    let tickets = data_source(
-        &world.library,
-        family.client_b,
-        "Globex tickets",
-        "https://helpdesk.globex.test/tickets",
-        credential_auth(&saved.id),
-    )
-    .await;
-    let backlog = klip(
-        &world.library,
-        family.client_b,
-        "Globex backlog",
-        &["COUNT(@0.id)"],
-        &[&tickets.id],
-    )
-    .await;
-    let done = import(
-        &world.imports,
-        family.client_a,
-        family.client_b,
-        vec![klip_ref(&backlog.id)],
-    )
-    .await;
-    let instance = instance_of(&done, &backlog.id);
-    let own_admin_of_a = "a-only@test";
-    members::add(
-        &world.library_channel,
-        family.client_a,
-        own_admin_of_a,
-        Role::Admin,
-    )
-    .await;
-    let bearer = tokens::user_token(family.client_a, own_admin_of_a, Role::Admin);
-    let credentials_before = credentials_of(&world, family.client_a).await;
-
-    // I15: a re-import copies B's assets and secrets again, so it needs a membership of B.
-    for mode in [imp::ReimportMode::InPlace, imp::ReimportMode::NewCopy] {
-        let refused = world
-            .imports
-            .clone()
-            .reimport_instance(call(
-                imp::ReimportInstanceRequest {
-                    request_id: request_id(),
-                    instance: Some(klip_ref(&instance)),
-                    mode: mode as i32,
-                },
-                &bearer,
-            ))
-            .await;
-        let status = failure(refused, Code::PermissionDenied);
-        assert!(status.message().contains("(I15)"), "{mode:?}: {status:?}");
-    }
-    assert_eq!(
-        credentials_of(&world, family.client_a).await,
-        credentials_before,
-        "no new copy of B's credential"
-    );
-    // The agency, a member of both, may.
-    let again = world
-        .imports
-        .clone()
-        .reimport_instance(call(
-            imp::ReimportInstanceRequest {
-                request_id: request_id(),
-                instance: Some(klip_ref(&instance)),
-                mode: imp::ReimportMode::InPlace as i32,
-            },
-            &agency(family.client_a),
-        ))
-        .await
-        .expect("the agency re-imports")
-        .into_inner()
-        .import
-        .unwrap();
-    assert_eq!(
-        again.state(),
-        imp::ImportState::Succeeded,
-        "{}",
-        again.error
-    );
 }

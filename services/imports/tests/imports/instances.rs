@@ -1,6 +1,8 @@
 //! Instances (I11): listed with account and status; re-imported as a new copy (I12);
 //! deleted with what came with them; and the refusals of UpdateInstances (I2).
 
+use std::collections::HashMap;
+
 use tonic::Code;
 use trellis_proto::imports::v1 as imp;
 use trellis_proto::library::v1 as lib;
@@ -9,44 +11,49 @@ use uuid::Uuid;
 
 use crate::common::*;
 
+/// A master Klip of a family's partner, imported into both clients and a third.
+struct Imported {
+    world: World,
+    family: Family,
+    third: Uuid,
+    master: lib::Klip,
+    /// Client → its instance of the master.
+    instance: HashMap<Uuid, String>,
+}
+
+impl Imported {
+    async fn start() -> Self {
+        let world = World::start().await;
+        let family = world.family().await;
+        let kind = lib::AccountKind::Client;
+        let third = account(&world.library_channel, kind, Some(family.partner)).await;
+        let (_, master) = counting_klip(&world.library, family.partner, "Leads", "l").await;
+        let mut instance = HashMap::new();
+        for client in [family.client_a, family.client_b, third] {
+            let selection = vec![klip_ref(&master.id)];
+            let done = import(&world.imports, client, family.partner, selection).await;
+            instance.insert(client, instance_of(&done, &master.id));
+        }
+        Self {
+            world,
+            family,
+            third,
+            master,
+            instance,
+        }
+    }
+
+    async fn status(&self, client: Uuid) -> imp::Instance {
+        let instance = klip_ref(&self.instance[&client]);
+        status_of(&self.world.imports, self.family.partner, instance).await
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn instances_are_listed_with_their_account_and_status() {
-    let world = World::start().await;
-    let family = world.family().await;
-    let third = account(
-        &world.library_channel,
-        lib::AccountKind::Client,
-        Some(family.partner),
-    )
-    .await;
+    let setup = Imported::start().await;
+    let (world, family, master) = (&setup.world, setup.family, &setup.master);
     let library = &world.library;
-    let source = data_source(
-        library,
-        family.partner,
-        "Leads",
-        "https://api.example.test/l",
-        None,
-    )
-    .await;
-    let master = klip(
-        library,
-        family.partner,
-        "Leads",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await;
-    let mut instance = std::collections::HashMap::new();
-    for client in [family.client_a, family.client_b, third] {
-        let done = import(
-            &world.imports,
-            client,
-            family.partner,
-            vec![klip_ref(&master.id)],
-        )
-        .await;
-        instance.insert(client, instance_of(&done, &master.id));
-    }
     let listed = instances(&world.imports, family.partner, klip_ref(&master.id)).await;
     assert!(
         listed
@@ -60,10 +67,11 @@ async fn instances_are_listed_with_their_account_and_status() {
     );
 
     // A edits its instance, the master changes, C deletes its instance.
+    let instance_a = &setup.instance[&family.client_a];
     edit_klip(
         library,
         family.client_a,
-        &instance[&family.client_a],
+        instance_a,
         &["COUNT(@0.id) + 1"],
         None,
     )
@@ -76,54 +84,37 @@ async fn instances_are_listed_with_their_account_and_status() {
         None,
     )
     .await;
-    library
-        .clone()
-        .delete_klip(call(
-            lib::DeleteKlipRequest {
-                request_id: String::new(),
-                id: instance[&third].clone(),
-                account_id: String::new(),
-                etag: String::new(),
-            },
-            &admin(third),
-        ))
-        .await
-        .unwrap();
+    delete_klip(library, setup.third, &setup.instance[&setup.third]).await;
 
-    let status = |client: Uuid| {
-        let imports = world.imports.clone();
-        let id = instance[&client].clone();
-        async move { status_of(&imports, family.partner, klip_ref(&id)).await }
-    };
-    let a = status(family.client_a).await;
+    let a = setup.status(family.client_a).await;
     assert_eq!(a.status(), imp::InstanceStatus::Drift);
     let kinds: Vec<imp::StatusReasonKind> = a.reasons.iter().map(|r| r.kind()).collect();
     assert!(kinds.contains(&imp::StatusReasonKind::LocalEdit));
     assert!(kinds.contains(&imp::StatusReasonKind::MasterChanged));
-    let b = status(family.client_b).await;
+    let b = setup.status(family.client_b).await;
     assert_eq!(b.status(), imp::InstanceStatus::Outdated);
     assert_eq!((b.master_version_synced, b.master_version), (1, 2));
-    assert_eq!(status(third).await.status(), imp::InstanceStatus::Missing);
+    assert_eq!(
+        setup.status(setup.third).await.status(),
+        imp::InstanceStatus::Missing
+    );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn instances_are_listed_page_by_page_and_only_to_the_accounts_involved() {
+    let setup = Imported::start().await;
+    let (world, family, master) = (&setup.world, setup.family, &setup.master);
     // Pages of one, by account; and only one account's.
     let mut seen = Vec::new();
     let mut page_token = String::new();
     loop {
-        let page = world
-            .imports
-            .clone()
-            .list_instances(call(
-                imp::ListInstancesRequest {
-                    master: Some(klip_ref(&master.id)),
-                    account_id: String::new(),
-                    page_size: 1,
-                    page_token,
-                },
-                &admin(family.partner),
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let request = imp::ListInstancesRequest {
+            master: Some(klip_ref(&master.id)),
+            account_id: String::new(),
+            page_size: 1,
+            page_token,
+        };
+        let page = list_instances(&world.imports, &admin(family.partner), request).await;
         assert!(page.instances.len() <= 1);
         seen.extend(page.instances.into_iter().map(|i| i.account_id));
         if page.next_page_token.is_empty() {
@@ -135,42 +126,22 @@ async fn instances_are_listed_with_their_account_and_status() {
     sorted.sort();
     assert_eq!(seen, sorted, "by account");
     assert_eq!(seen.len(), 3);
-    let only_b = world
-        .imports
-        .clone()
-        .list_instances(call(
-            imp::ListInstancesRequest {
-                master: Some(klip_ref(&master.id)),
-                account_id: family.client_b.to_string(),
-                ..Default::default()
-            },
-            &admin(family.partner),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .instances;
-    assert_eq!(only_b.len(), 1);
-    assert_eq!(only_b[0].instance_id, instance[&family.client_b]);
-
-    // The instance's own account sees its link; another client does not.
-    let own = status_of(
+    let master_ref = klip_ref(&master.id);
+    let only_b = instances_in(
         &world.imports,
-        family.client_b,
-        klip_ref(&instance[&family.client_b]),
+        family.partner,
+        master_ref,
+        Some(family.client_b),
     )
     .await;
+    assert_eq!(only_b.len(), 1);
+    assert_eq!(only_b[0].instance_id, setup.instance[&family.client_b]);
+
+    // The instance's own account sees its link; another client does not.
+    let instance_b = klip_ref(&setup.instance[&family.client_b]);
+    let own = status_of(&world.imports, family.client_b, instance_b.clone()).await;
     assert_eq!(own.master.unwrap().id, master.id);
-    let other = world
-        .imports
-        .clone()
-        .get_instance(call(
-            imp::GetInstanceRequest {
-                instance: Some(klip_ref(&instance[&family.client_b])),
-            },
-            &admin(family.client_a),
-        ))
-        .await;
+    let other = get_instance(&world.imports, &admin(family.client_a), instance_b).await;
     failure(other, Code::NotFound);
     // A client lists nothing of the partner's masters.
     assert!(
@@ -185,54 +156,15 @@ async fn a_reimport_as_a_new_copy_replaces_the_instance_and_what_came_with_it() 
     let world = World::start().await;
     let family = world.family().await;
     let library = &world.library;
-    let source = data_source(
-        library,
-        family.partner,
-        "Leads",
-        "https://api.example.test/l",
-        None,
-    )
-    .await;
-    let master = klip(
-        library,
-        family.partner,
-        "Leads",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await;
-    let done = import(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        vec![klip_ref(&master.id)],
-    )
-    .await;
+    let (_, master) = counting_klip(library, family.partner, "Leads", "l").await;
+    let selection = vec![klip_ref(&master.id)];
+    let done = import(&world.imports, family.client_a, family.partner, selection).await;
     let old = instance_of(&done, &master.id);
     edit_klip(library, family.client_a, &old, &["1"], None).await;
 
-    let reimported = world
-        .imports
-        .clone()
-        .reimport_instance(call(
-            imp::ReimportInstanceRequest {
-                request_id: request_id(),
-                instance: Some(klip_ref(&old)),
-                mode: imp::ReimportMode::NewCopy as i32,
-            },
-            &admin(family.partner),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .import
-        .unwrap();
-    assert_eq!(
-        reimported.state(),
-        imp::ImportState::Succeeded,
-        "{}",
-        reimported.error
-    );
+    let by_partner = admin(family.partner);
+    let mode = imp::ReimportMode::NewCopy;
+    let reimported = reimport_ok(&world.imports, &by_partner, klip_ref(&old), mode).await;
     assert_eq!(reimported.replaced_instance.as_ref().unwrap().id, old);
     let new = instance_of(&reimported, &master.id);
     assert_ne!(new, old);
@@ -250,18 +182,8 @@ async fn a_reimport_as_a_new_copy_replaces_the_instance_and_what_came_with_it() 
     assert_eq!(listed[0].status(), imp::InstanceStatus::InSync);
 
     // Re-importing something that is no instance is NOT_FOUND.
-    let unknown = world
-        .imports
-        .clone()
-        .reimport_instance(call(
-            imp::ReimportInstanceRequest {
-                request_id: String::new(),
-                instance: Some(klip_ref(&master.id)),
-                mode: 0,
-            },
-            &admin(family.partner),
-        ))
-        .await;
+    let mode = imp::ReimportMode::Unspecified;
+    let unknown = reimport(&world.imports, &by_partner, klip_ref(&master.id), mode, "").await;
     failure(unknown, Code::NotFound);
 }
 
@@ -270,30 +192,10 @@ async fn deleting_a_dashboards_instances_keeps_what_the_client_still_uses() {
     let world = World::start().await;
     let family = world.family().await;
     let library = &world.library;
-    let source = data_source(
-        library,
-        family.partner,
-        "Leads",
-        "https://api.example.test/l",
-        None,
-    )
-    .await;
-    let master = klip(
-        library,
-        family.partner,
-        "Leads",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await;
+    let (source, master) = counting_klip(library, family.partner, "Leads", "l").await;
     let board = dashboard(library, family.partner, "Sales", &[&master.id]).await;
-    let done = import(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        vec![dashboard_ref(&board.id)],
-    )
-    .await;
+    let selection = vec![dashboard_ref(&board.id)];
+    let done = import(&world.imports, family.client_a, family.partner, selection).await;
     let source_a = instance_of(&done, &source.id);
     // The client builds a Klip of its own on the imported data source.
     klip(
@@ -305,30 +207,15 @@ async fn deleting_a_dashboards_instances_keeps_what_the_client_still_uses() {
     )
     .await;
 
-    let mut request = imp::DeleteInstancesRequest {
-        request_id: request_id(),
-        master: Some(dashboard_ref(&board.id)),
-        account_ids: vec![family.client_a.to_string()],
-    };
-    let by_client = world
-        .imports
-        .clone()
-        .delete_instances(call(request.clone(), &admin(family.client_a)))
+    let mut request = deletion(dashboard_ref(&board.id), &[family.client_a], &request_id());
+    let by_client = delete_instances(&world.imports, &admin(family.client_a), request.clone())
         .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        by_client.deleted_instances.is_empty(),
-        "not the client's master"
-    );
-    let deleted = world
-        .imports
-        .clone()
-        .delete_instances(call(request.clone(), &admin(family.partner)))
+        .unwrap();
+    assert!(by_client.is_empty(), "not the client's master");
+    let by_partner = admin(family.partner);
+    let deleted = delete_instances(&world.imports, &by_partner, request.clone())
         .await
-        .unwrap()
-        .into_inner()
-        .deleted_instances;
+        .unwrap();
     let kinds: Vec<imp::AssetKind> = deleted
         .iter()
         .map(|d| d.instance.as_ref().unwrap().kind())
@@ -342,69 +229,30 @@ async fn deleting_a_dashboards_instances_keeps_what_the_client_still_uses() {
         "the data source stays linked"
     );
     // A retry answers the same.
-    let again = world
-        .imports
-        .clone()
-        .delete_instances(call(request.clone(), &admin(family.partner)))
+    let again = delete_instances(&world.imports, &by_partner, request.clone())
         .await
-        .unwrap()
-        .into_inner()
-        .deleted_instances;
+        .unwrap();
     assert_eq!(again, deleted);
     // The data source's instance cannot go while the client's Klip binds it.
     request.request_id = request_id();
     request.master = Some(data_source_ref(&source.id));
-    let in_use = world
-        .imports
-        .clone()
-        .delete_instances(call(request.clone(), &admin(family.partner)))
-        .await;
+    let in_use = delete_instances(&world.imports, &by_partner, request.clone()).await;
     failure(in_use, Code::FailedPrecondition);
     request.account_ids.clear();
-    failure(
-        world
-            .imports
-            .clone()
-            .delete_instances(call(request, &admin(family.partner)))
-            .await,
-        Code::InvalidArgument,
-    );
+    let unnamed = delete_instances(&world.imports, &by_partner, request).await;
+    failure(unnamed, Code::InvalidArgument);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn updates_are_for_admins_of_the_masters_account() {
     let world = World::start().await;
     let family = world.family().await;
-    let library = &world.library;
-    let source = data_source(
-        library,
-        family.partner,
-        "Leads",
-        "https://api.example.test/l",
-        None,
-    )
-    .await;
-    let master = klip(
-        library,
-        family.partner,
-        "Leads",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await;
-    import(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        vec![klip_ref(&master.id)],
-    )
-    .await;
+    let (_, master) = counting_klip(&world.library, family.partner, "Leads", "l").await;
+    let selection = vec![klip_ref(&master.id)];
+    import(&world.imports, family.client_a, family.partner, selection).await;
     let request = |instance_ids: Vec<String>| imp::UpdateInstancesRequest {
-        request_id: String::new(),
-        master_klip_id: master.id.clone(),
         instance_ids,
-        dry_run: true,
-        push_data_sources: false,
+        ..update(&master.id, "", true)
     };
     let mut imports = world.imports.clone();
     let by_editor = imports

@@ -2,11 +2,9 @@
 //! once, and a stale one is refused.
 
 use tonic::Code;
-use tonic_types::StatusExt;
 use trellis_proto::imports::v1 as imp;
 use trellis_proto::library::v1 as lib;
 use trellis_testkit::tokens;
-use uuid::Uuid;
 
 use crate::common::*;
 
@@ -14,70 +12,56 @@ fn warnings_of(plan: &imp::ImportPlan, kind: imp::PlanWarningKind) -> Vec<&imp::
     plan.warnings.iter().filter(|w| w.kind() == kind).collect()
 }
 
+/// The partner's masters: Sales over a data source by company (a variable the client
+/// lacks) and one by region (nothing resolves it), and Dangling over a deleted one.
+struct Masters {
+    by_company: lib::DataSource,
+    by_region: lib::DataSource,
+    sales: lib::Klip,
+    dangling: lib::Klip,
+}
+
+impl Masters {
+    async fn create(library: &Library, family: Family) -> Self {
+        variable(library, family.partner, "companyID", "agency-default").await;
+        variable(library, family.partner, "threshold", "10").await;
+        variable(library, family.client_a, "threshold", "99").await;
+        let url = |query: &str| format!("https://api.example.test/sales?{query}");
+        let by_company = url("company={props.companyID}");
+        let by_company =
+            data_source(library, family.partner, "By company", &by_company, None).await;
+        let by_region = url("region={props.region}");
+        let by_region = data_source(library, family.partner, "By region", &by_region, None).await;
+        let formulas = ["SUM(@0.amount) + $threshold", "SUM(@1.amount)"];
+        let bindings = [by_company.id.as_str(), &by_region.id];
+        let sales = klip(library, family.partner, "Sales", &formulas, &bindings).await;
+        let (doomed, dangling) = master_klip(
+            library,
+            family.partner,
+            "Doomed",
+            "https://api.example.test/x",
+            &["@0.a"],
+        )
+        .await;
+        // A forced delete leaves the Klip's binding dangling.
+        delete_data_source(library, family.partner, &doomed.id, true).await;
+        Self {
+            by_company,
+            by_region,
+            sales,
+            dangling,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_lists_associated_assets_and_warns_about_what_the_destination_lacks() {
     let world = World::start().await;
     let family = world.family().await;
     let library = &world.library;
-    variable(library, family.partner, "companyID", "agency-default").await;
-    variable(library, family.partner, "threshold", "10").await;
-    variable(library, family.client_a, "threshold", "99").await;
-    let by_company = data_source(
-        library,
-        family.partner,
-        "By company",
-        "https://api.example.test/sales?company={props.companyID}",
-        None,
-    )
-    .await;
-    let by_region = data_source(
-        library,
-        family.partner,
-        "By region",
-        "https://api.example.test/sales?region={props.region}",
-        None,
-    )
-    .await;
-    let doomed = data_source(
-        library,
-        family.partner,
-        "Doomed",
-        "https://api.example.test/x",
-        None,
-    )
-    .await;
-    let sales = klip(
-        library,
-        family.partner,
-        "Sales",
-        &["SUM(@0.amount) + $threshold", "SUM(@1.amount)"],
-        &[&by_company.id, &by_region.id],
-    )
-    .await;
-    let dangling = klip(
-        library,
-        family.partner,
-        "Dangling",
-        &["@0.a"],
-        &[&doomed.id],
-    )
-    .await;
-    library
-        .clone()
-        .delete_data_source(call(
-            lib::DeleteDataSourceRequest {
-                request_id: String::new(),
-                id: doomed.id.clone(),
-                account_id: String::new(),
-                etag: String::new(),
-                force: true,
-            },
-            &admin(family.partner),
-        ))
-        .await
-        .expect("a forced delete leaves the Klip's binding dangling");
+    let masters = Masters::create(library, family).await;
 
-    let selection = vec![klip_ref(&sales.id), klip_ref(&dangling.id)];
+    let selection = vec![klip_ref(&masters.sales.id), klip_ref(&masters.dangling.id)];
     let planned = plan(
         &world.imports,
         family.client_a,
@@ -92,20 +76,20 @@ async fn a_plan_lists_associated_assets_and_warns_about_what_the_destination_lac
 
     let unresolved = warnings_of(&planned, imp::PlanWarningKind::UnresolvedProperty);
     assert_eq!(unresolved.len(), 2, "{:?}", planned.warnings);
-    let company = unresolved
-        .iter()
-        .find(|w| w.subject_id == by_company.id)
-        .unwrap();
+    let warning_on = |source: &lib::DataSource| {
+        *unresolved
+            .iter()
+            .find(|w| w.subject_id == source.id)
+            .unwrap()
+    };
+    let company = warning_on(&masters.by_company);
     assert!(company.message.contains("{props.companyID}"));
     assert!(
         company.message.contains("master's default"),
         "{}",
         company.message
     );
-    let region = unresolved
-        .iter()
-        .find(|w| w.subject_id == by_region.id)
-        .unwrap();
+    let region = warning_on(&masters.by_region);
     assert!(
         region.message.contains("resolves to nothing"),
         "{}",
@@ -135,7 +119,19 @@ async fn a_plan_lists_associated_assets_and_warns_about_what_the_destination_lac
     assert_eq!(done.state(), imp::ImportState::Succeeded, "{}", done.error);
     assert_eq!(asset_counts(library, family.client_a).await, [2, 2, 0]);
 
-    // Planning again: the destination has instances already (I7 makes another copy).
+    planning_again_sees_the_instances(&world, family, &masters, selection, &done).await;
+    the_destination_reads_the_executed_plan(&world, family, &planned, &done).await;
+}
+
+/// Planning again: the destination has instances already (I7 makes another copy), and a
+/// company property now resolves what the imported variable only defaulted.
+async fn planning_again_sees_the_instances(
+    world: &World,
+    family: Family,
+    masters: &Masters,
+    selection: Vec<imp::AssetRef>,
+    done: &imp::Import,
+) {
     let again = plan(&world.imports, family.client_a, family.partner, selection)
         .await
         .unwrap();
@@ -144,33 +140,37 @@ async fn a_plan_lists_associated_assets_and_warns_about_what_the_destination_lac
     let item = again
         .items
         .iter()
-        .find(|i| i.asset.as_ref().unwrap().id == sales.id)
+        .find(|i| i.asset.as_ref().unwrap().id == masters.sales.id)
         .unwrap();
-    assert_eq!(item.existing_instance_ids, [instance_of(&done, &sales.id)]);
-    // The company property now resolves what the imported variable only defaulted.
-    company_property(library, family.client_a, "companyID", "acme").await;
-    let resolved = plan(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        vec![klip_ref(&sales.id)],
-    )
-    .await
-    .unwrap();
+    assert_eq!(
+        item.existing_instance_ids,
+        [instance_of(done, &masters.sales.id)]
+    );
+    company_property(&world.library, family.client_a, "companyID", "acme").await;
+    let sales = vec![klip_ref(&masters.sales.id)];
+    let resolved = plan(&world.imports, family.client_a, family.partner, sales)
+        .await
+        .unwrap();
     let unresolved = warnings_of(&resolved, imp::PlanWarningKind::UnresolvedProperty);
     assert_eq!(unresolved.len(), 1);
-    assert_eq!(unresolved[0].subject_id, by_region.id);
+    assert_eq!(unresolved[0].subject_id, masters.by_region.id);
+}
 
-    // GetImportPlan: the destination's members read it; it is executed now.
-    let read = world
-        .imports
-        .clone()
-        .get_import_plan(call(
-            imp::GetImportPlanRequest {
-                id: planned.id.clone(),
-            },
-            &tokens::viewer(family.client_a),
-        ))
+/// GetImportPlan: the destination's members read it; it is executed now.
+async fn the_destination_reads_the_executed_plan(
+    world: &World,
+    family: Family,
+    planned: &imp::ImportPlan,
+    done: &imp::Import,
+) {
+    let get = |bearer: String| {
+        let mut imports = world.imports.clone();
+        let request = imp::GetImportPlanRequest {
+            id: planned.id.clone(),
+        };
+        async move { imports.get_import_plan(call(request, &bearer)).await }
+    };
+    let read = get(tokens::viewer(family.client_a))
         .await
         .unwrap()
         .into_inner()
@@ -178,17 +178,7 @@ async fn a_plan_lists_associated_assets_and_warns_about_what_the_destination_lac
         .unwrap();
     assert_eq!(read.state(), imp::PlanState::Executed);
     assert_eq!(read.import_id, done.id);
-    let by_partner = world
-        .imports
-        .clone()
-        .get_import_plan(call(
-            imp::GetImportPlanRequest {
-                id: planned.id.clone(),
-            },
-            &admin(family.partner),
-        ))
-        .await;
-    failure(by_partner, Code::NotFound);
+    failure(get(admin(family.partner)).await, Code::NotFound);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -196,48 +186,23 @@ async fn a_stale_plan_is_refused_and_a_plan_executes_once() {
     let world = World::start().await;
     let family = world.family().await;
     let library = &world.library;
-    let source = data_source(
-        library,
-        family.partner,
-        "Orders",
-        "https://api.example.test/o",
-        None,
-    )
-    .await;
-    let orders = klip(
-        library,
-        family.partner,
-        "Orders",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await;
-    let board = dashboard(library, family.partner, "Ops", &[&orders.id]).await;
+    let (source, orders, board) = ops_dashboard(library, family.partner).await;
     let selection = vec![dashboard_ref(&board.id)];
+    let plan_now = || {
+        plan(
+            &world.imports,
+            family.client_a,
+            family.partner,
+            selection.clone(),
+        )
+    };
 
     // The master Klip changes between planning and executing.
-    let stale = plan(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        selection.clone(),
-    )
-    .await
-    .unwrap();
-    edit_klip(
-        library,
-        family.partner,
-        &orders.id,
-        &["COUNT(@0.id) * 2"],
-        None,
-    )
-    .await;
+    let stale = plan_now().await.unwrap();
+    let doubled = ["COUNT(@0.id) * 2"];
+    edit_klip(library, family.partner, &orders.id, &doubled, None).await;
     let refused = execute(&world.imports, family.client_a, &stale, &request_id()).await;
-    let status = failure(refused, Code::FailedPrecondition);
-    let violations = status
-        .get_details_precondition_failure()
-        .expect("a PreconditionFailure")
-        .violations;
+    let violations = preconditions(refused);
     assert_eq!(violations.len(), 1, "{violations:?}");
     assert_eq!(violations[0].r#type, "SOURCE_CHANGED");
     assert_eq!(violations[0].subject, format!("klips/{}", orders.id));
@@ -248,38 +213,21 @@ async fn a_stale_plan_is_refused_and_a_plan_executes_once() {
     assert_eq!(asset_counts(library, family.client_a).await, [0, 0, 0]);
 
     // A data source added to the Klip is named too.
-    let extra = data_source(
-        library,
-        family.partner,
-        "Refunds",
-        "https://api.example.test/r",
-        None,
-    )
-    .await;
-    let fresh = plan(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        selection.clone(),
-    )
-    .await
-    .unwrap();
+    let url = "https://api.example.test/r";
+    let extra = data_source(library, family.partner, "Refunds", url, None).await;
+    let fresh = plan_now().await.unwrap();
+    let formulas = ["COUNT(@0.id) - COUNT(@1.id)"];
+    let bindings = [source.id.as_str(), &extra.id];
     edit_klip(
         library,
         family.partner,
         &orders.id,
-        &["COUNT(@0.id) - COUNT(@1.id)"],
-        Some(&[&source.id, &extra.id]),
+        &formulas,
+        Some(&bindings),
     )
     .await;
-    let status = failure(
-        execute(&world.imports, family.client_a, &fresh, &request_id()).await,
-        Code::FailedPrecondition,
-    );
-    let subjects: Vec<String> = status
-        .get_details_precondition_failure()
-        .unwrap()
-        .violations
+    let refused = execute(&world.imports, family.client_a, &fresh, &request_id()).await;
+    let subjects: Vec<String> = preconditions(refused)
         .into_iter()
         .map(|v| v.subject)
         .collect();
@@ -288,10 +236,17 @@ async fn a_stale_plan_is_refused_and_a_plan_executes_once() {
         "{subjects:?}"
     );
 
-    // The etag reviewed must be the plan's.
-    let current = plan(&world.imports, family.client_a, family.partner, selection)
-        .await
-        .unwrap();
+    let current = plan_now().await.unwrap();
+    a_plan_executes_once_as_reviewed(&world, family, &current).await;
+}
+
+/// The etag reviewed must be the plan's; executed once, a retry with the same request id
+/// returns the same import, and under another request id the plan is spent.
+async fn a_plan_executes_once_as_reviewed(
+    world: &World,
+    family: Family,
+    current: &imp::ImportPlan,
+) {
     let mut tampered = current.clone();
     tampered.etag = "not-the-etag".into();
     failure(
@@ -299,183 +254,46 @@ async fn a_stale_plan_is_refused_and_a_plan_executes_once() {
         Code::Aborted,
     );
 
-    // Executed once; a retry with the same request id returns the same import.
     let first_id = request_id();
-    let done = execute(&world.imports, family.client_a, &current, &first_id)
+    let done = execute(&world.imports, family.client_a, current, &first_id)
         .await
         .unwrap();
     assert_eq!(done.state(), imp::ImportState::Succeeded, "{}", done.error);
     assert_eq!(done.plan_id, current.id);
-    let retried = execute(&world.imports, family.client_a, &current, &first_id)
+    let retried = execute(&world.imports, family.client_a, current, &first_id)
         .await
         .unwrap();
     assert_eq!(retried.id, done.id);
     assert_eq!(retried.mappings, done.mappings);
     assert_eq!(
-        asset_counts(library, family.client_a).await,
+        asset_counts(&world.library, family.client_a).await,
         [2, 1, 1],
         "one copy"
     );
-    // Under another request id the plan is spent.
-    let status = failure(
-        execute(&world.imports, family.client_a, &current, &request_id()).await,
-        Code::FailedPrecondition,
-    );
-    let violation = &status
-        .get_details_precondition_failure()
-        .unwrap()
-        .violations[0];
+    let spent = execute(&world.imports, family.client_a, current, &request_id()).await;
+    let violation = &preconditions(spent)[0];
     assert_eq!(violation.r#type, "PLAN_EXECUTED");
     assert!(violation.description.contains(&done.id));
-    assert_eq!(asset_counts(library, family.client_a).await, [2, 1, 1]);
-
-    // A selected asset deleted since planning.
-    let lone = data_source(
-        library,
-        family.partner,
-        "Lone",
-        "https://api.example.test/l",
-        None,
-    )
-    .await;
-    let doomed = plan(
-        &world.imports,
-        family.client_b,
-        family.partner,
-        vec![data_source_ref(&lone.id)],
-    )
-    .await
-    .unwrap();
-    library
-        .clone()
-        .delete_data_source(call(
-            lib::DeleteDataSourceRequest {
-                request_id: String::new(),
-                id: lone.id.clone(),
-                account_id: String::new(),
-                etag: String::new(),
-                force: false,
-            },
-            &admin(family.partner),
-        ))
-        .await
-        .unwrap();
-    let status = failure(
-        execute(&world.imports, family.client_b, &doomed, &request_id()).await,
-        Code::FailedPrecondition,
+    assert_eq!(
+        asset_counts(&world.library, family.client_a).await,
+        [2, 1, 1]
     );
-    let violation = &status
-        .get_details_precondition_failure()
-        .unwrap()
-        .violations[0];
-    assert_eq!(violation.subject, format!("data_sources/{}", lone.id));
-    assert_eq!(asset_counts(library, family.client_b).await, [0, 0, 0]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn bad_plan_requests_are_invalid_arguments_or_not_found() {
+async fn a_plan_whose_selected_asset_was_deleted_is_refused() {
     let world = World::start().await;
     let family = world.family().await;
-    let bearer = admin(family.client_a);
-    let mut imports = world.imports.clone();
-
-    let empty = imports
-        .create_import_plan(call(
-            imp::CreateImportPlanRequest {
-                request_id: String::new(),
-                destination_account_id: String::new(),
-                source_account_id: "not-a-uuid".into(),
-                selection: vec![asset(imp::AssetKind::Unspecified, "x"), klip_ref("")],
-            },
-            &bearer,
-        ))
-        .await;
-    let status = failure(empty, Code::InvalidArgument);
-    let fields: Vec<String> = status
-        .get_details_bad_request()
-        .unwrap()
-        .field_violations
-        .into_iter()
-        .map(|v| v.field)
-        .collect();
-    for expected in [
-        "source_account_id",
-        "selection[0].kind",
-        "selection[0].id",
-        "selection[1].id",
-    ] {
-        assert!(
-            fields.iter().any(|f| f == expected),
-            "{expected} in {fields:?}"
-        );
-    }
-    let nothing = plan(&world.imports, family.client_a, family.partner, vec![]).await;
-    failure(nothing, Code::InvalidArgument);
-    let itself = plan(
-        &world.imports,
-        family.client_a,
-        family.client_a,
-        vec![klip_ref(&Uuid::new_v4().to_string())],
-    )
-    .await;
-    failure(itself, Code::InvalidArgument);
-    let unknown = plan(
-        &world.imports,
-        family.client_a,
-        family.partner,
-        vec![klip_ref(&Uuid::new_v4().to_string())],
-    )
-    .await;
-    failure(unknown, Code::NotFound);
-    let long_id = imports
-        .create_import_plan(call(
-            imp::CreateImportPlanRequest {
-                request_id: "x".repeat(200),
-                destination_account_id: String::new(),
-                source_account_id: family.partner.to_string(),
-                selection: vec![klip_ref(&Uuid::new_v4().to_string())],
-            },
-            &bearer,
-        ))
-        .await;
-    failure(long_id, Code::InvalidArgument);
-
-    for (plan_id, etag, code) in [
-        ("", "e", Code::InvalidArgument),
-        ("nope", "e", Code::InvalidArgument),
-        (
-            Uuid::new_v4().to_string().as_str(),
-            "",
-            Code::InvalidArgument,
-        ),
-        (Uuid::new_v4().to_string().as_str(), "e", Code::NotFound),
-    ] {
-        let result = imports
-            .execute_import_plan(call(
-                imp::ExecuteImportPlanRequest {
-                    request_id: String::new(),
-                    plan_id: plan_id.into(),
-                    etag: etag.into(),
-                },
-                &bearer,
-            ))
-            .await;
-        failure(result, code);
-    }
-    let no_token = imports
-        .get_import_plan(tonic::Request::new(imp::GetImportPlanRequest {
-            id: Uuid::new_v4().to_string(),
-        }))
-        .await;
-    failure(no_token, Code::Unauthenticated);
-    let bad_page = imports
-        .list_imports(call(
-            imp::ListImportsRequest {
-                page_token: "%%%".into(),
-                ..Default::default()
-            },
-            &bearer,
-        ))
-        .await;
-    failure(bad_page, Code::InvalidArgument);
+    let library = &world.library;
+    let url = "https://api.example.test/l";
+    let lone = data_source(library, family.partner, "Lone", url, None).await;
+    let selection = vec![data_source_ref(&lone.id)];
+    let doomed = plan(&world.imports, family.client_b, family.partner, selection)
+        .await
+        .unwrap();
+    delete_data_source(library, family.partner, &lone.id, false).await;
+    let refused = execute(&world.imports, family.client_b, &doomed, &request_id()).await;
+    let violation = &preconditions(refused)[0];
+    assert_eq!(violation.subject, format!("data_sources/{}", lone.id));
+    assert_eq!(asset_counts(library, family.client_b).await, [0, 0, 0]);
 }

@@ -8,15 +8,12 @@ use std::time::Duration;
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::RunQueryDsl;
 use futures::future::join_all;
-use tonic::Code;
-use tonic_types::StatusExt;
 use trellis_imports::store::saga_lock::SagaLocks;
 use trellis_platform::config::ServiceKind;
 use trellis_platform::error::StoreError;
-use trellis_platform::service::ServiceContext;
 use trellis_proto::imports::v1 as imp;
 use trellis_proto::imports::v1::import_service_client::ImportServiceClient;
-use trellis_testkit::{TestDatabase, TestServer, test_config};
+use trellis_testkit::{InProcess, TestDatabase, TestServer};
 use uuid::Uuid;
 
 use crate::common::*;
@@ -77,18 +74,14 @@ async fn serve(
     pool_size: usize,
     settings: trellis_imports::Settings,
 ) -> TestServer {
-    let mut common = test_config(&database.url);
-    common.library_url = peers.library_service.server.url();
-    common.tokens_url = peers.tokens_service.url.clone();
-    let pool = trellis_platform::db::pool(&database.url, pool_size).expect("a pool");
-    let context = ServiceContext::new(ServiceKind::Imports, common, settings, pool)
-        .expect("a service context");
-    TestServer::spawn(
-        trellis_imports::build(context)
-            .await
-            .expect("the service builds"),
-    )
-    .await
+    InProcess::new(ServiceKind::Imports, settings, trellis_imports::build)
+        .configure(|common| {
+            common.library_url = peers.library_service.server.url();
+            common.tokens_url = peers.tokens_service.server.url();
+        })
+        .pool_size(pool_size)
+        .serve(database)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,29 +90,13 @@ async fn many_executes_of_one_plan_stay_within_a_small_pool() {
     let peers = Peers::start().await;
     let database = TestDatabase::new(&trellis_imports::SCHEMA).await;
     let settings = trellis_imports::Settings {
-        execute_wait_secs: 1,
+        execute_wait: std::time::Duration::from_secs(1),
         ..Default::default()
     };
     let server = serve(&peers, &database, POOL, settings).await;
     let imports = ImportServiceClient::new(server.channel());
     let family = family(&peers.library_channel).await;
-    let source = data_source(
-        &peers.library,
-        family.partner,
-        "Orders",
-        "https://api.example.test/o",
-        None,
-    )
-    .await;
-    let orders = klip(
-        &peers.library,
-        family.partner,
-        "Orders",
-        &["COUNT(@0.id)"],
-        &[&source.id],
-    )
-    .await;
-    let board = dashboard(&peers.library, family.partner, "Ops", &[&orders.id]).await;
+    let (_, _, board) = ops_dashboard(&peers.library, family.partner).await;
     let plan = plan(
         &imports,
         family.client_a,
@@ -154,11 +131,7 @@ async fn many_executes_of_one_plan_stay_within_a_small_pool() {
                 assert_eq!(maker.get_or_insert(id.clone()), &id, "one request made it");
             }
             Err(status) => {
-                assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
-                let violations = status
-                    .get_details_precondition_failure()
-                    .expect("a PreconditionFailure")
-                    .violations;
+                let violations = preconditions::<()>(Err(status));
                 assert_eq!(violations[0].r#type, "PLAN_EXECUTED", "{violations:?}");
             }
         }

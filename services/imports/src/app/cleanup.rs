@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::domain::asset::{AssetKind, AssetRef};
 use crate::domain::link::Link;
 use crate::peers::Peers;
-use crate::store::{self, links};
+use crate::store::links;
 
 #[derive(Debug)]
 pub enum CleanupError {
@@ -83,9 +83,21 @@ impl Removal<'_> {
         format!("{}/{}", self.prefix, asset.id)
     }
 
-    async fn linked(&self, instance: Uuid) -> Result<Option<Link>, StoreError> {
-        let mut conn = store::connect(self.pool).await?;
-        links::get(&mut conn, instance).await
+    /// The link of an instance imported with the one removed, when it is in this account
+    /// (only linked instances of the account are ever removed).
+    async fn companion(&self, instance: Uuid) -> Result<Option<Link>, StoreError> {
+        let mut conn = trellis_platform::db::connect(self.pool).await?;
+        let link = links::get(&mut conn, instance).await?;
+        Ok(link.filter(|link| link.account_id == self.account))
+    }
+
+    /// Deletes `link`'s instance; one gone already counts as deleted.
+    async fn delete(&self, link: &Link) -> Result<(), Status> {
+        let request_id = self.request_id(link.instance);
+        self.peers
+            .delete(request_id, self.account, link.instance, false)
+            .await
+            .map(drop)
     }
 
     async fn dashboard(
@@ -93,25 +105,17 @@ impl Removal<'_> {
         link: &Link,
         removed: &mut Vec<AssetRef>,
     ) -> Result<(), CleanupError> {
-        self.peers
-            .delete(
-                self.request_id(link.instance),
-                self.account,
-                link.instance,
-                false,
-            )
-            .await?;
+        self.delete(link).await?;
         removed.push(link.instance);
         for klip in link.klips.values() {
-            let Some(klip_link) = self.linked(*klip).await? else {
+            let Some(klip_link) = self.companion(*klip).await? else {
                 continue;
             };
-            if klip_link.account_id == self.account
-                && self
-                    .peers
-                    .dashboards_showing(self.account, *klip)
-                    .await?
-                    .is_empty()
+            if self
+                .peers
+                .dashboards_showing(self.account, *klip)
+                .await?
+                .is_empty()
             {
                 self.klip(&klip_link, removed).await?;
             }
@@ -120,24 +124,16 @@ impl Removal<'_> {
     }
 
     async fn klip(&self, link: &Link, removed: &mut Vec<AssetRef>) -> Result<(), CleanupError> {
-        self.peers
-            .delete(
-                self.request_id(link.instance),
-                self.account,
-                link.instance,
-                false,
-            )
-            .await?;
+        self.delete(link).await?;
         removed.push(link.instance);
         for bound in link.data_sources.values() {
-            let Some(source_link) = self.linked(bound.instance_id).await? else {
+            let Some(source_link) = self.companion(bound.instance_id).await? else {
                 continue;
             };
-            if source_link.account_id == self.account
-                && !self
-                    .peers
-                    .data_source_in_use(self.account, bound.instance_id)
-                    .await?
+            if !self
+                .peers
+                .data_source_in_use(self.account, bound.instance_id)
+                .await?
             {
                 self.data_source(&source_link, removed).await?;
             }
@@ -150,17 +146,8 @@ impl Removal<'_> {
         link: &Link,
         removed: &mut Vec<AssetRef>,
     ) -> Result<(), CleanupError> {
-        match self
-            .peers
-            .delete(
-                self.request_id(link.instance),
-                self.account,
-                link.instance,
-                false,
-            )
-            .await
-        {
-            Ok(_) => {}
+        match self.delete(link).await {
+            Ok(()) => {}
             // A Klip started binding it meanwhile: it stays.
             Err(status) if status.code() == Code::FailedPrecondition => return Ok(()),
             Err(status) => return Err(status.into()),

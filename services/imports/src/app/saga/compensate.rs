@@ -8,7 +8,6 @@ use super::{Saga, StepError, failed};
 use crate::domain::asset::{AssetKind, AssetRef};
 use crate::domain::import::{Import, ImportState};
 use crate::domain::spec::Mapping;
-use crate::store::{self, imports};
 
 impl Saga {
     /// Undoes what the steps made: grants and credential copies for the cloned data
@@ -28,44 +27,10 @@ impl Saga {
             .filter(|m| m.kind == AssetKind::DataSource)
             .map(|m| m.destination_id)
             .collect();
-        let undo = |what| failed(what);
         if !minted_sources.is_empty() {
-            // Grants and copies made before a crash may not be in the progress: ask.
-            for grant in self
-                .peers
-                .grants_to(destination)
-                .await
-                .map_err(undo("could not list the grants to revoke"))?
-            {
-                let on_clone = Uuid::parse_str(&grant.data_source_id)
-                    .is_ok_and(|ds| minted_sources.contains(&ds));
-                if let (true, Ok(id)) = (on_clone, Uuid::parse_str(&grant.id)) {
-                    self.peers
-                        .revoke_grant(format!("{}/compensate/{id}", import.id), id)
-                        .await
-                        .map_err(undo("could not revoke a grant"))?;
-                }
-            }
-            for credential in self
-                .peers
-                .credentials(destination)
-                .await
-                .map_err(undo("could not list the credential copies to delete"))?
-            {
-                let on_clone = Uuid::parse_str(&credential.scoped_data_source_id)
-                    .is_ok_and(|ds| minted_sources.contains(&ds));
-                if let (true, Ok(id)) = (on_clone, Uuid::parse_str(&credential.id)) {
-                    self.peers
-                        .delete_credential(
-                            format!("{}/compensate/{id}", import.id),
-                            destination,
-                            id,
-                        )
-                        .await
-                        .map_err(undo("could not delete a credential copy"))?;
-                }
-            }
+            self.take_back_secrets(import, &minted_sources).await?;
         }
+        let undo = |what| failed(what);
         // Dependents first: dashboards, Klips, then data sources.
         let mut ordered = minted.clone();
         ordered.sort_by_key(|m| std::cmp::Reverse(m.kind));
@@ -91,16 +56,57 @@ impl Saga {
                 ),
             )
         };
-        let mut conn = store::connect(&self.pool).await?;
-        imports::advance(
-            &mut conn,
-            import.id,
-            &[ImportState::Compensating],
+        self.advance(
+            import,
+            ImportState::Compensating,
             end,
             &import.progress,
             &error,
         )
         .await?;
+        Ok(())
+    }
+
+    /// Revokes the grants and deletes the credential copies made for the clones
+    /// `minted_sources`. Those made before a crash may not be in the progress: the token
+    /// service is asked.
+    async fn take_back_secrets(
+        &self,
+        import: &Import,
+        minted_sources: &BTreeSet<Uuid>,
+    ) -> Result<(), StepError> {
+        let destination = import.destination_account_id;
+        let undo = |what| failed(what);
+        for grant in self
+            .peers
+            .grants_to(destination)
+            .await
+            .map_err(undo("could not list the grants to revoke"))?
+        {
+            let on_clone =
+                Uuid::parse_str(&grant.data_source_id).is_ok_and(|ds| minted_sources.contains(&ds));
+            if let (true, Ok(id)) = (on_clone, Uuid::parse_str(&grant.id)) {
+                self.peers
+                    .revoke_grant(format!("{}/compensate/{id}", import.id), id)
+                    .await
+                    .map_err(undo("could not revoke a grant"))?;
+            }
+        }
+        for credential in self
+            .peers
+            .credentials(destination)
+            .await
+            .map_err(undo("could not list the credential copies to delete"))?
+        {
+            let on_clone = Uuid::parse_str(&credential.scoped_data_source_id)
+                .is_ok_and(|ds| minted_sources.contains(&ds));
+            if let (true, Ok(id)) = (on_clone, Uuid::parse_str(&credential.id)) {
+                self.peers
+                    .delete_credential(format!("{}/compensate/{id}", import.id), destination, id)
+                    .await
+                    .map_err(undo("could not delete a credential copy"))?;
+            }
+        }
         Ok(())
     }
 }

@@ -8,6 +8,13 @@
 //! edits; a dry run reports what that would overwrite instead. Instances are handled in
 //! batches, each applied by the library in one transaction and recorded here in one
 //! transaction, with progress streamed to the caller after each batch.
+//!
+//! Unlike the other use cases this one speaks the wire format (`pb`) itself, and the
+//! handler does not wrap it in a remembered answer: the answer is a stream that outlives
+//! the handler, and what a retry under the same request id gets is recorded per instance
+//! as each batch lands (`update_results`, the encoded `InstanceUpdateResult`s), so a
+//! retry after a crash mid-update replays the finished instances and carries on with the
+//! rest.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -23,12 +30,15 @@ use trellis_proto::imports::v1::update_instances_response::Event;
 use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
+use crate::api::convert::ToProto;
+use crate::app::observe::{self, Master};
 use crate::domain::asset::{AssetKind, AssetRef};
 use crate::domain::drift::Change;
 use crate::domain::link::{KlipDefinition, Link};
-use crate::observe::{self, Master};
-use crate::peers::{Peers, upstream};
-use crate::store::{self, links, updates};
+use crate::peers::Peers;
+use crate::peers::convert;
+use crate::store::{links, updates};
+use trellis_platform::peer::upstream;
 
 mod apply;
 mod prepare;
@@ -97,6 +107,24 @@ fn result(link: &Link, outcome: pb::UpdateOutcome, reason: String) -> pb::Instan
     }
 }
 
+/// An update (or, in a dry run, what it would do) with the changes it makes and the data
+/// sources it pushes.
+fn reported(
+    link: &Link,
+    outcome: pb::UpdateOutcome,
+    changes: &[Change],
+    sources: &[SourcePush],
+) -> pb::InstanceUpdateResult {
+    pb::InstanceUpdateResult {
+        changes: changes.iter().map(ToProto::to_proto).collect(),
+        data_sources_pushed: sources
+            .iter()
+            .map(|s| s.update.data_source_id.clone())
+            .collect(),
+        ..result(link, outcome, String::new())
+    }
+}
+
 /// A request id for one batch call to the library: the same batch of the same call gets the
 /// same id, so a retry after a crash replays instead of applying twice.
 fn batch_request_id(request: &UpdateRequest, what: &str, ids: &[String]) -> String {
@@ -143,53 +171,93 @@ async fn update(
         send(sender, Event::Summary(pb::UpdateSummary::default())).await;
         return Ok(());
     }
-    let library_down = upstream("library");
-    let master = observe::master(
-        peers,
-        request.master_account,
-        AssetRef::new(AssetKind::Klip, request.master_klip),
-    )
-    .await
-    .map_err(|s| Status::from(library_down(s)))?
-    .ok_or_else(|| Status::not_found(format!("Klip {} not found", request.master_klip)))?;
-    let master_klip = master.klip.clone().unwrap_or_default();
-    let master_account = peers
-        .account(request.master_account)
-        .await
-        .map_err(|s| Status::from(library_down(s)))?
-        .unwrap_or_default();
-    let variable_defaults = peers
-        .variables(request.master_account)
-        .await
-        .map_err(|s| Status::from(library_down(s)))?
-        .into_iter()
-        .map(|v| (v.name, v.default_value))
-        .collect();
-    let mut context = Context {
-        peers,
-        pool,
-        request,
-        master_definition: KlipDefinition::from_library(&master_klip),
-        master,
-        master_account,
-        variable_defaults,
-        families: HashMap::new(),
-    };
-    let recorded = if request.request_id.is_empty() || request.dry_run {
-        BTreeMap::new()
-    } else {
-        let mut conn = store::connect(pool).await.map_err(store_failure)?;
-        updates::recorded(&mut conn, &request.scope, &request.request_id)
-            .await
-            .map_err(store_failure)?
-    };
-
+    let mut context = Context::load(peers, pool, request).await?;
+    let recorded = recorded(pool, request).await.map_err(store_failure)?;
     let mut summary = pb::UpdateSummary {
         master_version: context.master.state.version,
         ..Default::default()
     };
     let mut done = 0;
     for batch in request.links.chunks(BATCH) {
+        for outcome in context.batch(batch, &recorded).await? {
+            count(&mut summary, &outcome);
+            send(sender, Event::Result(outcome)).await;
+        }
+        done += batch.len() as i32;
+        send(sender, Event::Progress(pb::UpdateProgress { done, total })).await;
+    }
+    send(sender, Event::Summary(summary)).await;
+    Ok(())
+}
+
+/// What an earlier call under the same request id did, by instance (nothing for a dry run
+/// or a call without a request id).
+async fn recorded(
+    pool: &DbPool,
+    request: &UpdateRequest,
+) -> Result<BTreeMap<Uuid, Vec<u8>>, StoreError> {
+    if request.request_id.is_empty() || request.dry_run {
+        return Ok(BTreeMap::new());
+    }
+    let mut conn = trellis_platform::db::connect(pool).await?;
+    updates::recorded(&mut conn, &request.scope, &request.request_id).await
+}
+
+fn count(summary: &mut pb::UpdateSummary, outcome: &pb::InstanceUpdateResult) {
+    match pb::UpdateOutcome::try_from(outcome.outcome) {
+        Ok(pb::UpdateOutcome::Updated) => summary.updated += 1,
+        Ok(pb::UpdateOutcome::WouldUpdate) => summary.would_update += 1,
+        Ok(pb::UpdateOutcome::RequiresReimport) => summary.requires_reimport += 1,
+        Ok(pb::UpdateOutcome::Failed) => summary.failed += 1,
+        _ => summary.skipped += 1,
+    }
+}
+
+impl<'a> Context<'a> {
+    /// The master Klip, its account and variable defaults, read once per update.
+    async fn load(
+        peers: &'a Peers,
+        pool: &'a DbPool,
+        request: &'a UpdateRequest,
+    ) -> Result<Self, Status> {
+        let library_down = |s| Status::from(upstream("library")(s));
+        let klip = AssetRef::new(AssetKind::Klip, request.master_klip);
+        let master = observe::master(peers, request.master_account, klip)
+            .await
+            .map_err(library_down)?
+            .ok_or_else(|| Status::not_found(format!("Klip {} not found", request.master_klip)))?;
+        let master_definition = convert::klip_definition(&master.klip.clone().unwrap_or_default());
+        let master_account = peers
+            .account(request.master_account)
+            .await
+            .map_err(library_down)?
+            .unwrap_or_default();
+        let variable_defaults = peers
+            .variables(request.master_account)
+            .await
+            .map_err(library_down)?
+            .into_iter()
+            .map(|v| (v.name, v.default_value))
+            .collect();
+        Ok(Self {
+            peers,
+            pool,
+            request,
+            master_definition,
+            master,
+            master_account,
+            variable_defaults,
+            families: HashMap::new(),
+        })
+    }
+
+    /// One batch: the results recorded under the request id as they were, the others
+    /// prepared, applied and recorded now; in the batch's order.
+    async fn batch(
+        &mut self,
+        batch: &[Link],
+        recorded: &BTreeMap<Uuid, Vec<u8>>,
+    ) -> Result<Vec<pb::InstanceUpdateResult>, Status> {
         let mut results: Vec<pb::InstanceUpdateResult> = Vec::with_capacity(batch.len());
         let mut fresh: Vec<usize> = Vec::new();
         let mut pending = Vec::new();
@@ -200,7 +268,7 @@ async fn update(
                 results.push(previous);
                 continue;
             }
-            match context.prepare(link).await? {
+            match self.prepare(link).await? {
                 Ok(update) => pending.push(update),
                 Err(outcome) => {
                     fresh.push(results.len());
@@ -208,49 +276,41 @@ async fn update(
                 }
             }
         }
-        let mut synced_links = Vec::new();
+        let mut synced = Vec::new();
         if !pending.is_empty() {
-            let (outcomes, synced) = context.apply(pending).await?;
-            synced_links = synced;
+            let (outcomes, links) = self.apply(pending).await?;
+            synced = links;
             for outcome in outcomes {
                 fresh.push(results.len());
                 results.push(outcome);
             }
         }
-        if !request.dry_run {
-            let rows: Vec<(Uuid, Vec<u8>)> = fresh
-                .iter()
-                .filter_map(|i| {
-                    let r = &results[*i];
-                    // A failure is not recorded: a retry tries that instance again.
-                    if r.outcome == pb::UpdateOutcome::Failed as i32 {
-                        return None;
-                    }
-                    Some((Uuid::parse_str(&r.instance_id).ok()?, r.encode_to_vec()))
-                })
-                .collect();
-            // The re-synced links and the recorded outcomes land together.
-            let mut conn = store::connect(pool).await.map_err(store_failure)?;
-            conn.transaction::<_, StoreError, _>(async |conn| {
-                links::upsert(conn, &synced_links).await?;
-                updates::record(conn, &request.scope, &request.request_id, &rows).await
-            })
-            .await
-            .map_err(store_failure)?;
+        if !self.request.dry_run {
+            let fresh: Vec<&pb::InstanceUpdateResult> =
+                fresh.iter().map(|i| &results[*i]).collect();
+            self.record(&synced, &fresh).await.map_err(store_failure)?;
         }
-        for outcome in results {
-            match pb::UpdateOutcome::try_from(outcome.outcome) {
-                Ok(pb::UpdateOutcome::Updated) => summary.updated += 1,
-                Ok(pb::UpdateOutcome::WouldUpdate) => summary.would_update += 1,
-                Ok(pb::UpdateOutcome::RequiresReimport) => summary.requires_reimport += 1,
-                Ok(pb::UpdateOutcome::Failed) => summary.failed += 1,
-                _ => summary.skipped += 1,
-            }
-            send(sender, Event::Result(outcome)).await;
-        }
-        done += batch.len() as i32;
-        send(sender, Event::Progress(pb::UpdateProgress { done, total })).await;
+        Ok(results)
     }
-    send(sender, Event::Summary(summary)).await;
-    Ok(())
+
+    /// The re-synced links and the new outcomes land together, in one transaction. A
+    /// failure is not recorded: a retry tries that instance again.
+    async fn record(
+        &self,
+        synced: &[Link],
+        fresh: &[&pb::InstanceUpdateResult],
+    ) -> Result<(), StoreError> {
+        let rows: Vec<(Uuid, Vec<u8>)> = fresh
+            .iter()
+            .filter(|r| r.outcome != pb::UpdateOutcome::Failed as i32)
+            .filter_map(|r| Some((Uuid::parse_str(&r.instance_id).ok()?, r.encode_to_vec())))
+            .collect();
+        let (scope, request_id) = (&self.request.scope, &self.request.request_id);
+        let mut conn = trellis_platform::db::connect(self.pool).await?;
+        conn.transaction::<_, StoreError, _>(async |conn| {
+            links::upsert(conn, synced).await?;
+            updates::record(conn, scope, request_id, &rows).await
+        })
+        .await
+    }
 }

@@ -13,11 +13,13 @@ use uuid::Uuid;
 
 use crate::domain::asset::{AssetKind, AssetRef};
 use crate::domain::family::same_family;
+use crate::domain::plan::Plan;
 use crate::domain::plan::{self, PlanContext, TokenHealth};
 use crate::domain::spec::ImportSpec;
-use crate::peers::{Peers, upstream};
-use crate::store::plans::Plan;
-use crate::store::{self, links};
+use crate::peers::Peers;
+use crate::peers::convert;
+use crate::store::links;
+use trellis_platform::peer::upstream;
 
 /// The two accounts, once they are known to be in one family (I1). A source the family
 /// rule forbids is refused the same whether it exists or not.
@@ -64,7 +66,7 @@ pub async fn check_family(
         .await
         .map_err(upstream("library"))?
         .ok_or_else(forbidden)?;
-    if !same_family(&from, &to) {
+    if !same_family(&convert::account(&from), &convert::account(&to)) {
         return Err(forbidden());
     }
     Ok((from, to))
@@ -83,14 +85,14 @@ pub async fn closure(
             selection
                 .iter()
                 .copied()
-                .map(AssetRef::to_library)
+                .map(convert::library_ref)
                 .collect(),
         )
         .await
         .map_err(upstream("library"))?;
     let mut missing = Vec::new();
     for asset in &answer.missing_assets {
-        let kind = AssetKind::from_library(asset.kind);
+        let kind = convert::asset_kind(asset.kind);
         let id = Uuid::parse_str(&asset.id).ok();
         if let (Some(kind), Some(id)) = (kind, id)
             && selection.contains(&AssetRef::new(kind, id))
@@ -101,7 +103,7 @@ pub async fn closure(
             missing.push((kind, id));
         }
     }
-    let spec = ImportSpec::from_closure(&answer).map_err(ApiError::internal)?;
+    let spec = convert::spec_of_closure(&answer).map_err(ApiError::internal)?;
     Ok((spec, missing))
 }
 
@@ -163,16 +165,7 @@ pub async fn context(
         };
         context.tokens.insert(token, health);
     }
-    let masters: Vec<Uuid> = spec.assets.iter().map(|a| a.id).collect();
-    let mut conn = store::connect(pool).await?;
-    let mut existing: BTreeMap<AssetRef, Vec<Uuid>> = BTreeMap::new();
-    for link in links::in_account(&mut conn, destination, &masters).await? {
-        existing
-            .entry(link.master())
-            .or_default()
-            .push(link.instance.id);
-    }
-    context.existing_instances = existing;
+    context.existing_instances = instances_in(pool, destination, spec).await?;
     Ok(context)
 }
 
@@ -211,10 +204,19 @@ pub async fn existing_instances(
     pool: &DbPool,
     plan: &Plan,
 ) -> ApiResult<BTreeMap<AssetRef, Vec<Uuid>>> {
-    let masters: Vec<Uuid> = plan.spec.assets.iter().map(|a| a.id).collect();
-    let mut conn = store::connect(pool).await?;
+    instances_in(pool, plan.destination_account_id, &plan.spec).await
+}
+
+/// The instances `destination` has of the spec's masters, per master.
+async fn instances_in(
+    pool: &DbPool,
+    destination: Uuid,
+    spec: &ImportSpec,
+) -> ApiResult<BTreeMap<AssetRef, Vec<Uuid>>> {
+    let masters: Vec<Uuid> = spec.assets.iter().map(|a| a.id).collect();
+    let mut conn = trellis_platform::db::connect(pool).await?;
     let mut existing: BTreeMap<AssetRef, Vec<Uuid>> = BTreeMap::new();
-    for link in links::in_account(&mut conn, plan.destination_account_id, &masters).await? {
+    for link in links::in_account(&mut conn, destination, &masters).await? {
         existing
             .entry(link.master())
             .or_default()

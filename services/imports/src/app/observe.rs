@@ -8,9 +8,10 @@ use trellis_proto::library::v1 as library;
 use uuid::Uuid;
 
 use crate::domain::asset::{AssetKind, AssetRef};
-use crate::domain::link::{KlipDefinition, Link};
+use crate::domain::link::Link;
 use crate::domain::status::{Evaluation, MasterState, evaluate};
 use crate::peers::Peers;
+use crate::peers::convert;
 
 /// A link with its status now.
 #[derive(Debug, Clone)]
@@ -47,7 +48,7 @@ pub async fn master(
                 return Ok(None);
             };
             master.state.version = klip.version;
-            master.state.bound = KlipDefinition::from_library(&klip).bound();
+            master.state.bound = convert::klip_definition(&klip).bound();
             for source in &master.state.bound {
                 if let Some(found) = peers.data_source(account, *source).await? {
                     master

@@ -6,21 +6,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::Utc;
+use diesel_async::AsyncPgConnection;
+use trellis_platform::auth::Caller;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, ApiResult};
+use trellis_platform::peer::upstream;
 use uuid::Uuid;
 
-use crate::domain::asset::{AssetKind, AssetRef};
-use crate::domain::import::{Import, ImportKind, ImportState};
-use crate::domain::link::Link;
-use crate::domain::spec::{ImportProgress, ImportSpec};
-use crate::peers::{Peers, upstream};
-use crate::planning;
-use crate::store::{self, links};
+use super::App;
 
-/// How long the recovery loop leaves a new import to the call that made it.
-pub const FIRST_ATTEMPT_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+use crate::app::planning;
+use crate::domain::asset::{AssetKind, AssetRef};
+use crate::domain::import::{Import, ImportKind};
+use crate::domain::link::Link;
+use crate::domain::spec::ImportSpec;
+use crate::peers::Peers;
+use crate::store::{imports, links};
 
 /// The re-import of `link`'s instance, ready to be recorded and run.
 pub async fn prepare(
@@ -65,24 +66,8 @@ pub async fn prepare(
         spec.reuse_ids = reuse_ids(peers, pool, link, &spec).await?;
     }
     spec.replaced = Some(link.instance);
-    let now = Utc::now();
-    Ok(Import {
-        id: Uuid::now_v7(),
-        kind,
-        plan_id: None,
-        destination_account_id: link.account_id,
-        source_account_id: link.master_account_id,
-        state: ImportState::Pending,
-        spec,
-        progress: ImportProgress::default(),
-        error: String::new(),
-        attempts: 0,
-        next_attempt_time: now + FIRST_ATTEMPT_GRACE,
-        creator_user_id: creator.to_owned(),
-        create_time: now,
-        update_time: now,
-        end_time: None,
-    })
+    let accounts = (link.master_account_id, link.account_id);
+    Ok(Import::pending(kind, None, accounts, spec, creator))
 }
 
 /// Master → instance for every asset of the closure that the instance already has: the
@@ -96,7 +81,7 @@ async fn reuse_ids(
 ) -> ApiResult<BTreeMap<Uuid, Uuid>> {
     let mut candidates: Vec<(AssetRef, Uuid)> = vec![(root.master(), root.instance.id)];
     let mut klip_links = Vec::new();
-    let mut conn = store::connect(pool).await?;
+    let mut conn = trellis_platform::db::connect(pool).await?;
     match root.kind() {
         AssetKind::Dashboard => {
             let instances: Vec<Uuid> = root.klips.values().copied().collect();
@@ -150,4 +135,27 @@ async fn reuse_ids(
         }
     }
     Ok(reuse)
+}
+
+/// Records a re-import made by [`App::prepare_reimport`].
+pub async fn start(conn: &mut AsyncPgConnection, import: Import) -> ApiResult<Import> {
+    imports::insert(conn, &import).await?;
+    Ok(import)
+}
+
+impl App {
+    /// The re-import of `instance`, ready for [`start`]; an admin of the instance's account
+    /// or of the master's may re-import it.
+    pub async fn prepare_reimport(
+        &self,
+        caller: &Caller,
+        instance: AssetRef,
+        kind: ImportKind,
+    ) -> ApiResult<Import> {
+        let link = self.visible_link(caller, instance).await?;
+        // I15: a re-import copies the master's assets and secrets again, so it needs a
+        // membership of the master's account as a first import does.
+        planning::check_importer(&self.peers, caller, link.master_account_id).await?;
+        prepare(&self.peers, &self.pool, &link, kind, caller.user()).await
+    }
 }

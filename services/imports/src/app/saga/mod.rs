@@ -21,17 +21,21 @@ use std::time::Duration;
 
 use chrono::Utc;
 use tonic::Status;
+use trellis_platform::background::Background;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::{ApiError, StoreError};
 use uuid::Uuid;
 
 use crate::domain::import::{Import, ImportKind, ImportState};
-use crate::peers::{Peers, is_transient};
-use crate::settings::{FailPoint, Settings};
+use crate::domain::spec::ImportProgress;
+use crate::peers::Peers;
+use crate::settings::Settings;
+use crate::store::imports;
 use crate::store::saga_lock::SagaLocks;
-use crate::store::{self, imports};
+use trellis_platform::peer::is_retryable;
 
 mod compensate;
+mod link;
 mod steps;
 
 pub struct Saga {
@@ -60,7 +64,7 @@ impl From<StoreError> for StepError {
 fn failed(what: &'static str) -> impl Fn(Status) -> StepError {
     move |status| {
         let message = format!("{what}: {} ({:?})", status.message(), status.code());
-        if is_transient(&status) {
+        if is_retryable(&status) {
             StepError::Transient(message)
         } else {
             StepError::Permanent(message)
@@ -101,8 +105,22 @@ impl Saga {
         Ok(())
     }
 
+    /// Records that the import moved from `from` on to `to`, with `progress` and `error`;
+    /// false when another driver moved it first.
+    async fn advance(
+        &self,
+        import: &Import,
+        from: ImportState,
+        to: ImportState,
+        progress: &ImportProgress,
+        error: &str,
+    ) -> Result<bool, StoreError> {
+        let mut conn = trellis_platform::db::connect(&self.pool).await?;
+        imports::advance(&mut conn, import.id, &[from], to, progress, error).await
+    }
+
     async fn load(&self, id: Uuid) -> Result<Import, ApiError> {
-        let mut conn = store::connect(&self.pool).await?;
+        let mut conn = trellis_platform::db::connect(&self.pool).await?;
         imports::get(&mut conn, id)
             .await?
             .ok_or_else(|| ApiError::not_found("import", id))
@@ -110,7 +128,7 @@ impl Saga {
 
     async fn drive(&self, id: Uuid) -> Result<(), StoreError> {
         loop {
-            let mut conn = store::connect(&self.pool).await?;
+            let mut conn = trellis_platform::db::connect(&self.pool).await?;
             let Some(import) = imports::get(&mut conn, id).await? else {
                 return Ok(());
             };
@@ -133,7 +151,7 @@ impl Saga {
                     tracing::warn!(import = %id, state = import.state.as_str(), error = %message, "import step failed; will retry");
                     let next = Utc::now()
                         + chrono::Duration::from_std(backoff(import.attempts)).unwrap_or_default();
-                    let mut conn = store::connect(&self.pool).await?;
+                    let mut conn = trellis_platform::db::connect(&self.pool).await?;
                     imports::postpone(&mut conn, id, &message, next).await?;
                     return Ok(());
                 }
@@ -157,38 +175,26 @@ impl Saga {
                 ),
                 _ => (ImportState::Compensating, error),
             };
-            let mut conn = store::connect(&self.pool).await?;
-            imports::advance(
-                &mut conn,
-                id,
-                &[import.state],
-                next,
-                &import.progress,
-                &error,
-            )
-            .await?;
-        }
-    }
-
-    fn fail_point(&self, point: FailPoint) {
-        if self.settings.fail_after_step == Some(point) {
-            tracing::error!(
-                ?point,
-                "TRELLIS_IMPORTS_FAIL_AFTER_STEP: aborting the process (test-only fault injection)"
-            );
-            std::process::abort();
+            self.advance(&import, import.state, next, &import.progress, &error)
+                .await?;
         }
     }
 }
 
 /// Finishes what crashes and failing peers left unfinished: once at start (every unfinished
-/// import, whatever its next attempt time) and then every `interval` (those due).
-pub async fn recover(saga: Arc<Saga>, interval: Duration) {
+/// import, whatever its next attempt time) and then every `interval` (those due). When the
+/// service stops, the import being driven is driven as far as it goes (its step ends, its
+/// lock is released) and no other is begun.
+pub async fn recover(saga: Arc<Saga>, interval: Duration, background: Background) {
+    let stop = background.token();
     let mut due = None;
     loop {
         match pending(&saga, due).await {
             Ok(ids) => {
                 for id in ids {
+                    if stop.is_cancelled() {
+                        return;
+                    }
                     if let Err(error) = saga.resume(id).await {
                         tracing::warn!(import = %id, %error, "could not resume the import");
                     }
@@ -196,12 +202,15 @@ pub async fn recover(saga: Arc<Saga>, interval: Duration) {
             }
             Err(error) => tracing::warn!(%error, "could not look for unfinished imports"),
         }
-        tokio::time::sleep(interval).await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
         due = Some(Utc::now());
     }
 }
 
 async fn pending(saga: &Saga, due: Option<chrono::DateTime<Utc>>) -> Result<Vec<Uuid>, StoreError> {
-    let mut conn = store::connect(&saga.pool).await?;
+    let mut conn = trellis_platform::db::connect(&saga.pool).await?;
     imports::unfinished(&mut conn, due, 100).await
 }
