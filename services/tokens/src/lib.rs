@@ -1,20 +1,22 @@
 //! The tokens service: OAuth providers, tokens (connected accounts), token grants, saved
 //! credentials, exactly-once refresh (DESIGN.md sections 2–5; rules I5, I6, T1–T3).
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the stores or the domain).
-//! - `domain`: exactly-once refresh, the authorization code flow and the T2 count, usage.
-//! - `store`: Diesel queries and transactions, one module per table group.
-//! - `oauth`: the providers' endpoints, through the oauth2 crate.
+//! - `api`: the gRPC handlers: authorize, read the request into typed values, call a use
+//!   case, convert the answer.
+//! - `app`: the use cases, one per RPC, over the stores, the domain and the peers;
+//!   exactly-once refresh.
+//! - `domain`: the rules in plain Rust: sealing, the code flow, the T2 count, usage (T3).
+//! - `store`: Diesel queries and transactions, one module per table group; `store::schema`.
+//! - `peers`: the library service, and the providers' endpoints through the oauth2 crate.
 //! - `crypto`, `secret`: secrets sealed at rest, and redacted in memory.
 //!
 //! docs/tokens.md tells the design in prose.
 
 pub mod api;
-pub mod convert;
+pub mod app;
 pub mod crypto;
 pub mod domain;
-pub mod oauth;
-pub mod schema;
+pub mod peers;
 pub mod secret;
 pub mod settings;
 pub mod store;
@@ -52,18 +54,18 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
     }
     let pool_size = context.pool.status().max_size;
     anyhow::ensure!(
-        pool_size >= domain::access::MIN_POOL_SIZE,
+        pool_size >= app::access::MIN_POOL_SIZE,
         "the tokens service needs a pool of at least {} database connections \
          (TRELLIS_DB_POOL_SIZE is {pool_size}): a token refresh holds one through its lock \
          wait and its call to the provider, and other calls need another",
-        domain::access::MIN_POOL_SIZE
+        app::access::MIN_POOL_SIZE
     );
-    let oauth = oauth::OAuthClient::new(context.settings.provider_timeout())?;
-    let usage = domain::usage::UsageFinder::new(
+    let oauth = peers::oauth::OAuthClient::new(context.settings.provider_timeout())?;
+    let library = peers::library::Library::new(
         client::channel(&context.common.library_url)?,
         context.service_tokens.clone(),
     );
-    let access = domain::access::AccessTokens::new(
+    let access = app::access::AccessTokens::new(
         context.pool.clone(),
         keyring.clone(),
         oauth.clone(),
@@ -71,21 +73,16 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         // Long enough for the holder's call to the provider, short of the request timeout.
         context.settings.provider_timeout() * 2,
     );
-    let authorizations = domain::authorization::Authorizations {
-        pool: context.pool.clone(),
-        keyring: keyring.clone(),
-        oauth: oauth.clone(),
-        settings: context.settings.clone(),
-        usage: usage.clone(),
-    };
     let running = access.clone();
     let handlers = api::TokensApi {
-        pool: context.pool.clone(),
-        keyring,
-        access,
-        authorizations,
-        usage,
-        oauth,
+        app: app::App {
+            pool: context.pool.clone(),
+            keyring,
+            oauth,
+            settings: context.settings.clone(),
+            access,
+            library,
+        },
     };
     let gate = context.gate()?;
     // A refresh whose callers have gone still stores what the provider answered, also when

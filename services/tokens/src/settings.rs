@@ -2,18 +2,16 @@
 
 use std::time::Duration;
 
+use trellis_platform::config::parse_duration;
+
 use crate::crypto::Keyring;
 use crate::secret::Secret;
 
-pub const DEFAULT_REFRESH_WINDOW_SECS: u64 = 60;
-pub const DEFAULT_AUTHORIZATION_TTL_SECS: u64 = 600;
-pub const DEFAULT_PROVIDER_TIMEOUT_SECS: u64 = 10;
-
 /// Larger settings are taken as these (docs/tokens.md, "Limits"): time arithmetic on them
 /// never overflows, and no wait is longer than an operator could mean.
-pub const MAX_REFRESH_WINDOW_SECS: u64 = 24 * 60 * 60;
-pub const MAX_AUTHORIZATION_TTL_SECS: u64 = 24 * 60 * 60;
-pub const MAX_PROVIDER_TIMEOUT_SECS: u64 = 5 * 60;
+pub const MAX_REFRESH_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_AUTHORIZATION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_PROVIDER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Settings {
@@ -32,21 +30,13 @@ pub struct Settings {
     #[arg(long = "tokens-active-key-id", env = "TRELLIS_TOKENS_ACTIVE_KEY_ID")]
     pub active_key_id: Option<String>,
 
-    /// An access token expiring within this many seconds is refreshed before it is handed out.
-    #[arg(
-        long = "tokens-refresh-window-secs",
-        env = "TRELLIS_TOKENS_REFRESH_WINDOW_SECS",
-        default_value_t = DEFAULT_REFRESH_WINDOW_SECS
-    )]
-    pub refresh_window_secs: u64,
+    /// An access token expiring within this is refreshed before it is handed out.
+    #[arg(long = "tokens-refresh-window", env = "TRELLIS_TOKENS_REFRESH_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub refresh_window: Duration,
 
     /// How long a begun authorization may wait for its completion.
-    #[arg(
-        long = "tokens-authorization-ttl-secs",
-        env = "TRELLIS_TOKENS_AUTHORIZATION_TTL_SECS",
-        default_value_t = DEFAULT_AUTHORIZATION_TTL_SECS
-    )]
-    pub authorization_ttl_secs: u64,
+    #[arg(long = "tokens-authorization-ttl", env = "TRELLIS_TOKENS_AUTHORIZATION_TTL", default_value = "10m", value_parser = parse_duration)]
+    pub authorization_ttl: Duration,
 
     /// Prefixes that a `redirect_uri` of BeginAuthorization must start with, separated by
     /// commas (e.g. `https://app.example.com/oauth/callback`). Empty allows any http(s) URL.
@@ -65,12 +55,8 @@ pub struct Settings {
     pub default_redirect_uri: Option<String>,
 
     /// Longest time one call to a provider (token, revocation, userinfo endpoint) may take.
-    #[arg(
-        long = "tokens-provider-timeout-secs",
-        env = "TRELLIS_TOKENS_PROVIDER_TIMEOUT_SECS",
-        default_value_t = DEFAULT_PROVIDER_TIMEOUT_SECS
-    )]
-    pub provider_timeout_secs: u64,
+    #[arg(long = "tokens-provider-timeout", env = "TRELLIS_TOKENS_PROVIDER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub provider_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -78,11 +64,11 @@ impl Default for Settings {
         Self {
             encryption_keys: None,
             active_key_id: None,
-            refresh_window_secs: DEFAULT_REFRESH_WINDOW_SECS,
-            authorization_ttl_secs: DEFAULT_AUTHORIZATION_TTL_SECS,
+            refresh_window: Duration::from_secs(60),
+            authorization_ttl: Duration::from_secs(10 * 60),
             allowed_redirect_uris: Vec::new(),
             default_redirect_uri: None,
-            provider_timeout_secs: DEFAULT_PROVIDER_TIMEOUT_SECS,
+            provider_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -99,20 +85,16 @@ impl Settings {
     }
 
     pub fn refresh_window(&self) -> Duration {
-        Duration::from_secs(self.refresh_window_secs.min(MAX_REFRESH_WINDOW_SECS))
+        self.refresh_window.min(MAX_REFRESH_WINDOW)
     }
 
     pub fn authorization_ttl(&self) -> Duration {
-        Duration::from_secs(
-            self.authorization_ttl_secs
-                .clamp(1, MAX_AUTHORIZATION_TTL_SECS),
-        )
+        self.authorization_ttl
+            .clamp(Duration::from_secs(1), MAX_AUTHORIZATION_TTL)
     }
 
     pub fn provider_timeout(&self) -> Duration {
-        Duration::from_secs(
-            self.provider_timeout_secs
-                .clamp(1, MAX_PROVIDER_TIMEOUT_SECS),
-        )
+        self.provider_timeout
+            .clamp(Duration::from_secs(1), MAX_PROVIDER_TIMEOUT)
     }
 }

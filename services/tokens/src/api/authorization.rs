@@ -1,18 +1,15 @@
 //! BeginAuthorization and CompleteAuthorization.
 
-use diesel_async::AsyncConnection;
 use tonic::Request;
 use trellis_platform::error::{ApiResult, Violations};
-use trellis_platform::{idempotency, validate};
+use trellis_platform::request::{account_of, caller, optional_id};
+use trellis_platform::validate;
 use trellis_proto::tokens::v1::*;
 
 use super::validate::{MAX_NAME_CHARS, MAX_REDIRECT_PARAMETER_CHARS, MAX_URL_CHARS};
-use super::{
-    TokensApi, account_of, caller, check_request_id, idempotency_scope, parse_optional_id, replayed,
-};
-use crate::convert;
-use crate::domain::authorization::{BeginInput, CompleteInput};
-use crate::store::TxError;
+use super::{TokensApi, convert, viewer};
+use crate::app::authorization::{BeginInput, CompleteInput, Completed};
+use trellis_platform::replay::{self, RequestKey};
 
 impl TokensApi {
     pub(super) async fn begin_authorization(
@@ -22,14 +19,13 @@ impl TokensApi {
         let caller = caller(&request)?;
         caller.require_writer()?;
         let request = request.into_inner();
-        check_request_id(&request.request_id)?;
-        let account_id = account_of(&caller, "account_id", &request.account_id)?;
+        let key = RequestKey::new(&caller, "BeginAuthorization", &request.request_id)?;
         let input = BeginInput {
-            account_id,
-            provider_id: parse_optional_id("provider_id", &request.provider_id)?,
+            account_id: account_of(&caller, "account_id", &request.account_id)?,
+            provider_id: optional_id("provider_id", &request.provider_id)?,
             redirect_uri: request.redirect_uri.clone(),
             display_name: request.display_name.trim().to_owned(),
-            token_id: parse_optional_id("token_id", &request.token_id)?,
+            token_id: optional_id("token_id", &request.token_id)?,
         };
         let mut violations = Violations::new();
         validate::single_line(
@@ -46,25 +42,16 @@ impl TokensApi {
         );
         violations.into_result()?;
         // Checked before the transaction so that a bad URI is a plain INVALID_ARGUMENT.
-        self.authorizations.redirect_uri(&input.redirect_uri)?;
-        let scope = idempotency_scope(&caller);
-        let mut conn = self.conn().await?;
-        Ok(conn
-            .transaction::<_, TxError, _>(async |conn| {
-                const METHOD: &str = "BeginAuthorization";
-                if let Some(response) = replayed(conn, &scope, METHOD, &request.request_id).await? {
-                    return Ok(response);
-                }
-                let begun = self.authorizations.begin(conn, input).await?;
-                let response = BeginAuthorizationResponse {
-                    authorization_url: begun.authorization_url,
-                    state: begun.state.expose().to_owned(),
-                    expire_time: Some(convert::timestamp(begun.expire_time)),
-                };
-                idempotency::remember(conn, &scope, METHOD, &request.request_id, &response).await?;
-                Ok(response)
+        self.app.redirect_uri(&input.redirect_uri)?;
+        replay::write(&self.app.pool, &key, async |conn| {
+            let begun = self.app.begin_authorization(conn, input).await?;
+            Ok(BeginAuthorizationResponse {
+                authorization_url: begun.authorization_url,
+                state: begun.state.expose().to_owned(),
+                expire_time: Some(convert::timestamp(begun.expire_time)),
             })
-            .await?)
+        })
+        .await
     }
 
     pub(super) async fn complete_authorization(
@@ -74,7 +61,7 @@ impl TokensApi {
         let caller = caller(&request)?;
         caller.require_writer()?;
         let request = request.into_inner();
-        check_request_id(&request.request_id)?;
+        let key = RequestKey::new(&caller, "CompleteAuthorization", &request.request_id)?;
         let mut violations = Violations::new();
         for (field, value) in [
             ("state", &request.state),
@@ -84,21 +71,31 @@ impl TokensApi {
             validate::single_line(&mut violations, field, value, MAX_REDIRECT_PARAMETER_CHARS);
         }
         violations.into_result()?;
-        let caller_account = if caller.is_service() {
-            None
-        } else {
-            Some(caller.account()?)
+        let input = CompleteInput {
+            caller_account: viewer(&caller)?,
+            state: &request.state,
+            code: &request.code,
+            error: &request.error,
         };
-        let scope = idempotency_scope(&caller);
-        self.authorizations
-            .complete(CompleteInput {
-                caller_account,
-                scope: &scope,
-                request_id: &request.request_id,
-                state: &request.state,
-                code: &request.code,
-                error: &request.error,
-            })
+        self.app
+            .complete_authorization(&key, input, completed)
             .await
+    }
+}
+
+fn completed(completed: Completed) -> CompleteAuthorizationResponse {
+    CompleteAuthorizationResponse {
+        token: Some(convert::token(&completed.token)),
+        warnings: completed
+            .warnings
+            .into_iter()
+            .map(convert::warning)
+            .collect(),
+        invalidated_token_ids: completed
+            .invalidated_token_ids
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        invalidated_token_uses: convert::token_uses(completed.invalidated_token_uses),
     }
 }

@@ -1,9 +1,10 @@
-//! gRPC handlers of `trellis.tokens.v1.TokenService`: authorize the caller, validate the
-//! request, call the stores or the domain, answer. Each group of methods has its module;
-//! the trait implementation below only routes.
+//! gRPC handlers of `trellis.tokens.v1.TokenService`: authorize the caller, read the
+//! request into typed values, call the use case in `crate::app`, convert the answer. Each
+//! group of methods has its module; the trait implementation below only routes.
 
 mod access;
 mod authorization;
+mod convert;
 mod credential_copies;
 mod credentials;
 mod grants;
@@ -12,121 +13,51 @@ mod providers;
 mod tokens;
 mod validate;
 
-use diesel_async::AsyncPgConnection;
 use tonic::{Request, Response, Status};
-use trellis_platform::auth::{self, Caller};
-use trellis_platform::db::{DbConn, DbPool};
-use trellis_platform::error::{ApiError, ApiResult, StoreError};
-use trellis_platform::idempotency;
+use trellis_platform::auth::Caller;
+use trellis_platform::error::{ApiError, ApiResult, Violations};
 use trellis_proto::tokens::v1::token_service_server::TokenService;
 use trellis_proto::tokens::v1::*;
 use uuid::Uuid;
 
-use crate::crypto::Keyring;
-use crate::domain::access::AccessTokens;
-use crate::domain::authorization::Authorizations;
-use crate::domain::usage::UsageFinder;
+use crate::app::App;
 
 pub struct TokensApi {
-    pub(crate) pool: DbPool,
-    pub(crate) keyring: Keyring,
-    pub(crate) access: AccessTokens,
-    pub(crate) authorizations: Authorizations,
-    pub(crate) usage: UsageFinder,
-    pub(crate) oauth: crate::oauth::OAuthClient,
+    pub(crate) app: App,
 }
 
-impl TokensApi {
-    async fn conn(&self) -> ApiResult<DbConn> {
-        Ok(self.pool.get().await.map_err(StoreError::from)?)
-    }
-}
-
-/// The verified caller of a request.
-fn caller<T>(request: &Request<T>) -> ApiResult<Caller> {
-    auth::caller(request).map_err(|status| ApiError::Unauthenticated(status.message().to_owned()))
-}
-
-/// Request ids are remembered per caller: the same id from another caller is another call.
-fn idempotency_scope(caller: &Caller) -> String {
-    format!("{}\u{1f}{}", caller.claims.acct, caller.claims.sub)
-}
-
-/// A UUID field of a request.
-fn parse_id(field: &str, value: &str) -> ApiResult<Uuid> {
-    if value.is_empty() {
-        return Err(ApiError::invalid(field, "required"));
-    }
-    Uuid::parse_str(value).map_err(|_| ApiError::invalid(field, "must be a UUID"))
-}
-
-fn parse_optional_id(field: &str, value: &str) -> ApiResult<Option<Uuid>> {
-    if value.is_empty() {
+/// The account a caller is signed into, or none for a service (which sees every account).
+fn viewer(caller: &Caller) -> ApiResult<Option<Uuid>> {
+    if caller.is_service() {
         Ok(None)
     } else {
-        parse_id(field, value).map(Some)
+        caller.account().map(Some)
     }
 }
 
-/// The account a request is about: empty means the caller's signed-in account; another
-/// account than the caller's is refused, except for service callers, which must name one.
-fn account_of(caller: &Caller, field: &str, requested: &str) -> ApiResult<Uuid> {
-    if caller.is_service() {
-        if requested.is_empty() {
-            return Err(ApiError::invalid(
-                field,
-                "required with a service token (it is signed into no account)",
-            ));
-        }
-        return parse_id(field, requested);
+/// Several UUID fields at once: each one that is missing or malformed is added to
+/// `violations`, so that the caller learns of all of them in one answer.
+fn ids<const N: usize>(
+    violations: &mut Violations,
+    fields: [(&str, &str); N],
+) -> ApiResult<[Uuid; N]> {
+    let mut first = None;
+    let parsed = fields.map(|(field, text)| {
+        Uuid::parse_str(text).unwrap_or_else(|_| {
+            let problem = if text.is_empty() {
+                "required"
+            } else {
+                "must be a UUID"
+            };
+            violations.add(field, problem);
+            first.get_or_insert_with(|| ApiError::invalid(field, problem));
+            Uuid::nil()
+        })
+    });
+    match first {
+        Some(error) => Err(error),
+        None => Ok(parsed),
     }
-    let own = caller.account()?;
-    if requested.is_empty() {
-        return Ok(own);
-    }
-    let requested = parse_id(field, requested)?;
-    if requested != own {
-        return Err(ApiError::PermissionDenied(
-            "the caller is not signed into that account".into(),
-        ));
-    }
-    Ok(requested)
-}
-
-/// The caller may read resources of `account`.
-fn require_account(caller: &Caller, account: Uuid) -> ApiResult<()> {
-    if caller.is_service() || caller.account()? == account {
-        Ok(())
-    } else {
-        Err(ApiError::PermissionDenied(
-            "the resource belongs to another account".into(),
-        ))
-    }
-}
-
-/// An `etag` given by the caller must match.
-fn check_etag(given: &str, current: &str) -> ApiResult<()> {
-    if given.is_empty() || given == current {
-        Ok(())
-    } else {
-        Err(ApiError::Aborted(format!(
-            "the resource changed since it was read (etag {given:?}, now {current:?}); read it again"
-        )))
-    }
-}
-
-fn check_request_id(request_id: &str) -> ApiResult<()> {
-    idempotency::validate(request_id)
-}
-
-/// The stored answer to an earlier call with this request id, if any.
-async fn replayed<R: prost::Message + Default>(
-    conn: &mut AsyncPgConnection,
-    scope: &str,
-    method: &str,
-    request_id: &str,
-) -> Result<Option<R>, StoreError> {
-    idempotency::replay(conn, scope, method, request_id).await
 }
 
 fn respond<T>(result: ApiResult<T>) -> Result<Response<T>, Status> {

@@ -1,23 +1,17 @@
 //! CreateProvider, GetProvider, ListProviders, UpdateProvider, DeleteProvider.
 
-use chrono::Utc;
-use diesel_async::AsyncConnection;
 use tonic::Request;
-use trellis_platform::error::{ApiError, ApiResult, StoreError, Violations};
-use trellis_platform::idempotency;
+use trellis_platform::error::{ApiError, ApiResult, Violations};
 use trellis_platform::pagination::PageRequest;
+use trellis_platform::request::{caller, id, required};
 use trellis_proto::tokens::v1::*;
 use uuid::Uuid;
 
+use super::TokensApi;
+use super::convert;
 use super::validate::{self, check_provider, mask_paths};
-use super::{
-    TokensApi, caller, check_etag, check_request_id, idempotency_scope, parse_id, replayed,
-};
-use crate::convert;
-use crate::domain::{columns, seal};
-use crate::secret::Secret;
-use crate::store::providers::{self, Limits, ProviderRow};
-use crate::store::{TxError, providers as store};
+use crate::app::providers::{self as app, PageKey};
+use trellis_platform::replay::{self, RequestKey};
 
 const UPDATABLE: [&str; 13] = [
     "name",
@@ -36,55 +30,6 @@ const UPDATABLE: [&str; 13] = [
 ];
 
 impl TokensApi {
-    /// The stored form of a checked provider; the client secret is sealed to `id`.
-    fn provider_row(
-        &self,
-        id: Uuid,
-        provider: &Provider,
-        client_secret: Option<Vec<u8>>,
-    ) -> ProviderRow {
-        let limits = Limits {
-            token: validate::limit(provider.token_limit.as_ref()),
-            rate_limit_key: validate::limit(provider.rate_limit_key_limit.as_ref()),
-        };
-        let now = Utc::now();
-        ProviderRow {
-            id,
-            name: provider.name.trim().to_owned(),
-            authorization_url: provider.authorization_url.clone(),
-            token_url: provider.token_url.clone(),
-            revocation_url: provider.revocation_url.clone(),
-            userinfo_url: provider.userinfo_url.clone(),
-            client_id: provider.client_id.trim().to_owned(),
-            client_secret,
-            scopes: provider.scopes.clone(),
-            authorization_parameters: serde_json::to_value(
-                provider
-                    .authorization_parameters
-                    .iter()
-                    .collect::<std::collections::BTreeMap<_, _>>(),
-            )
-            .unwrap_or_default(),
-            max_tokens_per_user: provider.max_tokens_per_user,
-            warn_tokens_per_user: provider.warn_tokens_per_user,
-            limits: serde_json::to_value(limits).unwrap_or_default(),
-            version: 1,
-            create_time: now,
-            update_time: now,
-        }
-    }
-
-    fn seal_client_secret(&self, id: Uuid, secret: &str) -> Option<Vec<u8>> {
-        (!secret.is_empty()).then(|| {
-            seal(
-                &self.keyring,
-                &Secret::new(secret),
-                columns::CLIENT_SECRET,
-                &id.to_string(),
-            )
-        })
-    }
-
     pub(super) async fn create_provider(
         &self,
         request: Request<CreateProviderRequest>,
@@ -92,33 +37,19 @@ impl TokensApi {
         let caller = caller(&request)?;
         caller.require_service()?;
         let request = request.into_inner();
-        check_request_id(&request.request_id)?;
-        let provider = request
-            .provider
-            .ok_or_else(|| ApiError::invalid("provider", "required"))?;
+        let key = RequestKey::new(&caller, "CreateProvider", &request.request_id)?;
+        let provider = required("provider", request.provider)?;
         check_provider(&provider, "provider.")?;
         let id = Uuid::now_v7();
-        let row = self.provider_row(
-            id,
-            &provider,
-            self.seal_client_secret(id, &provider.client_secret),
-        );
-        let scope = idempotency_scope(&caller);
-        let mut conn = self.conn().await?;
-        Ok(conn
-            .transaction::<_, TxError, _>(async |conn| {
-                const METHOD: &str = "CreateProvider";
-                if let Some(response) = replayed(conn, &scope, METHOD, &request.request_id).await? {
-                    return Ok(response);
-                }
-                let stored = store::insert(conn, &row).await?;
-                let response = CreateProviderResponse {
-                    provider: Some(convert::provider(&stored)),
-                };
-                idempotency::remember(conn, &scope, METHOD, &request.request_id, &response).await?;
-                Ok(response)
+        let secret = self.app.seal_client_secret(id, &provider.client_secret);
+        let row = convert::provider_row(id, &provider, secret);
+        replay::write(&self.app.pool, &key, async |conn| {
+            let stored = app::create(conn, &row).await?;
+            Ok(CreateProviderResponse {
+                provider: Some(convert::provider(&stored)),
             })
-            .await?)
+        })
+        .await
     }
 
     pub(super) async fn get_provider(
@@ -126,11 +57,10 @@ impl TokensApi {
         request: Request<GetProviderRequest>,
     ) -> ApiResult<GetProviderResponse> {
         caller(&request)?;
-        let id = parse_id("id", &request.get_ref().id)?;
-        let mut conn = self.conn().await?;
-        let row = store::get(&mut conn, id)
-            .await
-            .map_err(|e| missing(e, id))?;
+        let row = self
+            .app
+            .get_provider(id("id", &request.get_ref().id)?)
+            .await?;
         Ok(GetProviderResponse {
             provider: Some(convert::provider(&row)),
         })
@@ -143,23 +73,17 @@ impl TokensApi {
         caller(&request)?;
         let request = request.into_inner();
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
-        let after = match &page.after {
-            None => None,
-            Some(key) => {
-                let (name, id) = key
-                    .rsplit_once('\u{1f}')
-                    .filter(|(name, _)| {
-                        validate::line_problem(name, validate::MAX_NAME_CHARS).is_none()
-                    })
-                    .and_then(|(name, id)| Some((name.to_owned(), Uuid::parse_str(id).ok()?)))
-                    .ok_or_else(|| {
-                        ApiError::invalid("page_token", "not a token this service issued")
-                    })?;
-                Some((name, id))
-            }
-        };
-        let mut conn = self.conn().await?;
-        let mut rows = store::list(&mut conn, after, page.fetch_limit()).await?;
+        let after = page.after_key::<PageKey>()?;
+        // A name the service never stores is no token it issued.
+        if let Some((name, _)) = &after
+            && validate::line_problem(name, validate::MAX_NAME_CHARS).is_some()
+        {
+            return Err(ApiError::invalid(
+                "page_token",
+                "not a token this service issued",
+            ));
+        }
+        let mut rows = self.app.list_providers(after, page.fetch_limit()).await?;
         let next_page_token = page.finish(&mut rows, |r| format!("{}\u{1f}{}", r.name, r.id));
         Ok(ListProvidersResponse {
             providers: rows.iter().map(convert::provider).collect(),
@@ -174,11 +98,9 @@ impl TokensApi {
         let caller = caller(&request)?;
         caller.require_service()?;
         let request = request.into_inner();
-        check_request_id(&request.request_id)?;
-        let given = request
-            .provider
-            .ok_or_else(|| ApiError::invalid("provider", "required"))?;
-        let id = parse_id("provider.id", &given.id)?;
+        let key = RequestKey::new(&caller, "UpdateProvider", &request.request_id)?;
+        let given = required("provider", request.provider)?;
+        let id = id("provider.id", &given.id)?;
         let paths = mask_paths(request.update_mask.as_ref(), &UPDATABLE, |path| {
             is_set(&given, path)
         })?;
@@ -190,37 +112,26 @@ impl TokensApi {
             &given.client_secret,
         );
         violations.into_result()?;
-        let scope = idempotency_scope(&caller);
-        let mut conn = self.conn().await?;
-        Ok(conn
-            .transaction::<_, TxError, _>(async |conn| {
-                const METHOD: &str = "UpdateProvider";
-                if let Some(response) = replayed(conn, &scope, METHOD, &request.request_id).await? {
-                    return Ok(response);
-                }
-                let current = providers::get_for_update(conn, id)
-                    .await
-                    .map_err(|e| missing(e, id))?;
-                check_etag(&given.etag, &current.version.to_string())?;
-                let mut merged = convert::provider(&current);
-                for path in &paths {
-                    apply(&mut merged, &given, path);
-                }
-                check_provider(&merged, "provider.")?;
-                let client_secret = if paths.iter().any(|p| p == "client_secret") {
-                    self.seal_client_secret(id, &given.client_secret)
-                } else {
-                    current.client_secret.clone()
-                };
-                let row = self.provider_row(id, &merged, client_secret);
-                let stored = store::update(conn, &row).await?;
-                let response = UpdateProviderResponse {
-                    provider: Some(convert::provider(&stored)),
-                };
-                idempotency::remember(conn, &scope, METHOD, &request.request_id, &response).await?;
-                Ok(response)
+        let merge = |current: &crate::store::providers::ProviderRow| {
+            let mut merged = convert::provider(current);
+            for path in &paths {
+                apply(&mut merged, &given, path);
+            }
+            check_provider(&merged, "provider.")?;
+            let client_secret = if paths.iter().any(|p| p == "client_secret") {
+                self.app.seal_client_secret(id, &given.client_secret)
+            } else {
+                current.client_secret.clone()
+            };
+            Ok(convert::provider_row(id, &merged, client_secret))
+        };
+        replay::write(&self.app.pool, &key, async |conn| {
+            let stored = app::update(conn, id, &given.etag, merge).await?;
+            Ok(UpdateProviderResponse {
+                provider: Some(convert::provider(&stored)),
             })
-            .await?)
+        })
+        .await
     }
 
     pub(super) async fn delete_provider(
@@ -230,40 +141,14 @@ impl TokensApi {
         let caller = caller(&request)?;
         caller.require_service()?;
         let request = request.into_inner();
-        check_request_id(&request.request_id)?;
-        let id = parse_id("id", &request.id)?;
-        let scope = idempotency_scope(&caller);
-        let mut conn = self.conn().await?;
-        Ok(conn
-            .transaction::<_, TxError, _>(async |conn| {
-                const METHOD: &str = "DeleteProvider";
-                if let Some(response) = replayed(conn, &scope, METHOD, &request.request_id).await? {
-                    return Ok(response);
-                }
-                let current = providers::get_for_update(conn, id)
-                    .await
-                    .map_err(|e| missing(e, id))?;
-                check_etag(&request.etag, &current.version.to_string())?;
-                let tokens = store::count_tokens(conn, id).await?;
-                if tokens > 0 {
-                    return Err(ApiError::precondition(
-                        "PROVIDER_IN_USE",
-                        format!("providers/{id}"),
-                        format!("{tokens} tokens of this provider exist; delete them first"),
-                    )
-                    .into());
-                }
-                store::delete(conn, id).await?;
-                let response = DeleteProviderResponse {};
-                idempotency::remember(conn, &scope, METHOD, &request.request_id, &response).await?;
-                Ok(response)
-            })
-            .await?)
+        let key = RequestKey::new(&caller, "DeleteProvider", &request.request_id)?;
+        let id = id("id", &request.id)?;
+        replay::write(&self.app.pool, &key, async |conn| {
+            app::delete(conn, id, &request.etag).await?;
+            Ok(DeleteProviderResponse {})
+        })
+        .await
     }
-}
-
-fn missing(error: StoreError, id: Uuid) -> TxError {
-    crate::domain::authorization::not_found_as(error, "provider", id)
 }
 
 fn is_set(p: &Provider, path: &str) -> bool {

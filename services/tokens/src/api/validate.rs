@@ -3,6 +3,7 @@
 //! through `trellis_platform::validate`, so a NUL byte or a control character is an
 //! INVALID_ARGUMENT naming the field, never a database error.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use trellis_platform::error::{ApiResult, Violations};
@@ -11,25 +12,7 @@ use trellis_proto::tokens::v1::{ApiLimit, Provider};
 
 use crate::store::providers::Limit;
 
-/// Names: of providers, tokens and credentials.
-pub const MAX_NAME_CHARS: usize = 200;
-/// Provider endpoints and redirect URIs.
-pub const MAX_URL_CHARS: usize = 2048;
-/// OAuth client ids, usernames, API key names, rate-limit keys.
-pub const MAX_ID_CHARS: usize = 512;
-/// Client secrets, passwords, API keys.
-pub const MAX_SECRET_CHARS: usize = 4096;
-/// The scopes a provider asks for, and each one's length.
-pub const MAX_SCOPES: usize = 100;
-pub const MAX_SCOPE_CHARS: usize = 256;
-/// Extra parameters of a provider's authorization URL, and their names' and values' lengths.
-pub const MAX_AUTHORIZATION_PARAMETERS: usize = 50;
-pub const MAX_PARAMETER_NAME_CHARS: usize = 100;
-pub const MAX_PARAMETER_VALUE_CHARS: usize = 1024;
-/// The `state`, `code` and `error` of an authorization's redirect.
-pub const MAX_REDIRECT_PARAMETER_CHARS: usize = 4096;
-/// The longest period of an API limit.
-pub const MAX_LIMIT_PERIOD: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+pub use crate::domain::limits::*;
 
 /// The paths of an update mask, checked against the updatable ones. An empty mask means
 /// every updatable field for which `is_set` holds.
@@ -62,15 +45,6 @@ pub fn mask_paths(
     Ok(paths)
 }
 
-/// What is wrong with `value` as one line of text, if anything.
-pub fn line_problem(value: &str, max_chars: usize) -> Option<String> {
-    validate::text_problem(value, max_chars).or_else(|| {
-        value
-            .contains(['\n', '\r'])
-            .then(|| "must be on one line".to_owned())
-    })
-}
-
 pub fn check_url(violations: &mut Violations, field: &str, value: &str, required: bool) {
     if value.is_empty() {
         violations.check(!required, field, "required");
@@ -100,14 +74,6 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
-pub fn check_name(violations: &mut Violations, field: &str, value: &str) {
-    if value.trim().is_empty() {
-        violations.add(field, "required");
-    } else {
-        validate::single_line(violations, field, value, MAX_NAME_CHARS);
-    }
-}
-
 /// A secret the caller sets (client secret, password, API key): it travels in HTTP
 /// headers and forms, where a control character has no place.
 pub fn check_secret(violations: &mut Violations, field: &str, value: &str) {
@@ -130,25 +96,14 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
     let field = |name: &str| format!("{prefix}{name}");
     let mut v = Violations::new();
     check_name(&mut v, &field("name"), &provider.name);
-    check_url(
-        &mut v,
-        &field("authorization_url"),
-        &provider.authorization_url,
-        true,
-    );
-    check_url(&mut v, &field("token_url"), &provider.token_url, true);
-    check_url(
-        &mut v,
-        &field("revocation_url"),
-        &provider.revocation_url,
-        false,
-    );
-    check_url(
-        &mut v,
-        &field("userinfo_url"),
-        &provider.userinfo_url,
-        false,
-    );
+    for (name, value, required) in [
+        ("authorization_url", &provider.authorization_url, true),
+        ("token_url", &provider.token_url, true),
+        ("revocation_url", &provider.revocation_url, false),
+        ("userinfo_url", &provider.userinfo_url, false),
+    ] {
+        check_url(&mut v, &field(name), value, required);
+    }
     if provider.client_id.trim().is_empty() {
         v.add(field("client_id"), "required");
     } else {
@@ -160,8 +115,21 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
         );
     }
     check_secret(&mut v, &field("client_secret"), &provider.client_secret);
-    validate::list_len(&mut v, &field("scopes"), provider.scopes.len(), MAX_SCOPES);
-    for (i, scope) in provider.scopes.iter().enumerate().take(MAX_SCOPES) {
+    check_scopes(&mut v, &field, &provider.scopes);
+    check_parameters(&mut v, &field, &provider.authorization_parameters);
+    check_counts(&mut v, &field, provider);
+    if let Some(limit) = &provider.token_limit {
+        check_limit(&mut v, &field("token_limit"), limit);
+    }
+    if let Some(limit) = &provider.rate_limit_key_limit {
+        check_limit(&mut v, &field("rate_limit_key_limit"), limit);
+    }
+    v.into_result()
+}
+
+fn check_scopes(v: &mut Violations, field: &impl Fn(&str) -> String, scopes: &[String]) {
+    validate::list_len(v, &field("scopes"), scopes.len(), MAX_SCOPES);
+    for (i, scope) in scopes.iter().enumerate().take(MAX_SCOPES) {
         let scope_field = field(&format!("scopes[{i}]"));
         match line_problem(scope, MAX_SCOPE_CHARS) {
             Some(problem) => v.add(scope_field, problem),
@@ -172,36 +140,42 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
             ),
         }
     }
+}
+
+fn check_parameters(
+    v: &mut Violations,
+    field: &impl Fn(&str) -> String,
+    parameters: &HashMap<String, String>,
+) {
     validate::list_len(
-        &mut v,
+        v,
         &field("authorization_parameters"),
-        provider.authorization_parameters.len(),
+        parameters.len(),
         MAX_AUTHORIZATION_PARAMETERS,
     );
-    for (name, value) in provider
-        .authorization_parameters
-        .iter()
-        .take(MAX_AUTHORIZATION_PARAMETERS)
-    {
+    for (name, value) in parameters.iter().take(MAX_AUTHORIZATION_PARAMETERS) {
         // A name that cannot be printed is not repeated in the field path.
-        let Some(problem) = line_problem(name, MAX_PARAMETER_NAME_CHARS) else {
-            let parameter = field(&format!("authorization_parameters[{name}]"));
-            v.check(
-                !name.is_empty() && !RESERVED_PARAMETERS.contains(&name.as_str()),
-                &parameter,
-                format!(
-                    "must be non-empty and not one the flow sets itself ({})",
-                    RESERVED_PARAMETERS.join(", ")
-                ),
+        if let Some(problem) = line_problem(name, MAX_PARAMETER_NAME_CHARS) {
+            v.add(
+                field("authorization_parameters"),
+                format!("a parameter name {problem}"),
             );
-            validate::single_line(&mut v, &parameter, value, MAX_PARAMETER_VALUE_CHARS);
             continue;
-        };
-        v.add(
-            field("authorization_parameters"),
-            format!("a parameter name {problem}"),
+        }
+        let parameter = field(&format!("authorization_parameters[{name}]"));
+        v.check(
+            !name.is_empty() && !RESERVED_PARAMETERS.contains(&name.as_str()),
+            &parameter,
+            format!(
+                "must be non-empty and not one the flow sets itself ({})",
+                RESERVED_PARAMETERS.join(", ")
+            ),
         );
+        validate::single_line(v, &parameter, value, MAX_PARAMETER_VALUE_CHARS);
     }
+}
+
+fn check_counts(v: &mut Violations, field: &impl Fn(&str) -> String, provider: &Provider) {
     v.check(
         provider.max_tokens_per_user >= 0,
         &field("max_tokens_per_user"),
@@ -219,13 +193,6 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
             "must not exceed max_tokens_per_user",
         );
     }
-    if let Some(limit) = &provider.token_limit {
-        check_limit(&mut v, &field("token_limit"), limit);
-    }
-    if let Some(limit) = &provider.rate_limit_key_limit {
-        check_limit(&mut v, &field("rate_limit_key_limit"), limit);
-    }
-    v.into_result()
 }
 
 fn check_limit(v: &mut Violations, field: &str, limit: &ApiLimit) {

@@ -1,95 +1,112 @@
 //! T2: providers keep a limited number of tokens per external user and OAuth client, and
-//! silently invalidate the oldest when one more is created. Every code exchange is counted
-//! in the `issued_tokens` ledger; near the limit the response warns, and past it the
-//! provider's victims are marked INVALIDATED_BY_PROVIDER.
+//! silently invalidate the oldest when one more is created. Near the limit an answer warns;
+//! past it the provider's victims are marked INVALIDATED_BY_PROVIDER.
 
-use diesel_async::AsyncPgConnection;
-use trellis_proto::tokens::v1::{TokenWarning, TokenWarningKind};
-use uuid::Uuid;
+use super::{Warning, WarningKind};
 
-use crate::store::providers::ProviderRow;
-use crate::store::{TxError, issued, tokens};
-
-#[derive(Debug, Default)]
-pub struct CapOutcome {
-    pub warnings: Vec<TokenWarning>,
-    /// Tokens whose provider token the provider will have dropped for this one.
-    pub invalidated: Vec<Uuid>,
+/// A provider's per-user limit; `max` 0 means none.
+#[derive(Debug, Clone, Copy)]
+pub struct UserLimit<'a> {
+    pub provider_name: &'a str,
+    pub max: i32,
+    /// The count at which to warn; 0 means the limit less 10%.
+    pub warn: i32,
 }
 
-/// The count at which to warn: the provider's setting, or the limit less 10%.
-pub fn warn_threshold(provider: &ProviderRow) -> i64 {
-    let max = i64::from(provider.max_tokens_per_user);
-    match i64::from(provider.warn_tokens_per_user) {
-        0 => (max - max / 10).max(1),
-        warn => warn,
-    }
-}
-
-/// Counts the token just issued for `token_id` and applies the provider's limit. Runs in
-/// the transaction that stores the token, under the external user's lock.
-pub async fn count_issued(
-    conn: &mut AsyncPgConnection,
-    provider: &ProviderRow,
-    external_user_id: &str,
-    token_id: Uuid,
-) -> Result<CapOutcome, TxError> {
-    issued::lock_user(conn, provider.id, external_user_id).await?;
-    issued::record(conn, provider.id, external_user_id, token_id).await?;
-    let count = issued::count(conn, provider.id, external_user_id).await?;
-    let max = i64::from(provider.max_tokens_per_user);
-    let mut outcome = CapOutcome::default();
-    if max == 0 {
-        return Ok(outcome);
-    }
-    if count > max {
-        let dropped = issued::drop_oldest(conn, provider.id, external_user_id, count - max).await?;
-        for victim in dropped.into_iter().filter(|id| *id != token_id) {
-            tokens::set_status(
-                conn,
-                victim,
-                tokens::INVALIDATED_BY_PROVIDER,
-                &format!(
-                    "{} keeps at most {max} tokens per user; a newer authorization of the same \
-                     user made it drop this one",
-                    provider.name
-                ),
-                None,
-            )
-            .await?;
-            tracing::warn!(token_id = %victim, provider = %provider.name, "token invalidated by the provider's per-user limit");
-            outcome.invalidated.push(victim);
+impl UserLimit<'_> {
+    /// The count at which to warn: the provider's setting, or the limit less 10%.
+    pub fn warn_threshold(&self) -> i64 {
+        let max = i64::from(self.max);
+        match i64::from(self.warn) {
+            0 => (max - max / 10).max(1),
+            warn => warn,
         }
-        outcome.warnings.push(TokenWarning {
-            kind: TokenWarningKind::LimitExceeded as i32,
-            message: format!(
-                "this authorization made {count} tokens of {} for this user, over its limit of \
-                 {max}: the provider has invalidated the oldest, now marked \
-                 INVALIDATED_BY_PROVIDER",
-                provider.name
-            ),
-            token_count: count as i32,
-            token_limit: max as i32,
-        });
-    } else if count >= warn_threshold(provider) {
-        let message = if count == max {
-            format!(
-                "this user now has {count} tokens of {}, its limit: the next authorization will \
-                 invalidate the oldest",
-                provider.name
+    }
+
+    /// How many of the oldest tokens the provider has dropped once the user holds `count`.
+    pub fn excess(&self, count: i64) -> i64 {
+        match i64::from(self.max) {
+            0 => 0,
+            max => (count - max).max(0),
+        }
+    }
+
+    /// The status message of a token the provider dropped for a newer one.
+    pub fn invalidation_message(&self) -> String {
+        format!(
+            "{} keeps at most {} tokens per user; a newer authorization of the same user made \
+             it drop this one",
+            self.provider_name, self.max
+        )
+    }
+
+    /// What to warn of once the user holds `count` tokens, if anything.
+    pub fn warning(&self, count: i64) -> Option<Warning> {
+        let max = i64::from(self.max);
+        let name = self.provider_name;
+        let (kind, message) = if max == 0 {
+            return None;
+        } else if count > max {
+            (
+                WarningKind::LimitExceeded,
+                format!(
+                    "this authorization made {count} tokens of {name} for this user, over its \
+                     limit of {max}: the provider has invalidated the oldest, now marked \
+                     INVALIDATED_BY_PROVIDER"
+                ),
+            )
+        } else if count == max {
+            (
+                WarningKind::NearLimit,
+                format!(
+                    "this user now has {count} tokens of {name}, its limit: the next \
+                     authorization will invalidate the oldest"
+                ),
+            )
+        } else if count >= self.warn_threshold() {
+            (
+                WarningKind::NearLimit,
+                format!("this user now has {count} tokens of {name}, close to its limit of {max}"),
             )
         } else {
-            format!(
-                "this user now has {count} tokens of {}, close to its limit of {max}",
-                provider.name
-            )
+            return None;
         };
-        outcome.warnings.push(TokenWarning {
-            kind: TokenWarningKind::NearLimit as i32,
+        Some(Warning {
+            kind,
             message,
             token_count: count as i32,
-            token_limit: max as i32,
-        });
+            token_limit: self.max,
+        })
     }
-    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_near_the_limit_and_drops_past_it() {
+        let limit = UserLimit {
+            provider_name: "P",
+            max: 10,
+            warn: 0,
+        };
+        assert_eq!(limit.warn_threshold(), 9);
+        assert_eq!(limit.warning(8), None);
+        assert_eq!(
+            limit.warning(9).map(|w| w.kind),
+            Some(WarningKind::NearLimit)
+        );
+        assert_eq!(
+            limit.warning(10).map(|w| w.kind),
+            Some(WarningKind::NearLimit)
+        );
+        assert_eq!(
+            limit.warning(11).map(|w| w.kind),
+            Some(WarningKind::LimitExceeded)
+        );
+        assert_eq!((limit.excess(10), limit.excess(12)), (0, 2));
+        let unlimited = UserLimit { max: 0, ..limit };
+        assert_eq!((unlimited.warning(100), unlimited.excess(100)), (None, 0));
+    }
 }

@@ -1,102 +1,83 @@
-//! T3: every data source, in every account, that uses a token.
-//!
-//! Data sources live in the library service; its ListDataSources, called with a service
-//! token and a `token_id`, lists them across accounts. The grants here say how the ones in
-//! other accounts reach the token (I6).
+//! T3: which data sources use a token. The owner's data sources naming it use it as masters;
+//! another account's data source uses it only through a grant (I6).
 
 use std::collections::HashMap;
 
-use trellis_platform::auth::ServiceTokens;
-use trellis_platform::client::{TracedChannel, authorized};
-use trellis_platform::config::ServiceKind;
-use trellis_platform::error::{ApiError, ApiResult};
-use trellis_proto::library::v1::ListDataSourcesRequest;
-use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
-use trellis_proto::tokens::v1::{TokenUse, TokenUseVia};
 use uuid::Uuid;
 
-use crate::store::grants::GrantRow;
-
-#[derive(Clone)]
-pub struct UsageFinder {
-    library: LibraryServiceClient<TracedChannel>,
-    tokens: ServiceTokens,
+/// A data source that names a token, as the library tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSourceRef {
+    pub account_id: Uuid,
+    pub id: Uuid,
+    pub name: String,
 }
 
-impl UsageFinder {
-    pub fn new(library: TracedChannel, tokens: ServiceTokens) -> Self {
-        Self {
-            library: LibraryServiceClient::new(library),
-            tokens,
-        }
-    }
+/// A use of a token by a data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    pub account_id: Uuid,
+    pub data_source_id: Uuid,
+    pub data_source_name: String,
+    /// The grant it uses the token through; none for the owner's own data sources.
+    pub grant_id: Option<Uuid>,
+}
 
-    /// The uses of a token of `owner`: its data sources in the owning account (masters), and
-    /// those of other accounts that hold one of `grants` (instances). A data source of
-    /// another account without a grant cannot use the token and is not listed.
-    pub async fn uses(
-        &self,
-        token_id: Uuid,
-        owner: Uuid,
-        grants: &[GrantRow],
-    ) -> ApiResult<Vec<TokenUse>> {
-        let by_data_source: HashMap<Uuid, &GrantRow> =
-            grants.iter().map(|g| (g.data_source_id, g)).collect();
-        let mut library = self.library.clone();
-        let bearer = self.tokens.bearer(ServiceKind::Library);
-        let mut uses = Vec::new();
-        let mut page_token = String::new();
-        loop {
-            let request = ListDataSourcesRequest {
-                account_id: String::new(),
-                token_id: token_id.to_string(),
-                credential_id: String::new(),
-                page_size: 1000,
-                page_token: page_token.clone(),
+impl TokenUse {
+    /// A data source of the token's own account.
+    pub fn is_master(&self) -> bool {
+        self.grant_id.is_none()
+    }
+}
+
+/// The uses of a token of `owner` among `data_sources`: those of the owner, and those of
+/// other accounts that hold a grant (`grants`: data source id to grant id). A data source of
+/// another account without a grant cannot use the token and is not listed.
+pub fn uses(
+    owner: Uuid,
+    data_sources: Vec<DataSourceRef>,
+    grants: &HashMap<Uuid, Uuid>,
+) -> Vec<TokenUse> {
+    data_sources
+        .into_iter()
+        .filter_map(|data_source| {
+            let grant_id = if data_source.account_id == owner {
+                None
+            } else {
+                Some(*grants.get(&data_source.id)?)
             };
-            let page = library
-                .list_data_sources(authorized(request, &bearer))
-                .await
-                .map_err(|status| {
-                    tracing::warn!(code = ?status.code(), message = status.message(), "library ListDataSources failed");
-                    ApiError::Unavailable(format!(
-                        "the library service could not list the data sources using the token ({:?}: {})",
-                        status.code(),
-                        status.message()
-                    ))
-                })?
-                .into_inner();
-            for data_source in page.data_sources {
-                let account = Uuid::parse_str(&data_source.account_id).ok();
-                let id = Uuid::parse_str(&data_source.id).ok();
-                let (Some(account), Some(id)) = (account, id) else {
-                    continue;
-                };
-                if account == owner {
-                    uses.push(TokenUse {
-                        account_id: account.to_string(),
-                        data_source_id: id.to_string(),
-                        data_source_name: data_source.name,
-                        via: TokenUseVia::Owner as i32,
-                        master: true,
-                        grant_id: String::new(),
-                    });
-                } else if let Some(grant) = by_data_source.get(&id) {
-                    uses.push(TokenUse {
-                        account_id: account.to_string(),
-                        data_source_id: id.to_string(),
-                        data_source_name: data_source.name,
-                        via: TokenUseVia::Grant as i32,
-                        master: false,
-                        grant_id: grant.id.to_string(),
-                    });
-                }
-            }
-            if page.next_page_token.is_empty() {
-                break;
-            }
-            page_token = page.next_page_token;
-        }
-        Ok(uses)
+            Some(TokenUse {
+                account_id: data_source.account_id,
+                data_source_id: data_source.id,
+                data_source_name: data_source.name,
+                grant_id,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_owner_and_grantees_use_a_token() {
+        let (owner, grantee, stranger) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        let source = |account_id| DataSourceRef {
+            account_id,
+            id: Uuid::now_v7(),
+            name: "d".into(),
+        };
+        let (master, instance, other) = (source(owner), source(grantee), source(stranger));
+        let grant = Uuid::now_v7();
+        let grants = HashMap::from([(instance.id, grant)]);
+        let found = uses(
+            owner,
+            vec![master.clone(), instance.clone(), other],
+            &grants,
+        );
+        assert_eq!(found.len(), 2);
+        assert!(found[0].is_master() && found[0].data_source_id == master.id);
+        assert_eq!(found[1].grant_id, Some(grant));
     }
 }

@@ -6,12 +6,11 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::schema::credentials;
+use crate::domain::credentials::{LoginKind, Placement};
+use crate::store::schema::credentials;
 
-pub const BASIC: &str = "basic";
-pub const API_KEY: &str = "api_key";
-pub const HEADER: &str = "header";
-pub const QUERY_PARAMETER: &str = "query_parameter";
+trellis_platform::text_column!(LoginKind);
+trellis_platform::text_column!(Placement);
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = credentials)]
@@ -19,9 +18,9 @@ pub struct CredentialRow {
     pub id: Uuid,
     pub account_id: Uuid,
     pub display_name: String,
-    pub kind: String,
+    pub kind: LoginKind,
     pub username: String,
-    pub api_key_placement: String,
+    pub api_key_placement: Placement,
     pub api_key_name: String,
     /// Sealed password or API key, bound to `credentials.secret` and the id.
     pub secret: Vec<u8>,

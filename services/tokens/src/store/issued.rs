@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::schema::issued_tokens;
+use crate::store::schema::issued_tokens;
 
 /// Serialises changes to one external user's count until the transaction ends.
 pub async fn lock_user(

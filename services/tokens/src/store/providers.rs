@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::schema::{providers, tokens};
+use crate::store::schema::{providers, tokens};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = providers)]
@@ -54,6 +54,10 @@ pub struct Limits {
 }
 
 impl ProviderRow {
+    pub fn etag(&self) -> String {
+        self.version.to_string()
+    }
+
     pub fn authorization_parameters(&self) -> BTreeMap<String, String> {
         serde_json::from_value(self.authorization_parameters.clone()).unwrap_or_default()
     }

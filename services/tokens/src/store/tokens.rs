@@ -6,12 +6,10 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::schema::{token_secrets, tokens};
+use crate::domain::TokenState;
+use crate::store::schema::{token_secrets, tokens};
 
-pub const ACTIVE: &str = "active";
-pub const NEEDS_REAUTHORIZATION: &str = "needs_reauthorization";
-pub const INVALIDATED_BY_PROVIDER: &str = "invalidated_by_provider";
-pub const REVOKED: &str = "revoked";
+trellis_platform::text_column!(TokenState);
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = tokens)]
@@ -23,7 +21,7 @@ pub struct TokenRow {
     pub external_user_id: String,
     pub external_user_name: String,
     pub scopes: Vec<String>,
-    pub status: String,
+    pub status: TokenState,
     pub status_message: String,
     pub authorize_time: DateTime<Utc>,
     pub version: i64,
@@ -64,12 +62,7 @@ fn joined() -> diesel::dsl::InnerJoin<tokens::table, token_secrets::table> {
 }
 
 pub async fn get(conn: &mut AsyncPgConnection, id: Uuid) -> Result<StoredToken, StoreError> {
-    let (token, secrets) = joined()
-        .filter(tokens::id.eq(id))
-        .select((TokenRow::as_select(), SecretsRow::as_select()))
-        .first(conn)
-        .await?;
-    Ok(StoredToken { token, secrets })
+    read(conn, id, false).await
 }
 
 /// The token with its rows locked until the transaction ends.
@@ -77,12 +70,22 @@ pub async fn get_for_update(
     conn: &mut AsyncPgConnection,
     id: Uuid,
 ) -> Result<StoredToken, StoreError> {
-    let (token, secrets) = joined()
+    read(conn, id, true).await
+}
+
+async fn read(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    for_update: bool,
+) -> Result<StoredToken, StoreError> {
+    let query = joined()
         .filter(tokens::id.eq(id))
-        .select((TokenRow::as_select(), SecretsRow::as_select()))
-        .for_update()
-        .first(conn)
-        .await?;
+        .select((TokenRow::as_select(), SecretsRow::as_select()));
+    let (token, secrets) = if for_update {
+        query.for_update().first(conn).await?
+    } else {
+        query.first(conn).await?
+    };
     Ok(StoredToken { token, secrets })
 }
 
@@ -96,7 +99,7 @@ pub async fn list(
 ) -> Result<Vec<StoredToken>, StoreError> {
     let mut query = joined()
         .filter(tokens::account_id.eq(account_id))
-        .filter(tokens::status.ne(REVOKED))
+        .filter(tokens::status.ne(TokenState::Revoked))
         .select((TokenRow::as_select(), SecretsRow::as_select()))
         .order(tokens::id)
         .limit(limit)
@@ -155,10 +158,8 @@ pub struct Reauthorization<'a> {
     pub external_user_id: &'a str,
     pub external_user_name: &'a str,
     pub scopes: &'a [String],
-    pub access_token: Vec<u8>,
-    pub refresh_token: Option<Vec<u8>>,
-    pub token_type: &'a str,
-    pub expire_time: Option<DateTime<Utc>>,
+    /// Its `refresh_token` None: the provider gave none, and the old one goes.
+    pub secrets: NewSecrets<'a>,
 }
 
 pub async fn reauthorize(
@@ -171,7 +172,7 @@ pub async fn reauthorize(
             tokens::external_user_id.eq(change.external_user_id),
             tokens::external_user_name.eq(change.external_user_name),
             tokens::scopes.eq(change.scopes),
-            tokens::status.eq(ACTIVE),
+            tokens::status.eq(TokenState::Active),
             tokens::status_message.eq(""),
             tokens::authorize_time.eq(diesel::dsl::now),
             tokens::version.eq(tokens::version + 1),
@@ -181,10 +182,10 @@ pub async fn reauthorize(
         .await?;
     diesel::update(token_secrets::table.find(id))
         .set((
-            token_secrets::access_token.eq(Some(change.access_token)),
-            token_secrets::refresh_token.eq(change.refresh_token),
-            token_secrets::token_type.eq(change.token_type),
-            token_secrets::expire_time.eq(change.expire_time),
+            token_secrets::access_token.eq(Some(change.secrets.access_token)),
+            token_secrets::refresh_token.eq(change.secrets.refresh_token),
+            token_secrets::token_type.eq(change.secrets.token_type),
+            token_secrets::expire_time.eq(change.secrets.expire_time),
             token_secrets::generation.eq(token_secrets::generation + 1),
         ))
         .execute(conn)
@@ -192,54 +193,53 @@ pub async fn reauthorize(
     Ok(())
 }
 
-/// The result of a refresh. `refresh_token` None keeps the stored one (a provider that does
-/// not rotate).
+/// Sealed secrets a provider issued, from a code exchange or a refresh.
 #[derive(Debug)]
-pub struct Refreshed<'a> {
+pub struct NewSecrets<'a> {
     pub access_token: Vec<u8>,
     pub refresh_token: Option<Vec<u8>>,
     pub token_type: &'a str,
     pub expire_time: Option<DateTime<Utc>>,
 }
 
+#[derive(AsChangeset)]
+#[diesel(table_name = token_secrets)]
+struct RefreshChange<'a> {
+    access_token: Option<Vec<u8>>,
+    refresh_token: Option<Vec<u8>>,
+    token_type: &'a str,
+    expire_time: Option<Option<DateTime<Utc>>>,
+    generation: i64,
+}
+
 /// Stores a refresh made from `generation`; false when the token changed since (a
-/// re-authorization won), and nothing is written.
+/// re-authorization won), and nothing is written. A `refresh_token` None keeps the stored
+/// one (a provider that does not rotate).
 pub async fn store_refresh(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     generation: i64,
-    refreshed: Refreshed<'_>,
+    refreshed: NewSecrets<'_>,
 ) -> Result<bool, StoreError> {
     let target = token_secrets::table
         .filter(token_secrets::token_id.eq(id))
         .filter(token_secrets::generation.eq(generation));
-    let updated = match refreshed.refresh_token {
-        Some(refresh_token) => {
-            diesel::update(target)
-                .set((
-                    token_secrets::access_token.eq(Some(refreshed.access_token)),
-                    token_secrets::refresh_token.eq(Some(refresh_token)),
-                    token_secrets::token_type.eq(refreshed.token_type),
-                    token_secrets::expire_time.eq(refreshed.expire_time),
-                    token_secrets::generation.eq(generation + 1),
-                    token_secrets::last_refresh_time.eq(diesel::dsl::now),
-                ))
-                .execute(conn)
-                .await?
-        }
-        None => {
-            diesel::update(target)
-                .set((
-                    token_secrets::access_token.eq(Some(refreshed.access_token)),
-                    token_secrets::token_type.eq(refreshed.token_type),
-                    token_secrets::expire_time.eq(refreshed.expire_time),
-                    token_secrets::generation.eq(generation + 1),
-                    token_secrets::last_refresh_time.eq(diesel::dsl::now),
-                ))
-                .execute(conn)
-                .await?
-        }
+    // A field that is None is left as it is: a provider that does not rotate keeps the
+    // stored refresh token.
+    let change = RefreshChange {
+        access_token: Some(refreshed.access_token),
+        refresh_token: refreshed.refresh_token,
+        token_type: refreshed.token_type,
+        expire_time: Some(refreshed.expire_time),
+        generation: generation + 1,
     };
+    let updated = diesel::update(target)
+        .set((
+            change,
+            token_secrets::last_refresh_time.eq(diesel::dsl::now),
+        ))
+        .execute(conn)
+        .await?;
     Ok(updated == 1)
 }
 
@@ -248,7 +248,7 @@ pub async fn store_refresh(
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: TokenState,
     message: &str,
     generation: Option<i64>,
 ) -> Result<bool, StoreError> {
@@ -297,7 +297,7 @@ pub async fn mark_revoked(conn: &mut AsyncPgConnection, id: Uuid) -> Result<(), 
     set_status(
         conn,
         id,
-        REVOKED,
+        TokenState::Revoked,
         "deleted by its account while data sources still used it",
         None,
     )

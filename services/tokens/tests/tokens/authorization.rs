@@ -4,7 +4,7 @@ use diesel_async::RunQueryDsl;
 use tonic::Code;
 use trellis_platform::auth::Identity;
 use trellis_proto::tokens::v1::*;
-use trellis_testkit::oauth::OAuthServerConfig;
+use trellis_testkit::oauth::{OAuthServer, OAuthServerConfig};
 use trellis_testkit::tokens;
 use uuid::Uuid;
 
@@ -24,19 +24,16 @@ async fn the_code_flow_stores_a_token_that_serves_its_data_sources() {
     let other = fixture.account().await;
 
     // Begin: a URL at the provider with PKCE, scopes and the extra parameters.
-    let begun = client
-        .begin_authorization(call(
-            BeginAuthorizationRequest {
-                provider_id: provider.id.clone(),
-                redirect_uri: REDIRECT_URI.into(),
-                display_name: "Marketing GA".into(),
-                ..Default::default()
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let begun = ask!(client.begin_authorization(
+        BeginAuthorizationRequest {
+            provider_id: provider.id.clone(),
+            redirect_uri: REDIRECT_URI.into(),
+            display_name: "Marketing GA".into(),
+            ..Default::default()
+        },
+        &tokens::editor(account),
+    ))
+    .unwrap();
     let url = url::Url::parse(&begun.authorization_url).unwrap();
     let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256");
@@ -47,19 +44,11 @@ async fn the_code_flow_stores_a_token_that_serves_its_data_sources() {
 
     // The browser: the provider approves and redirects back with a code.
     let redirect = follow_authorization_url(&begun.authorization_url).await;
-    let completed = client
-        .complete_authorization(call(
-            CompleteAuthorizationRequest {
-                request_id: "complete-1".into(),
-                state: begun.state.clone(),
-                code: redirect["code"].clone(),
-                error: String::new(),
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let completed = ask!(client.complete_authorization(
+        completion("complete-1", &begun.state, &redirect["code"]),
+        &tokens::editor(account),
+    ))
+    .unwrap();
     let token = completed.token.expect("a token");
     assert_eq!(token.account_id, account.to_string());
     assert_eq!(token.display_name, "Marketing GA");
@@ -70,159 +59,163 @@ async fn the_code_flow_stores_a_token_that_serves_its_data_sources() {
     assert!(completed.warnings.is_empty(), "{:?}", completed.warnings);
     assert_eq!(fixture.oauth.counters().codes_exchanged, 1);
 
+    retried_and_reused(
+        &mut client,
+        &fixture.oauth,
+        account,
+        (&begun.state, &redirect["code"]),
+        &token,
+    )
+    .await;
+
+    serves_its_account(&mut client, &fixture.oauth, account, &token).await;
+
+    listed_and_renamed(&mut client, account, &token).await;
+
+    hidden_from_others(&mut client, account, other, &token).await;
+}
+
+/// A retry of the completion answers the same token without another exchange; another
+/// completion with the used state is refused.
+async fn retried_and_reused(
+    client: &mut Client,
+    oauth: &OAuthServer,
+    account: Uuid,
+    (state, code): (&str, &str),
+    token: &Token,
+) {
     // A retry of the same request returns the same token without another exchange.
-    let retried = client
-        .complete_authorization(call(
-            CompleteAuthorizationRequest {
-                request_id: "complete-1".into(),
-                state: begun.state.clone(),
-                code: redirect["code"].clone(),
-                error: String::new(),
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let retried = ask!(client.complete_authorization(
+        completion("complete-1", state, code),
+        &tokens::editor(account),
+    ))
+    .unwrap();
     assert_eq!(retried.token.unwrap().id, token.id);
-    assert_eq!(fixture.oauth.counters().codes_exchanged, 1);
+    assert_eq!(oauth.counters().codes_exchanged, 1);
 
     // The state was used: another completion with it is refused.
-    let reused = client
-        .complete_authorization(call(
-            CompleteAuthorizationRequest {
-                request_id: "complete-2".into(),
-                state: begun.state,
-                code: redirect["code"].clone(),
-                error: String::new(),
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap_err();
+    let reused = ask!(client.complete_authorization(
+        completion("complete-2", state, code),
+        &tokens::editor(account),
+    ))
+    .unwrap_err();
     assert_eq!(reused.code(), Code::FailedPrecondition, "{reused:?}");
     assert!(details(&reused).precondition_failure().is_some());
+}
 
+/// The token serves a data source of its account, with an access token the provider
+/// accepts.
+async fn serves_its_account(
+    client: &mut Client,
+    oauth: &OAuthServer,
+    account: Uuid,
+    token: &Token,
+) {
     // The token serves a data source of its account, with an access token the provider
     // accepts.
-    let access = access_token(&mut client, &token.id, account, Uuid::new_v4(), 0)
+    let access = access_token(client, &token.id, account, Uuid::new_v4(), 0)
         .await
         .unwrap();
     assert!(!access.refreshed);
     assert_eq!(access.token_type, "Bearer");
     assert_eq!(access.generation, 1);
-    assert!(fixture.oauth.is_access_token_valid(&access.access_token));
+    assert!(oauth.is_access_token_valid(&access.access_token));
     let fetched = reqwest::Client::new()
-        .get(fixture.oauth.resource_url())
+        .get(oauth.resource_url())
         .bearer_auth(&access.access_token)
         .send()
         .await
         .unwrap();
     assert_eq!(fetched.status(), 200);
+}
 
+/// Listed among the account's connected accounts (T1), renamed under its etag.
+async fn listed_and_renamed(client: &mut Client, account: Uuid, token: &Token) {
     // Listed among the account's connected accounts (T1), and renamed.
-    let listed = client
-        .list_tokens(call(ListTokensRequest::default(), &tokens::viewer(account)))
-        .await
-        .unwrap()
-        .into_inner();
+    let listed =
+        ask!(client.list_tokens(ListTokensRequest::default(), &tokens::viewer(account))).unwrap();
     assert_eq!(listed.tokens.len(), 1);
-    let renamed = client
-        .update_token(call(
-            UpdateTokenRequest {
-                request_id: String::new(),
-                token: Some(Token {
-                    id: token.id.clone(),
-                    display_name: "Agency GA".into(),
-                    etag: listed.tokens[0].etag.clone(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["display_name".into()],
-                }),
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .token
-        .unwrap();
+    let renamed = ask!(client.update_token(
+        UpdateTokenRequest {
+            request_id: String::new(),
+            token: Some(Token {
+                id: token.id.clone(),
+                display_name: "Agency GA".into(),
+                etag: listed.tokens[0].etag.clone(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["display_name".into()],
+            }),
+        },
+        &tokens::editor(account),
+    ))
+    .unwrap()
+    .token
+    .unwrap();
     assert_eq!(renamed.display_name, "Agency GA");
     assert_ne!(renamed.etag, listed.tokens[0].etag);
-    let stale = client
-        .update_token(call(
-            UpdateTokenRequest {
-                request_id: String::new(),
-                token: Some(Token {
-                    id: token.id.clone(),
-                    display_name: "Stale".into(),
-                    etag: listed.tokens[0].etag.clone(),
-                    ..Default::default()
-                }),
-                update_mask: None,
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(stale.code(), Code::Aborted);
-
-    // Another account (its users are members there, not here) sees nothing of it.
-    let hidden = client
-        .get_token(call(
-            GetTokenRequest {
+    let stale = ask!(client.update_token(
+        UpdateTokenRequest {
+            request_id: String::new(),
+            token: Some(Token {
                 id: token.id.clone(),
-                account_id: String::new(),
-            },
-            &tokens::admin(other),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(hidden.code(), Code::NotFound);
-    let foreign = client
-        .list_tokens(call(
-            ListTokensRequest {
-                account_id: account.to_string(),
+                display_name: "Stale".into(),
+                etag: listed.tokens[0].etag.clone(),
                 ..Default::default()
-            },
-            &tokens::admin(other),
-        ))
-        .await
-        .unwrap_err();
+            }),
+            update_mask: None,
+        },
+        &tokens::editor(account),
+    ))
+    .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+}
+
+/// Another account (its users are members there, not here) sees nothing of the token.
+async fn hidden_from_others(client: &mut Client, account: Uuid, other: Uuid, token: &Token) {
+    // Another account (its users are members there, not here) sees nothing of it.
+    let hidden =
+        ask!(client.get_token(token_request(token.id.clone()), &tokens::admin(other))).unwrap_err();
+    assert_eq!(hidden.code(), Code::NotFound);
+    let foreign = ask!(client.list_tokens(
+        ListTokensRequest {
+            account_id: account.to_string(),
+            ..Default::default()
+        },
+        &tokens::admin(other),
+    ))
+    .unwrap_err();
     assert_eq!(foreign.code(), Code::PermissionDenied);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reauthorization_keeps_the_id_and_reaches_instances_through_grants() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let partner = fixture.account().await;
-    let client_account = fixture.account().await;
+    let Scene {
+        fixture,
+        provider,
+        mut client,
+        partner,
+        grantee: client_account,
+    } = Scene::start().await;
     let master_data_source = Uuid::new_v4();
     let instance = Uuid::new_v4();
 
-    let token = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
-    client
-        .create_token_grant(call(
-            CreateTokenGrantRequest {
-                request_id: "import-1/grant".into(),
-                grant: Some(TokenGrant {
-                    token_id: token.id.clone(),
-                    grantee_account_id: client_account.to_string(),
-                    data_source_id: instance.to_string(),
-                    ..Default::default()
-                }),
-                source_account_id: partner.to_string(),
-            },
-            &tokens::service_as(Identity::Imports),
-        ))
-        .await
-        .unwrap();
+    let token = new_token(&mut client, partner, &provider.id).await;
+    ask!(client.create_token_grant(
+        CreateTokenGrantRequest {
+            request_id: "import-1/grant".into(),
+            grant: Some(TokenGrant {
+                token_id: token.id.clone(),
+                grantee_account_id: client_account.to_string(),
+                data_source_id: instance.to_string(),
+                ..Default::default()
+            }),
+            source_account_id: partner.to_string(),
+        },
+        &tokens::service_as(Identity::Imports),
+    ))
+    .unwrap();
     let before = access_token(&mut client, &token.id, client_account, instance, 0)
         .await
         .unwrap();
@@ -273,50 +266,47 @@ async fn reauthorization_keeps_the_id_and_reaches_instances_through_grants() {
         "master and instance share it"
     );
 
+    one_connected_account(&mut client, partner, client_account).await;
+}
+
+/// Still one connected account in the partner, none in the client.
+async fn one_connected_account(client: &mut Client, partner: Uuid, client_account: Uuid) {
     // Still one connected account in the partner, none in the client.
-    let partner_tokens = client
-        .list_tokens(call(ListTokensRequest::default(), &tokens::admin(partner)))
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens;
+    let partner_tokens =
+        ask!(client.list_tokens(ListTokensRequest::default(), &tokens::admin(partner)))
+            .unwrap()
+            .tokens;
     assert_eq!(partner_tokens.len(), 1);
-    let client_tokens = client
-        .list_tokens(call(
-            ListTokensRequest::default(),
-            &tokens::admin(client_account),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .tokens;
+    let client_tokens =
+        ask!(client.list_tokens(ListTokensRequest::default(), &tokens::admin(client_account)))
+            .unwrap()
+            .tokens;
     assert!(client_tokens.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn states_expire_are_bound_to_their_account_and_report_denials() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let account = fixture.account().await;
-    let other = fixture.account().await;
+    let Scene {
+        fixture,
+        provider,
+        mut client,
+        partner: account,
+        grantee: other,
+    } = Scene::start().await;
     let begin =
         |client: &mut trellis_proto::tokens::v1::token_service_client::TokenServiceClient<_>| {
             let mut client = client.clone();
             let provider_id = provider.id.clone();
             async move {
-                client
-                    .begin_authorization(call(
-                        BeginAuthorizationRequest {
-                            provider_id,
-                            redirect_uri: REDIRECT_URI.into(),
-                            ..Default::default()
-                        },
-                        &tokens::admin(account),
-                    ))
-                    .await
-                    .unwrap()
-                    .into_inner()
+                ask!(client.begin_authorization(
+                    BeginAuthorizationRequest {
+                        provider_id,
+                        redirect_uri: REDIRECT_URI.into(),
+                        ..Default::default()
+                    },
+                    &tokens::admin(account),
+                ))
+                .unwrap()
             }
         };
 
@@ -329,21 +319,17 @@ async fn states_expire_are_bound_to_their_account_and_report_denials() {
         code,
         error,
     };
-    let stolen = client
-        .complete_authorization(call(
-            complete(begun.state.clone(), redirect["code"].clone(), String::new()),
-            &tokens::admin(other),
-        ))
-        .await
-        .unwrap_err();
+    let stolen = ask!(client.complete_authorization(
+        complete(begun.state.clone(), redirect["code"].clone(), String::new()),
+        &tokens::admin(other),
+    ))
+    .unwrap_err();
     assert_eq!(stolen.code(), Code::PermissionDenied);
-    client
-        .complete_authorization(call(
-            complete(begun.state.clone(), redirect["code"].clone(), String::new()),
-            &tokens::admin(account),
-        ))
-        .await
-        .expect("its own account completes it");
+    ask!(client.complete_authorization(
+        complete(begun.state.clone(), redirect["code"].clone(), String::new()),
+        &tokens::admin(account),
+    ))
+    .expect("its own account completes it");
 
     // An expired state is refused (and used up).
     let begun = begin(&mut client).await;
@@ -355,13 +341,11 @@ async fn states_expire_are_bound_to_their_account_and_report_denials() {
     .execute(&mut conn)
     .await
     .unwrap();
-    let expired = client
-        .complete_authorization(call(
-            complete(begun.state.clone(), redirect["code"].clone(), String::new()),
-            &tokens::admin(account),
-        ))
-        .await
-        .unwrap_err();
+    let expired = ask!(client.complete_authorization(
+        complete(begun.state.clone(), redirect["code"].clone(), String::new()),
+        &tokens::admin(account),
+    ))
+    .unwrap_err();
     assert_eq!(expired.code(), Code::FailedPrecondition);
     assert!(
         expired.message().contains("expired"),
@@ -374,279 +358,22 @@ async fn states_expire_are_bound_to_their_account_and_report_denials() {
     fixture.oauth.deny_next_authorization("access_denied");
     let redirect = follow_authorization_url(&begun.authorization_url).await;
     assert_eq!(redirect["error"], "access_denied");
-    let denied = client
-        .complete_authorization(call(
-            complete(begun.state, String::new(), redirect["error"].clone()),
-            &tokens::admin(account),
-        ))
-        .await
-        .unwrap_err();
+    let denied = ask!(client.complete_authorization(
+        complete(begun.state, String::new(), redirect["error"].clone()),
+        &tokens::admin(account),
+    ))
+    .unwrap_err();
     assert_eq!(denied.code(), Code::FailedPrecondition);
     assert!(denied.message().contains("access_denied"));
 
     // A code the provider refuses (here: a made-up one) fails cleanly, not INTERNAL.
     let begun = begin(&mut client).await;
-    let refused = client
-        .complete_authorization(call(
-            complete(begun.state, "not-a-code".into(), String::new()),
-            &tokens::admin(account),
-        ))
-        .await
-        .unwrap_err();
+    let refused = ask!(client.complete_authorization(
+        complete(begun.state, "not-a-code".into(), String::new()),
+        &tokens::admin(account),
+    ))
+    .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
     assert!(refused.message().contains("invalid_grant"));
     assert_eq!(fixture.oauth.counters().codes_exchanged, 1);
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn bad_input_is_refused_with_details() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let account = fixture.account().await;
-    let admin = tokens::admin(account);
-
-    // Providers: service only, and checked field by field.
-    let by_user = client
-        .create_provider(call(CreateProviderRequest::default(), &admin))
-        .await
-        .unwrap_err();
-    assert_eq!(by_user.code(), Code::PermissionDenied);
-    let bad = client
-        .create_provider(call(
-            CreateProviderRequest {
-                request_id: String::new(),
-                provider: Some(Provider {
-                    name: String::new(),
-                    authorization_url: "not a url".into(),
-                    token_url: "ftp://example.test/token".into(),
-                    client_id: "id".into(),
-                    scopes: vec!["two words".into()],
-                    max_tokens_per_user: 5,
-                    warn_tokens_per_user: 9,
-                    token_limit: Some(ApiLimit {
-                        requests_per_period: 3,
-                        period: None,
-                        max_concurrent: -1,
-                    }),
-                    ..Default::default()
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(bad.code(), Code::InvalidArgument);
-    let fields: Vec<String> = details(&bad)
-        .bad_request()
-        .unwrap()
-        .field_violations
-        .iter()
-        .map(|v| v.field.clone())
-        .collect();
-    for field in [
-        "provider.name",
-        "provider.authorization_url",
-        "provider.token_url",
-        "provider.scopes[0]",
-        "provider.warn_tokens_per_user",
-        "provider.token_limit.period",
-        "provider.token_limit.max_concurrent",
-    ] {
-        assert!(fields.iter().any(|f| f == field), "{field} in {fields:?}");
-    }
-    let unknown = client
-        .get_provider(call(
-            GetProviderRequest {
-                id: Uuid::new_v4().to_string(),
-            },
-            &admin,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(unknown.code(), Code::NotFound);
-    let malformed = client
-        .get_provider(call(GetProviderRequest { id: "x".into() }, &admin))
-        .await
-        .unwrap_err();
-    assert_eq!(malformed.code(), Code::InvalidArgument);
-
-    // Begin: unknown provider, bad redirect, viewers, someone else's token.
-    let begin = |provider_id: &str, redirect_uri: &str, token_id: &str| BeginAuthorizationRequest {
-        provider_id: provider_id.into(),
-        redirect_uri: redirect_uri.into(),
-        token_id: token_id.into(),
-        ..Default::default()
-    };
-    let cases = [
-        (
-            begin(&Uuid::new_v4().to_string(), REDIRECT_URI, ""),
-            Code::NotFound,
-        ),
-        (
-            begin(&provider.id, "javascript:alert(1)", ""),
-            Code::InvalidArgument,
-        ),
-        (begin(&provider.id, "", ""), Code::InvalidArgument),
-        (begin("", REDIRECT_URI, ""), Code::InvalidArgument),
-        (
-            begin(&provider.id, REDIRECT_URI, &Uuid::new_v4().to_string()),
-            Code::NotFound,
-        ),
-    ];
-    for (request, expected) in cases {
-        let status = client
-            .begin_authorization(call(request.clone(), &admin))
-            .await
-            .unwrap_err();
-        assert_eq!(status.code(), expected, "{request:?}: {status:?}");
-        assert!(details(&status).error_info().is_some());
-    }
-    let viewer = client
-        .begin_authorization(call(
-            begin(&provider.id, REDIRECT_URI, ""),
-            &tokens::viewer(account),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(viewer.code(), Code::PermissionDenied);
-    let empty_state = client
-        .complete_authorization(call(CompleteAuthorizationRequest::default(), &admin))
-        .await
-        .unwrap_err();
-    assert_eq!(empty_state.code(), Code::InvalidArgument);
-
-    // GetAccessToken: the refresh service only (not a member, an operator or the import
-    // service), and for the owner's data sources or grants only.
-    let token = authorize(&mut client, account, &provider.id, None)
-        .await
-        .token
-        .unwrap();
-    for bearer in [
-        admin.clone(),
-        tokens::service(),
-        tokens::service_as(Identity::Imports),
-    ] {
-        let refused = client
-            .get_access_token(call(
-                GetAccessTokenRequest {
-                    token_id: token.id.clone(),
-                    account_id: account.to_string(),
-                    data_source_id: Uuid::new_v4().to_string(),
-                    ..Default::default()
-                },
-                &bearer,
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
-    }
-    let stranger = access_token(&mut client, &token.id, Uuid::new_v4(), Uuid::new_v4(), 0)
-        .await
-        .unwrap_err();
-    assert_eq!(stranger.code(), Code::PermissionDenied);
-    let unknown_token = access_token(
-        &mut client,
-        &Uuid::new_v4().to_string(),
-        account,
-        Uuid::new_v4(),
-        0,
-    )
-    .await
-    .unwrap_err();
-    assert_eq!(unknown_token.code(), Code::NotFound);
-    let future = access_token(&mut client, &token.id, account, Uuid::new_v4(), 99)
-        .await
-        .unwrap_err();
-    assert_eq!(future.code(), Code::InvalidArgument);
-    let garbage = client
-        .get_access_token(call(
-            GetAccessTokenRequest::default(),
-            &tokens::service_as(Identity::Refresh),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(garbage.code(), Code::InvalidArgument);
-    assert_eq!(
-        details(&garbage)
-            .bad_request()
-            .unwrap()
-            .field_violations
-            .len(),
-        3
-    );
-
-    // Limits for the refresh service (F5), and for it alone.
-    let limits_request = GetTokenLimitsRequest {
-        token_id: token.id.clone(),
-        rate_limit_key: "ga:123".into(),
-    };
-    let by_operator = client
-        .get_token_limits(call(limits_request.clone(), &tokens::service()))
-        .await
-        .unwrap_err();
-    assert_eq!(by_operator.code(), Code::PermissionDenied);
-    let limits = client
-        .get_token_limits(call(limits_request, &tokens::service_as(Identity::Refresh)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(limits.provider_id, provider.id);
-    assert_eq!(limits.token_limit.unwrap().requests_per_period, 10);
-    assert_eq!(limits.rate_limit_key_limit.unwrap().max_concurrent, 10);
-
-    // Deleting a provider while tokens exist is a failed precondition.
-    let in_use = client
-        .delete_provider(call(
-            DeleteProviderRequest {
-                id: provider.id.clone(),
-                ..Default::default()
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(in_use.code(), Code::FailedPrecondition);
-
-    // Updating a provider: a bad mask path is named; a good update moves the etag.
-    let bad_mask = client
-        .update_provider(call(
-            UpdateProviderRequest {
-                request_id: String::new(),
-                provider: Some(Provider {
-                    id: provider.id.clone(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["id".into()],
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(bad_mask.code(), Code::InvalidArgument);
-    let updated = client
-        .update_provider(call(
-            UpdateProviderRequest {
-                request_id: String::new(),
-                provider: Some(Provider {
-                    id: provider.id.clone(),
-                    name: "Renamed Analytics".into(),
-                    etag: provider.etag.clone(),
-                    ..Default::default()
-                }),
-                update_mask: None,
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .provider
-        .unwrap();
-    assert_eq!(updated.name, "Renamed Analytics");
-    assert_eq!(updated.token_url, provider.token_url);
-    assert!(updated.has_client_secret);
-    assert_ne!(updated.etag, provider.etag);
 }

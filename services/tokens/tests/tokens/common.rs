@@ -2,23 +2,23 @@
 //! the library it asks about memberships and data sources, accounts whose test users are
 //! members, and a provider at the test OAuth server; the calls tests make are in `calls`.
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::Request;
-use trellis_platform::client::{self, TracedChannel, authorized};
-use trellis_platform::config::{CommonConfig, ServiceKind};
+use trellis_platform::client::{TracedChannel, authorized};
+use trellis_platform::config::ServiceKind;
+use trellis_platform::server::GrpcServer;
 use trellis_platform::service::ServiceContext;
 use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_proto::tokens::v1::*;
 use trellis_testkit::oauth::{OAuthServer, OAuthServerConfig};
-use trellis_testkit::{TestDatabase, TestServer, members, test_config, tokens};
+use trellis_testkit::{InProcess, Port, RunningService, TestDatabase, TestServer, members, tokens};
 use trellis_tokens::Settings;
 use uuid::Uuid;
 
@@ -46,157 +46,70 @@ pub fn settings() -> Settings {
 /// process would have, asking the library at `library_url` about memberships. No test
 /// removes a membership, so answers are remembered for the whole test: a test may stop the
 /// library once its users have made their first calls.
-pub async fn replica(database: &TestDatabase, settings: Settings, library_url: &str) -> TestServer {
-    replica_with(database, settings, library_url, 16, |_| {}).await
+pub fn replica(settings: Settings, library_url: &str) -> InProcess<'static, Settings, Build> {
+    let library_url = library_url.to_owned();
+    InProcess::new(ServiceKind::Tokens, settings, build as Build)
+        .configure(move |common| {
+            common.library_url = library_url;
+            common.membership_cache = Duration::from_secs(3600);
+        })
+        .pool_size(16)
 }
 
-/// A replica as [`replica`] with a pool of `pool_size` connections and its common settings
-/// adjusted by `configure`.
-pub async fn replica_with(
-    database: &TestDatabase,
-    settings: Settings,
-    library_url: &str,
-    pool_size: usize,
-    configure: impl FnOnce(&mut CommonConfig),
-) -> TestServer {
-    let mut common = test_config(&database.url);
-    common.library_url = library_url.to_owned();
-    common.membership_cache_secs = 3600;
-    configure(&mut common);
-    let pool = trellis_platform::db::pool(&database.url, pool_size).expect("a pool");
-    let context = ServiceContext::new(ServiceKind::Tokens, common, settings, pool)
-        .expect("a service context");
-    TestServer::spawn(
-        trellis_tokens::build(context)
-            .await
-            .expect("the service builds"),
-    )
-    .await
+/// How the tests build the service: its `build`, as one nameable type.
+pub type Build = fn(ServiceContext<Settings>) -> BuildFuture;
+pub type BuildFuture = Pin<Box<dyn Future<Output = anyhow::Result<GrpcServer>> + Send>>;
+
+fn build(context: ServiceContext<Settings>) -> BuildFuture {
+    Box::pin(trellis_tokens::build(context))
 }
 
-/// The library's port, bound before the token registry is started so that each can be
-/// given the other's URL: the registry asks the library about memberships and data
-/// sources, the library asks the registry whether a data source may name a token.
-pub struct LibraryPort {
-    listener: TcpListener,
-}
-
-impl LibraryPort {
-    pub async fn bind() -> Self {
-        Self {
-            listener: TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind a loopback port"),
-        }
-    }
-
-    pub fn url(&self) -> String {
-        format!(
-            "http://{}",
-            self.listener.local_addr().expect("a local address")
-        )
-    }
-
-    /// Starts the library (on a fresh database) on this port, calling the token registry
-    /// at `tokens_url`.
-    pub async fn serve(self, tokens_url: &str) -> Library {
-        let database = TestDatabase::new(&trellis_library::SCHEMA).await;
-        let mut common = test_config(&database.url);
-        common.tokens_url = tokens_url.to_owned();
-        common.refresh_url = NOWHERE.to_owned();
-        let context = ServiceContext::new(
-            ServiceKind::Library,
-            common,
-            trellis_library::Settings::default(),
-            database.pool(),
-        )
-        .expect("a service context");
-        let server = trellis_library::build(context)
-            .await
-            .expect("the library builds");
-        let address = self.listener.local_addr().expect("a local address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let serving = tokio::spawn(server.serve(self.listener, async {
-            let _ = stopped.await;
-        }));
-        Library {
-            _database: database,
-            address,
-            stop: Some(stop),
-            serving: Some(serving),
-        }
-    }
-}
-
-/// The library service in-process on its own database; stops when dropped.
+/// The library service in-process on its own database, calling the token registry at
+/// `tokens_url`; stops when dropped.
 pub struct Library {
-    /// Kept for its lifetime: the database is dropped with it.
-    _database: TestDatabase,
-    address: SocketAddr,
-    /// Dropping it stops the server.
-    stop: Option<oneshot::Sender<()>>,
-    serving: Option<JoinHandle<anyhow::Result<()>>>,
+    pub service: RunningService,
 }
 
 impl Library {
-    /// A library that calls no token registry (no data source of it names a token).
-    pub async fn start() -> Self {
-        LibraryPort::bind().await.serve(NOWHERE).await
+    pub async fn start(tokens_url: &str) -> Self {
+        let tokens_url = tokens_url.to_owned();
+        let service = InProcess::new(
+            ServiceKind::Library,
+            trellis_library::Settings::default(),
+            trellis_library::build,
+        )
+        .configure(move |common| {
+            common.tokens_url = tokens_url;
+            common.refresh_url = NOWHERE.to_owned();
+        })
+        .start(&trellis_library::SCHEMA)
+        .await;
+        Self { service }
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    pub fn channel(&self) -> TracedChannel {
-        client::channel(&self.url()).expect("a channel to the library")
+        self.service.server.url()
     }
 
     pub fn client(&self) -> LibraryServiceClient<TracedChannel> {
-        LibraryServiceClient::new(self.channel())
+        LibraryServiceClient::new(self.service.server.channel())
     }
 
     /// A new account of `kind` (a client of `parent`), created by an operator, with the
     /// test users (`admin@test`, `editor@test`, `viewer@test`) enrolled as its members.
     pub async fn account(&self, kind: library::AccountKind, parent: Option<Uuid>) -> Uuid {
-        let id: Uuid = self
-            .client()
-            .create_account(call(
-                library::CreateAccountRequest {
-                    request_id: String::new(),
-                    account: Some(library::Account {
-                        kind: kind as i32,
-                        parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
-                        display_name: format!("{kind:?}"),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::service(),
-            ))
-            .await
-            .expect("CreateAccount")
-            .into_inner()
-            .account
-            .expect("an account")
-            .id
-            .parse()
-            .expect("an account id");
-        members::enroll(&self.channel(), id).await;
-        id
+        members::enrolled_account(&self.service.server.channel(), kind, parent).await
     }
 
     /// Stops the library and waits until it no longer listens: calls to it fail from now
     /// on (what the registry remembers of memberships still holds).
     pub async fn stop(&mut self) {
-        self.stop.take();
-        if let Some(serving) = self.serving.take() {
-            serving
-                .await
-                .expect("the library's task")
-                .expect("the library stops cleanly");
-        }
+        self.service.server.stop().await;
     }
 }
+
+/// The token service's client, as the tests hold it.
+pub type Client = TokenServiceClient<TracedChannel>;
 
 pub fn client(server: &TestServer) -> TokenServiceClient<TracedChannel> {
     TokenServiceClient::new(server.channel())
@@ -208,6 +121,33 @@ pub fn call<T>(message: T, bearer: &str) -> Request<T> {
 }
 
 pub use crate::calls::*;
+
+/// What most tests start from: the service with a provider without a per-user limit, its
+/// client, and two accounts (an owner of tokens, and another).
+pub struct Scene {
+    pub fixture: Fixture,
+    pub provider: Provider,
+    pub client: TokenServiceClient<TracedChannel>,
+    pub partner: Uuid,
+    pub grantee: Uuid,
+}
+
+impl Scene {
+    pub async fn start() -> Self {
+        let fixture = Fixture::start(OAuthServerConfig::default()).await;
+        let provider = fixture.provider(0, 0).await;
+        let client = fixture.client.clone();
+        let partner = fixture.account().await;
+        let grantee = fixture.account().await;
+        Self {
+            fixture,
+            provider,
+            client,
+            partner,
+            grantee,
+        }
+    }
+}
 
 /// A tokens service on a fresh database, with its library and the test OAuth server.
 pub struct Fixture {
@@ -236,9 +176,13 @@ impl Fixture {
     ) -> Self {
         let oauth = OAuthServer::start(config).await;
         let database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
-        let port = LibraryPort::bind().await;
-        let server = replica_with(&database, settings, &port.url(), pool_size, |_| {}).await;
-        let library = port.serve(&server.url()).await;
+        let port = Port::bind().await;
+        let library = Library::start(&port.url()).await;
+        let server = replica(settings, &library.url())
+            .pool_size(pool_size)
+            .on(port)
+            .serve(&database)
+            .await;
         let client = client(&server);
         Self {
             oauth,
@@ -251,20 +195,18 @@ impl Fixture {
 
     /// Another replica on the same database and library.
     pub async fn replica(&self) -> TestServer {
-        replica(&self.database, settings(), &self.library.url()).await
+        replica(settings(), &self.library.url())
+            .serve(&self.database)
+            .await
     }
 
     /// Another replica on the same database and library whose calls run at most
-    /// `request_timeout_secs`: it cuts its own handlers short, as a caller's deadline does.
-    pub async fn impatient_replica(&self, request_timeout_secs: u64) -> TestServer {
-        replica_with(
-            &self.database,
-            settings(),
-            &self.library.url(),
-            16,
-            |common| common.request_timeout_secs = request_timeout_secs,
-        )
-        .await
+    /// `request_timeout`: it cuts its own handlers short, as a caller's deadline does.
+    pub async fn impatient_replica(&self, request_timeout: Duration) -> TestServer {
+        replica(settings(), &self.library.url())
+            .configure(move |common| common.request_timeout = request_timeout)
+            .serve(&self.database)
+            .await
     }
 
     /// A new stand-alone account in the library, with the test users as its members.
@@ -286,6 +228,18 @@ impl Fixture {
     }
 }
 
+/// A provider at the test OAuth server, without limits.
+pub fn provider_at(oauth: &OAuthServer, name: &str) -> Provider {
+    Provider {
+        name: name.into(),
+        scopes: vec!["analytics.read".into(), "profile".into()],
+        authorization_parameters: [("access_type".to_owned(), "offline".to_owned())]
+            .into_iter()
+            .collect(),
+        ..oauth.provider()
+    }
+}
+
 pub async fn create_provider(
     client: &mut TokenServiceClient<TracedChannel>,
     oauth: &OAuthServer,
@@ -297,17 +251,6 @@ pub async fn create_provider(
             CreateProviderRequest {
                 request_id: String::new(),
                 provider: Some(Provider {
-                    name: "Test Analytics".into(),
-                    authorization_url: oauth.authorization_url(),
-                    token_url: oauth.token_url(),
-                    revocation_url: oauth.revocation_url(),
-                    userinfo_url: oauth.userinfo_url(),
-                    client_id: oauth.client_id(),
-                    client_secret: oauth.client_secret(),
-                    scopes: vec!["analytics.read".into(), "profile".into()],
-                    authorization_parameters: [("access_type".to_owned(), "offline".to_owned())]
-                        .into_iter()
-                        .collect(),
                     max_tokens_per_user,
                     warn_tokens_per_user,
                     token_limit: Some(ApiLimit {
@@ -326,7 +269,7 @@ pub async fn create_provider(
                         }),
                         max_concurrent: 10,
                     }),
-                    ..Default::default()
+                    ..provider_at(oauth, "Test Analytics")
                 }),
             },
             &tokens::service(),

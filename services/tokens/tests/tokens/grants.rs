@@ -5,30 +5,10 @@ use tonic::Code;
 use trellis_platform::auth::Identity;
 use trellis_proto::tokens::v1::check_data_source_auth_request::Auth;
 use trellis_proto::tokens::v1::*;
-use trellis_testkit::oauth::OAuthServerConfig;
 use trellis_testkit::tokens;
 use uuid::Uuid;
 
 use crate::common::*;
-
-/// A grant as an import from `source` makes it.
-fn grant(
-    token_id: &str,
-    source: Uuid,
-    grantee: Uuid,
-    data_source: Uuid,
-) -> CreateTokenGrantRequest {
-    CreateTokenGrantRequest {
-        request_id: format!("grant-{data_source}"),
-        grant: Some(TokenGrant {
-            token_id: token_id.to_owned(),
-            grantee_account_id: grantee.to_string(),
-            data_source_id: data_source.to_string(),
-            ..Default::default()
-        }),
-        source_account_id: source.to_string(),
-    }
-}
 
 /// The grants on `token_id`, as its owner's viewer lists them.
 async fn grants_of(
@@ -36,59 +16,47 @@ async fn grants_of(
     owner: Uuid,
     token_id: &str,
 ) -> Vec<TokenGrant> {
-    client
-        .list_token_grants(call(
-            ListTokenGrantsRequest {
-                token_id: token_id.to_owned(),
-                ..Default::default()
-            },
-            &tokens::viewer(owner),
-        ))
-        .await
+    ask!(client.list_token_grants(grants_of_token(token_id.to_owned()), &tokens::viewer(owner)))
         .unwrap()
-        .into_inner()
         .grants
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_serves_exactly_its_data_source_and_is_never_a_connected_account() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let partner = fixture.account().await;
-    let grantee = fixture.account().await;
+    let Scene {
+        fixture,
+        provider,
+        mut client,
+        partner,
+        grantee,
+    } = Scene::start().await;
     let imports = tokens::service_as(Identity::Imports);
     let instance = Uuid::new_v4();
     let other_data_source = Uuid::new_v4();
-    let token = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let token = new_token(&mut client, partner, &provider.id).await;
 
     // Only the import service grants: neither the owner's admin nor an operator.
     for bearer in [tokens::admin(partner), tokens::service()] {
-        let refused = client
-            .create_token_grant(call(grant(&token.id, partner, grantee, instance), &bearer))
-            .await
-            .unwrap_err();
+        let refused = ask!(client.create_token_grant(
+            grant_request(&token.id, partner, grantee, instance),
+            &bearer
+        ))
+        .unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
     }
     assert!(grants_of(&mut client, partner, &token.id).await.is_empty());
-    let created = client
-        .create_token_grant(call(grant(&token.id, partner, grantee, instance), &imports))
-        .await
-        .unwrap()
-        .into_inner()
-        .grant
-        .unwrap();
+    let created = ask!(client.create_token_grant(
+        grant_request(&token.id, partner, grantee, instance),
+        &imports
+    ))
+    .unwrap()
+    .grant
+    .unwrap();
     // Idempotent on (token, data source) even under another request id.
-    let mut again = grant(&token.id, partner, grantee, instance);
+    let mut again = grant_request(&token.id, partner, grantee, instance);
     again.request_id = "another-id".into();
-    let same = client
-        .create_token_grant(call(again, &imports))
-        .await
+    let same = ask!(client.create_token_grant(again, &imports))
         .unwrap()
-        .into_inner()
         .grant
         .unwrap();
     assert_eq!(same.id, created.id);
@@ -108,101 +76,24 @@ async fn a_grant_serves_exactly_its_data_source_and_is_never_a_connected_account
         .unwrap_err();
     assert_eq!(third.code(), Code::PermissionDenied);
 
-    // Never among the grantee's connected accounts, nor readable as its token (T1).
-    for bearer in [tokens::admin(grantee), tokens::viewer(grantee)] {
-        let listed = client
-            .list_tokens(call(ListTokensRequest::default(), &bearer))
-            .await
-            .unwrap()
-            .into_inner();
-        assert!(listed.tokens.is_empty(), "{:?}", listed.tokens);
-    }
-    let as_own = client
-        .get_token(call(
-            GetTokenRequest {
-                id: token.id.clone(),
-                account_id: String::new(),
-            },
-            &tokens::admin(grantee),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(as_own.code(), Code::NotFound);
-    let service_list = client
-        .list_tokens(call(
-            ListTokensRequest {
-                account_id: grantee.to_string(),
-                ..Default::default()
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(service_list.tokens.is_empty());
+    no_connected_account(&mut client, &token, grantee).await;
 
-    // The owner lists the token's grants; the service lists grants to the grantee.
-    assert_eq!(grants_of(&mut client, partner, &token.id).await.len(), 1);
-    let to_grantee = client
-        .list_token_grants(call(
-            ListTokenGrantsRequest {
-                grantee_account_id: grantee.to_string(),
-                ..Default::default()
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(to_grantee.grants[0].id, created.id);
-    let both = client
-        .list_token_grants(call(ListTokenGrantsRequest::default(), &tokens::service()))
-        .await
-        .unwrap_err();
-    assert_eq!(both.code(), Code::InvalidArgument);
-    let nosy = client
-        .list_token_grants(call(
-            ListTokenGrantsRequest {
-                token_id: token.id.clone(),
-                ..Default::default()
-            },
-            &tokens::admin(grantee),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(nosy.code(), Code::NotFound);
+    grants_listed(&mut client, &token, partner, grantee, &created).await;
 
     // Granting to the owner itself makes no sense.
-    let to_owner = client
-        .create_token_grant(call(
-            grant(&token.id, partner, partner, Uuid::new_v4()),
-            &imports,
-        ))
-        .await
-        .unwrap_err();
+    let to_owner = ask!(client.create_token_grant(
+        grant_request(&token.id, partner, partner, Uuid::new_v4()),
+        &imports,
+    ))
+    .unwrap_err();
     assert_eq!(to_owner.code(), Code::InvalidArgument);
 
     // The owner's admin takes the grant back; the instance loses access.
-    let by_grantee = client
-        .delete_token_grant(call(
-            DeleteTokenGrantRequest {
-                id: created.id.clone(),
-                ..Default::default()
-            },
-            &tokens::admin(grantee),
-        ))
-        .await
-        .unwrap_err();
+    let by_grantee =
+        ask!(client.delete_token_grant(delete_grant(created.id.clone()), &tokens::admin(grantee)))
+            .unwrap_err();
     assert_eq!(by_grantee.code(), Code::NotFound);
-    client
-        .delete_token_grant(call(
-            DeleteTokenGrantRequest {
-                id: created.id.clone(),
-                ..Default::default()
-            },
-            &tokens::admin(partner),
-        ))
-        .await
+    ask!(client.delete_token_grant(delete_grant(created.id.clone()), &tokens::admin(partner)))
         .unwrap();
     let revoked = access_token(&mut client, &token.id, grantee, instance, 0)
         .await
@@ -210,36 +101,79 @@ async fn a_grant_serves_exactly_its_data_source_and_is_never_a_connected_account
     assert_eq!(revoked.code(), Code::PermissionDenied);
 }
 
+/// The owner lists the token's grants; the service lists grants to the grantee; nobody
+/// lists both at once, and the grantee not the token's.
+async fn grants_listed(
+    client: &mut Client,
+    token: &Token,
+    partner: Uuid,
+    grantee: Uuid,
+    created: &TokenGrant,
+) {
+    // The owner lists the token's grants; the service lists grants to the grantee.
+    assert_eq!(grants_of(client, partner, &token.id).await.len(), 1);
+    let to_grantee =
+        ask!(client.list_token_grants(grants_to(grantee), &tokens::service())).unwrap();
+    assert_eq!(to_grantee.grants[0].id, created.id);
+    let both =
+        ask!(client.list_token_grants(ListTokenGrantsRequest::default(), &tokens::service()))
+            .unwrap_err();
+    assert_eq!(both.code(), Code::InvalidArgument);
+    let nosy =
+        ask!(client.list_token_grants(grants_of_token(token.id.clone()), &tokens::admin(grantee)))
+            .unwrap_err();
+    assert_eq!(nosy.code(), Code::NotFound);
+}
+
+/// A grant never makes the token one of the grantee's connected accounts, nor readable as
+/// its token (T1).
+async fn no_connected_account(client: &mut Client, token: &Token, grantee: Uuid) {
+    // Never among the grantee's connected accounts, nor readable as its token (T1).
+    for bearer in [tokens::admin(grantee), tokens::viewer(grantee)] {
+        let listed = ask!(client.list_tokens(ListTokensRequest::default(), &bearer)).unwrap();
+        assert!(listed.tokens.is_empty(), "{:?}", listed.tokens);
+    }
+    let as_own = ask!(client.get_token(token_request(token.id.clone()), &tokens::admin(grantee)))
+        .unwrap_err();
+    assert_eq!(as_own.code(), Code::NotFound);
+    let service_list = ask!(client.list_tokens(
+        ListTokensRequest {
+            account_id: grantee.to_string(),
+            ..Default::default()
+        },
+        &tokens::service(),
+    ))
+    .unwrap();
+    assert!(service_list.tokens.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_is_made_only_for_a_token_of_the_imports_source_account() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let partner = fixture.account().await;
-    let sibling = fixture.account().await;
+    let Scene {
+        fixture,
+        provider,
+        mut client,
+        partner,
+        grantee: sibling,
+    } = Scene::start().await;
     let grantee = fixture.account().await;
     let instance = Uuid::new_v4();
     let imports = tokens::service_as(Identity::Imports);
-    let token = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let token = new_token(&mut client, partner, &provider.id).await;
 
     // An import from another account (a sibling, or the grantee itself) cannot hand out the
     // partner's token: to it the token does not exist (I15).
     for source in [sibling, grantee] {
-        let refused = client
-            .create_token_grant(call(grant(&token.id, source, grantee, instance), &imports))
-            .await
-            .unwrap_err();
+        let refused = ask!(client.create_token_grant(
+            grant_request(&token.id, source, grantee, instance),
+            &imports
+        ))
+        .unwrap_err();
         assert_eq!(refused.code(), Code::NotFound, "{source}: {refused:?}");
     }
-    let mut missing = grant(&token.id, partner, grantee, instance);
+    let mut missing = grant_request(&token.id, partner, grantee, instance);
     missing.source_account_id = String::new();
-    let missing = client
-        .create_token_grant(call(missing, &imports))
-        .await
-        .unwrap_err();
+    let missing = ask!(client.create_token_grant(missing, &imports)).unwrap_err();
     assert_eq!(missing.code(), Code::InvalidArgument);
     assert!(
         details(&missing)
@@ -253,17 +187,8 @@ async fn a_grant_is_made_only_for_a_token_of_the_imports_source_account() {
 
     // No grant was made: none listed, no access token, nothing for the library to allow.
     assert!(grants_of(&mut client, partner, &token.id).await.is_empty());
-    let to_grantee = client
-        .list_token_grants(call(
-            ListTokenGrantsRequest {
-                grantee_account_id: grantee.to_string(),
-                ..Default::default()
-            },
-            &tokens::service(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let to_grantee =
+        ask!(client.list_token_grants(grants_to(grantee), &tokens::service())).unwrap();
     assert!(to_grantee.grants.is_empty(), "{:?}", to_grantee.grants);
     let refused = access_token(&mut client, &token.id, grantee, instance, 0)
         .await
@@ -281,41 +206,35 @@ async fn a_grant_is_made_only_for_a_token_of_the_imports_source_account() {
     );
 
     // The same grant (under the same request id) from the token's own account is made.
-    let made = client
-        .create_token_grant(call(grant(&token.id, partner, grantee, instance), &imports))
-        .await
-        .unwrap()
-        .into_inner()
-        .grant
-        .unwrap();
+    let made = ask!(client.create_token_grant(
+        grant_request(&token.id, partner, grantee, instance),
+        &imports
+    ))
+    .unwrap()
+    .grant
+    .unwrap();
     assert_eq!(made.grantee_account_id, grantee.to_string());
     assert_eq!(grants_of(&mut client, partner, &token.id).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_library_learns_which_tokens_a_data_source_may_name() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let partner = fixture.account().await;
-    let grantee = fixture.account().await;
+    let Scene {
+        fixture,
+        provider,
+        mut client,
+        partner,
+        grantee,
+    } = Scene::start().await;
     let stranger = fixture.account().await;
     let instance = Uuid::new_v4();
-    let token = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
-    let strangers_token = authorize(&mut client, stranger, &provider.id, None)
-        .await
-        .token
-        .unwrap();
-    client
-        .create_token_grant(call(
-            grant(&token.id, partner, grantee, instance),
-            &tokens::service_as(Identity::Imports),
-        ))
-        .await
-        .unwrap();
+    let token = new_token(&mut client, partner, &provider.id).await;
+    let strangers_token = new_token(&mut client, stranger, &provider.id).await;
+    ask!(client.create_token_grant(
+        grant_request(&token.id, partner, grantee, instance),
+        &tokens::service_as(Identity::Imports),
+    ))
+    .unwrap();
     let named = |token_id: &str| Auth::TokenId(token_id.to_owned());
 
     // The owner's data sources, new or saved, own it.
@@ -357,42 +276,36 @@ async fn the_library_learns_which_tokens_a_data_source_may_name() {
         tokens::service(),
         tokens::service_as(Identity::Imports),
     ] {
-        let refused = client
-            .check_data_source_auth(call(
-                CheckDataSourceAuthRequest {
-                    account_id: partner.to_string(),
-                    data_source_id: String::new(),
-                    auth: Some(named(&token.id)),
-                    ..Default::default()
-                },
-                &bearer,
-            ))
-            .await
-            .unwrap_err();
+        let refused = ask!(client.check_data_source_auth(
+            CheckDataSourceAuthRequest {
+                account_id: partner.to_string(),
+                data_source_id: String::new(),
+                auth: Some(named(&token.id)),
+                ..Default::default()
+            },
+            &bearer,
+        ))
+        .unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_grant_serves_only_the_query_it_was_made_for() {
-    let fixture = Fixture::start(OAuthServerConfig::default()).await;
-    let provider = fixture.provider(0, 0).await;
-    let mut client = fixture.client.clone();
-    let partner = fixture.account().await;
-    let grantee = fixture.account().await;
+    let Scene {
+        fixture: _fixture,
+        provider,
+        mut client,
+        partner,
+        grantee,
+    } = Scene::start().await;
     let instance = Uuid::new_v4();
-    let token = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let token = new_token(&mut client, partner, &provider.id).await;
     let (imported, edited) = ("a1".repeat(32), "b2".repeat(32));
-    let mut bound = grant(&token.id, partner, grantee, instance);
+    let mut bound = grant_request(&token.id, partner, grantee, instance);
     bound.grant.as_mut().unwrap().request_fingerprint = imported.clone();
-    let stored = client
-        .create_token_grant(call(bound, &tokens::service_as(Identity::Imports)))
-        .await
+    let stored = ask!(client.create_token_grant(bound, &tokens::service_as(Identity::Imports)))
         .unwrap()
-        .into_inner()
         .grant
         .unwrap();
     assert_eq!(stored.request_fingerprint, imported);
@@ -402,18 +315,16 @@ async fn a_grant_serves_only_the_query_it_was_made_for() {
         let mut client = reader.clone();
         let token_id = token.id.clone();
         async move {
-            client
-                .get_access_token(call(
-                    GetAccessTokenRequest {
-                        token_id,
-                        account_id: grantee.to_string(),
-                        data_source_id: instance.to_string(),
-                        request_fingerprint: fingerprint,
-                        ..Default::default()
-                    },
-                    &tokens::service_as(Identity::Refresh),
-                ))
-                .await
+            ask!(client.get_access_token(
+                GetAccessTokenRequest {
+                    token_id,
+                    account_id: grantee.to_string(),
+                    data_source_id: instance.to_string(),
+                    request_fingerprint: fingerprint,
+                    ..Default::default()
+                },
+                &tokens::service_as(Identity::Refresh),
+            ))
         }
     };
     // I14 in depth: whatever changed the instance, its new query gets no token.
@@ -428,31 +339,25 @@ async fn a_grant_serves_only_the_query_it_was_made_for() {
 
     // The library learns whether the grant serves the query being saved.
     for (fingerprint, serves) in [(imported.clone(), true), (edited.clone(), false)] {
-        let answer = client
-            .check_data_source_auth(call(
-                CheckDataSourceAuthRequest {
-                    account_id: grantee.to_string(),
-                    data_source_id: instance.to_string(),
-                    auth: Some(Auth::TokenId(token.id.clone())),
-                    request_fingerprint: fingerprint,
-                },
-                &tokens::service_as(Identity::Library),
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let answer = ask!(client.check_data_source_auth(
+            CheckDataSourceAuthRequest {
+                account_id: grantee.to_string(),
+                data_source_id: instance.to_string(),
+                auth: Some(Auth::TokenId(token.id.clone())),
+                request_fingerprint: fingerprint,
+            },
+            &tokens::service_as(Identity::Library),
+        ))
+        .unwrap();
         assert_eq!(answer.holding, AuthHolding::Borrowed as i32);
         assert_eq!(answer.serves_request, serves);
     }
 
     // An update that pushed the master's new query rebinds the grant.
-    let mut rebound = grant(&token.id, partner, grantee, instance);
+    let mut rebound = grant_request(&token.id, partner, grantee, instance);
     rebound.request_id = "rebind".into();
     rebound.grant.as_mut().unwrap().request_fingerprint = edited.clone();
-    client
-        .create_token_grant(call(rebound, &tokens::service_as(Identity::Imports)))
-        .await
-        .unwrap();
+    ask!(client.create_token_grant(rebound, &tokens::service_as(Identity::Imports))).unwrap();
     assert!(access(edited).await.is_ok(), "the new query is served");
     let refused = access(imported).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");

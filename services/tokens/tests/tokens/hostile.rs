@@ -33,20 +33,7 @@ fn refused<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) {
 }
 
 fn provider(oauth: &OAuthServer) -> Provider {
-    Provider {
-        name: "Hostile Analytics".into(),
-        authorization_url: oauth.authorization_url(),
-        token_url: oauth.token_url(),
-        revocation_url: oauth.revocation_url(),
-        userinfo_url: oauth.userinfo_url(),
-        client_id: oauth.client_id(),
-        client_secret: oauth.client_secret(),
-        scopes: vec!["analytics.read".into(), "profile".into()],
-        authorization_parameters: [("access_type".to_owned(), "offline".to_owned())]
-            .into_iter()
-            .collect(),
-        ..Default::default()
-    }
+    provider_at(oauth, "Hostile Analytics")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -57,6 +44,35 @@ async fn nul_bytes_control_characters_and_long_lists_are_invalid_arguments() {
     let service = tokens::service();
     let mut client = fixture.client.clone();
 
+    spoiled_providers(&mut client, &fixture.oauth, &service).await;
+    let stored = fixture.provider(0, 0).await;
+    spoiled_updates(&mut client, &stored, &service, &admin).await;
+
+    let token = spoiled_authorizations(&mut client, &stored, account, &admin).await;
+
+    spoiled_reads(&mut client, &token, account).await;
+
+    spoiled_credentials(&mut client, &admin).await;
+
+    // Nothing of it was stored.
+    let providers = ask!(client.list_providers(ListProvidersRequest::default(), &admin))
+        .expect("ListProviders")
+        .providers;
+    assert_eq!(providers.len(), 1, "{providers:?}");
+    let credentials = ask!(client.list_credentials(ListCredentialsRequest::default(), &admin))
+        .expect("ListCredentials")
+        .credentials;
+    assert!(credentials.is_empty());
+    assert_eq!(
+        get_token(&mut client, account, &token.id)
+            .await
+            .display_name,
+        token.display_name
+    );
+}
+
+/// CreateProvider, field by field.
+async fn spoiled_providers(client: &mut Client, oauth: &OAuthServer, service: &str) {
     // CreateProvider, field by field.
     let cases: [Spoiled<Provider>; 14] = [
         ("provider.name", |p| p.name = "Hostile\0Analytics".into()),
@@ -105,22 +121,22 @@ async fn nul_bytes_control_characters_and_long_lists_are_invalid_arguments() {
         }),
     ];
     for (field, spoil) in cases {
-        let mut bad = provider(&fixture.oauth);
+        let mut bad = provider(oauth);
         spoil(&mut bad);
-        let answer = client
-            .create_provider(call(
-                CreateProviderRequest {
-                    request_id: String::new(),
-                    provider: Some(bad),
-                },
-                &service,
-            ))
-            .await;
+        let answer = ask!(client.create_provider(
+            CreateProviderRequest {
+                request_id: String::new(),
+                provider: Some(bad),
+            },
+            &service,
+        ));
         refused(answer, field);
     }
+}
 
-    // UpdateProvider checks the merged provider and the new secret.
-    let stored = fixture.provider(0, 0).await;
+/// UpdateProvider checks the merged provider and the new secret; ListProviders its page
+/// token.
+async fn spoiled_updates(client: &mut Client, stored: &Provider, service: &str, admin: &str) {
     for (field, given) in [
         (
             "provider.name",
@@ -139,105 +155,106 @@ async fn nul_bytes_control_characters_and_long_lists_are_invalid_arguments() {
             },
         ),
     ] {
-        let answer = client
-            .update_provider(call(
-                UpdateProviderRequest {
-                    provider: Some(given),
-                    ..Default::default()
-                },
-                &service,
-            ))
-            .await;
+        let answer = ask!(client.update_provider(
+            UpdateProviderRequest {
+                provider: Some(given),
+                ..Default::default()
+            },
+            &service,
+        ));
         refused(answer, field);
     }
     // A page token that decodes to a name with a NUL byte.
     let token = URL_SAFE_NO_PAD.encode(format!("a\0b\u{1f}{}", Uuid::nil()));
-    let answer = client
-        .list_providers(call(
-            ListProvidersRequest {
-                page_size: 10,
-                page_token: token,
-            },
-            &admin,
-        ))
-        .await;
+    let answer = ask!(client.list_providers(
+        ListProvidersRequest {
+            page_size: 10,
+            page_token: token,
+        },
+        &admin,
+    ));
     refused(answer, "page_token");
+}
 
+/// The authorization flow, and the token it makes; answers that token.
+async fn spoiled_authorizations(
+    client: &mut Client,
+    stored: &Provider,
+    account: Uuid,
+    admin: &str,
+) -> Token {
     // The authorization flow.
     for (field, display_name, redirect_uri) in [
         ("display_name", "Marketing\0GA", REDIRECT_URI.to_owned()),
         ("redirect_uri", "Marketing GA", format!("{REDIRECT_URI}\0")),
     ] {
-        let answer = client
-            .begin_authorization(call(
-                BeginAuthorizationRequest {
-                    provider_id: stored.id.clone(),
-                    redirect_uri,
-                    display_name: display_name.into(),
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await;
-        refused(answer, field);
-    }
-    for (field, state, code) in [("state", "st\0te", "code"), ("code", "state", "co\u{0}de")] {
-        let answer = client
-            .complete_authorization(call(
-                CompleteAuthorizationRequest {
-                    state: state.into(),
-                    code: code.into(),
-                    ..Default::default()
-                },
-                &admin,
-            ))
-            .await;
-        refused(answer, field);
-    }
-    let token = authorize(&mut client, account, &stored.id, None)
-        .await
-        .token
-        .expect("a token");
-    let answer = client
-        .update_token(call(
-            UpdateTokenRequest {
-                token: Some(Token {
-                    id: token.id.clone(),
-                    display_name: "GA\0".into(),
-                    ..Default::default()
-                }),
+        let answer = ask!(client.begin_authorization(
+            BeginAuthorizationRequest {
+                provider_id: stored.id.clone(),
+                redirect_uri,
+                display_name: display_name.into(),
                 ..Default::default()
             },
             &admin,
-        ))
-        .await;
-    refused(answer, "token.display_name");
-
-    // The refresh service's reads.
-    let answer = client
-        .get_token_limits(call(
-            GetTokenLimitsRequest {
-                token_id: token.id.clone(),
-                rate_limit_key: "ga:\0".into(),
-            },
-            &tokens::service_as(Identity::Refresh),
-        ))
-        .await;
-    refused(answer, "rate_limit_key");
-    let answer = client
-        .get_access_token(call(
-            GetAccessTokenRequest {
-                token_id: token.id.clone(),
-                account_id: account.to_string(),
-                data_source_id: Uuid::new_v4().to_string(),
-                request_fingerprint: "ab\0".into(),
+        ));
+        refused(answer, field);
+    }
+    for (field, state, code) in [("state", "st\0te", "code"), ("code", "state", "co\u{0}de")] {
+        let answer = ask!(client.complete_authorization(
+            CompleteAuthorizationRequest {
+                state: state.into(),
+                code: code.into(),
                 ..Default::default()
             },
-            &tokens::service_as(Identity::Refresh),
-        ))
-        .await;
-    refused(answer, "request_fingerprint");
+            &admin,
+        ));
+        refused(answer, field);
+    }
+    let token = authorize(client, account, &stored.id, None)
+        .await
+        .token
+        .expect("a token");
+    let answer = ask!(client.update_token(
+        UpdateTokenRequest {
+            token: Some(Token {
+                id: token.id.clone(),
+                display_name: "GA\0".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        &admin,
+    ));
+    refused(answer, "token.display_name");
+    token
+}
 
+/// The refresh service's reads.
+async fn spoiled_reads(client: &mut Client, token: &Token, account: Uuid) {
+    // The refresh service's reads.
+    let answer = ask!(client.get_token_limits(
+        GetTokenLimitsRequest {
+            token_id: token.id.clone(),
+            rate_limit_key: "ga:\0".into(),
+        },
+        &tokens::service_as(Identity::Refresh),
+    ));
+    refused(answer, "rate_limit_key");
+    let answer = ask!(client.get_access_token(
+        GetAccessTokenRequest {
+            token_id: token.id.clone(),
+            account_id: account.to_string(),
+            data_source_id: Uuid::new_v4().to_string(),
+            request_fingerprint: "ab\0".into(),
+            ..Default::default()
+        },
+        &tokens::service_as(Identity::Refresh),
+    ));
+    refused(answer, "request_fingerprint");
+}
+
+/// CreateCredential.
+async fn spoiled_credentials(client: &mut Client, admin: &str) {
     // Credentials.
     let cases: [Spoiled<CreateCredentialRequest>; 4] = [
         ("credential.display_name", |r| {
@@ -256,29 +273,7 @@ async fn nul_bytes_control_characters_and_long_lists_are_invalid_arguments() {
     for (field, spoil) in cases {
         let mut request = basic("pw");
         spoil(&mut request);
-        let answer = client.create_credential(call(request, &admin)).await;
+        let answer = ask!(client.create_credential(request, &admin));
         refused(answer, field);
     }
-
-    // Nothing of it was stored.
-    let providers = client
-        .list_providers(call(ListProvidersRequest::default(), &admin))
-        .await
-        .expect("ListProviders")
-        .into_inner()
-        .providers;
-    assert_eq!(providers.len(), 1, "{providers:?}");
-    let credentials = client
-        .list_credentials(call(ListCredentialsRequest::default(), &admin))
-        .await
-        .expect("ListCredentials")
-        .into_inner()
-        .credentials;
-    assert!(credentials.is_empty());
-    assert_eq!(
-        get_token(&mut client, account, &token.id)
-            .await
-            .display_name,
-        token.display_name
-    );
 }

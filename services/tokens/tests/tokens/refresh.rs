@@ -125,10 +125,7 @@ async fn rotating_single_use_refresh_tokens_survive_many_refreshes() {
     let account = fixture.account().await;
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
-    let token = authorize(&mut client, account, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let token = new_token(&mut client, account, &provider.id).await;
     let data_source = Uuid::new_v4();
 
     let mut current = access_token(&mut client, &token.id, account, data_source, 0)

@@ -11,11 +11,9 @@ use diesel_async::RunQueryDsl;
 use futures::future::join_all;
 use tonic::Code;
 use trellis_platform::auth::Identity;
-use trellis_platform::config::ServiceKind;
-use trellis_platform::service::ServiceContext;
 use trellis_proto::tokens::v1::*;
 use trellis_testkit::oauth::OAuthServerConfig;
-use trellis_testkit::{TestDatabase, eventually, test_config, tokens};
+use trellis_testkit::{TestDatabase, eventually, tokens};
 use uuid::Uuid;
 
 use crate::common::*;
@@ -35,7 +33,7 @@ fn now_secs() -> i64 {
 async fn a_refresh_whose_caller_went_away_is_stored_all_the_same() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
     // Its calls run at most two seconds: it drops a handler as a caller's deadline would.
-    let impatient = fixture.impatient_replica(2).await;
+    let impatient = fixture.impatient_replica(Duration::from_secs(2)).await;
     let account = fixture.account().await;
     let token = expired_token(&fixture, account).await;
     let mut client = fixture.client.clone();
@@ -301,17 +299,9 @@ async fn a_token_re_authorized_while_it_is_marked_dead_answers_with_its_new_secr
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pool_of_one_connection_is_refused_at_start() {
     let database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
-    let context = |pool_size| {
-        let pool = trellis_platform::db::pool(&database.url, pool_size).expect("a pool");
-        ServiceContext::new(
-            ServiceKind::Tokens,
-            test_config(&database.url),
-            settings(),
-            pool,
-        )
-        .expect("a service context")
-    };
-    let refused = trellis_tokens::build(context(1))
+    let refused = replica(settings(), NOWHERE)
+        .pool_size(1)
+        .build(&database)
         .await
         .err()
         .expect("a pool of one is refused");
@@ -321,7 +311,11 @@ async fn a_pool_of_one_connection_is_refused_at_start() {
         "{message}"
     );
     assert!(
-        trellis_tokens::build(context(2)).await.is_ok(),
+        replica(settings(), NOWHERE)
+            .pool_size(2)
+            .build(&database)
+            .await
+            .is_ok(),
         "a pool of two runs"
     );
 }

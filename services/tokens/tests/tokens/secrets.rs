@@ -11,7 +11,7 @@ use trellis_testkit::{TestDatabase, tokens};
 use trellis_tokens::Settings;
 use uuid::Uuid;
 
-use super::credentials::{api_key, basic, copy_request};
+use super::credentials::{api_key, basic};
 use crate::common::*;
 
 #[derive(QueryableByName)]
@@ -76,10 +76,7 @@ async fn a_dump_of_the_token_database_holds_no_secret_in_clear() {
     let mut client = fixture.client.clone();
     let account = fixture.account().await;
     let destination = fixture.account().await;
-    let token = authorize(&mut client, account, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let token = new_token(&mut client, account, &provider.id).await;
     let first = access_token(&mut client, &token.id, account, Uuid::new_v4(), 0)
         .await
         .unwrap();
@@ -99,43 +96,26 @@ async fn a_dump_of_the_token_database_holds_no_secret_in_clear() {
 
     let password = "correct-horse-battery-staple";
     let key = "sk_live_51HqLyjWDarjtT1zdp7dc";
-    let credential = client
-        .create_credential(call(basic(password), &tokens::editor(account)))
-        .await
+    let credential = ask!(client.create_credential(basic(password), &tokens::editor(account)))
         .unwrap()
-        .into_inner()
         .credential
         .unwrap();
-    client
-        .create_credential(call(api_key(key), &tokens::editor(account)))
-        .await
-        .unwrap();
-    client
-        .copy_credential(call(
-            copy_request(
-                "import/copy",
-                &credential.id,
-                account,
-                destination,
-                Uuid::new_v4(),
-            ),
-            &tokens::service_as(Identity::Imports),
-        ))
-        .await
-        .unwrap();
+    ask!(client.create_credential(api_key(key), &tokens::editor(account))).unwrap();
+    ask!(client.copy_credential(
+        Import::new(account, destination, Uuid::new_v4()).copy("import/copy", &credential.id),
+        &tokens::service_as(Identity::Imports),
+    ))
+    .unwrap();
     // A pending authorization too (its state must not be stored either).
-    let pending = client
-        .begin_authorization(call(
-            BeginAuthorizationRequest {
-                provider_id: provider.id.clone(),
-                redirect_uri: REDIRECT_URI.into(),
-                ..Default::default()
-            },
-            &tokens::admin(account),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let pending = ask!(client.begin_authorization(
+        BeginAuthorizationRequest {
+            provider_id: provider.id.clone(),
+            redirect_uri: REDIRECT_URI.into(),
+            ..Default::default()
+        },
+        &tokens::admin(account),
+    ))
+    .unwrap();
 
     let mut secrets = vec![
         ("client secret", fixture.oauth.client_secret()),
@@ -183,21 +163,19 @@ async fn a_dump_of_the_token_database_holds_no_secret_in_clear() {
 async fn keys_rotate_without_losing_secrets() {
     let database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
     // Every replica asks this library about memberships.
-    let library = Library::start().await;
+    let library = Library::start(NOWHERE).await;
     let account = library.account(AccountKind::Standard, None).await;
     let only_k1 = Settings {
         encryption_keys: Some(format!("k1:{}", key(1)).parse().unwrap()),
         active_key_id: None,
         ..Settings::default()
     };
-    let old = replica(&database, only_k1, &library.url()).await;
-    let created = client(&old)
-        .create_credential(call(basic("before-rotation"), &tokens::editor(account)))
-        .await
-        .unwrap()
-        .into_inner()
-        .credential
-        .unwrap();
+    let old = replica(only_k1, &library.url()).serve(&database).await;
+    let created =
+        ask!(client(&old).create_credential(basic("before-rotation"), &tokens::editor(account)))
+            .unwrap()
+            .credential
+            .unwrap();
     drop(old);
 
     let mut conn = database.connect().await;
@@ -215,41 +193,36 @@ async fn keys_rotate_without_losing_secrets() {
     assert_eq!(key_id(&mut conn).await, "k1");
 
     // k2 is added and made active: the old value still opens; a write seals under k2.
-    let rotated = replica(&database, settings(), &library.url()).await;
+    let rotated = replica(settings(), &library.url()).serve(&database).await;
     let mut rotated_client = client(&rotated);
-    let read = rotated_client
-        .get_credential_secret(call(
-            GetCredentialSecretRequest {
-                credential_id: created.id.clone(),
-                data_source_id: Uuid::new_v4().to_string(),
-                account_id: account.to_string(),
-                ..Default::default()
-            },
-            &tokens::service_as(Identity::Refresh),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let read = ask!(rotated_client.get_credential_secret(
+        GetCredentialSecretRequest {
+            credential_id: created.id.clone(),
+            data_source_id: Uuid::new_v4().to_string(),
+            account_id: account.to_string(),
+            ..Default::default()
+        },
+        &tokens::service_as(Identity::Refresh),
+    ))
+    .unwrap();
     assert_eq!(read.password, "before-rotation");
-    rotated_client
-        .update_credential(call(
-            UpdateCredentialRequest {
-                request_id: String::new(),
-                credential: Some(Credential {
-                    id: created.id.clone(),
-                    display_name: "Zendesk (rotated)".into(),
-                    ..Default::default()
-                }),
-                update_mask: None,
-                secret: Some(CredentialSecret {
-                    password: "after-rotation".into(),
-                    api_key: String::new(),
-                }),
-            },
-            &tokens::editor(account),
-        ))
-        .await
-        .unwrap();
+    ask!(rotated_client.update_credential(
+        UpdateCredentialRequest {
+            request_id: String::new(),
+            credential: Some(Credential {
+                id: created.id.clone(),
+                display_name: "Zendesk (rotated)".into(),
+                ..Default::default()
+            }),
+            update_mask: None,
+            secret: Some(CredentialSecret {
+                password: "after-rotation".into(),
+                api_key: String::new(),
+            }),
+        },
+        &tokens::editor(account),
+    ))
+    .unwrap();
     assert_eq!(key_id(&mut conn).await, "k2");
 
     // Once every row is under k2, k1 can go.
@@ -258,19 +231,16 @@ async fn keys_rotate_without_losing_secrets() {
         active_key_id: Some("k2".into()),
         ..Settings::default()
     };
-    let new = replica(&database, only_k2, &library.url()).await;
-    let read = client(&new)
-        .get_credential_secret(call(
-            GetCredentialSecretRequest {
-                credential_id: created.id,
-                data_source_id: Uuid::new_v4().to_string(),
-                account_id: account.to_string(),
-                ..Default::default()
-            },
-            &tokens::service_as(Identity::Refresh),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let new = replica(only_k2, &library.url()).serve(&database).await;
+    let read = ask!(client(&new).get_credential_secret(
+        GetCredentialSecretRequest {
+            credential_id: created.id,
+            data_source_id: Uuid::new_v4().to_string(),
+            account_id: account.to_string(),
+            ..Default::default()
+        },
+        &tokens::service_as(Identity::Refresh),
+    ))
+    .unwrap();
     assert_eq!(read.password, "after-rotation");
 }

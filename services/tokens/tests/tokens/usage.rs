@@ -20,33 +20,30 @@ async fn data_source(
     name: &str,
     token_id: Option<&str>,
 ) -> Result<Uuid, tonic::Status> {
-    let created = library
-        .create_data_source(call(
-            library::CreateDataSourceRequest {
-                request_id: String::new(),
-                data_source: Some(library::DataSource {
-                    account_id: account.to_string(),
-                    name: name.into(),
-                    request: Some(library::HttpRequestTemplate {
-                        method: library::HttpMethod::Get as i32,
-                        url: "https://api.example.test/report".into(),
-                        headers: vec![],
-                        body: String::new(),
-                    }),
-                    format: library::DataFormat::Json as i32,
-                    auth: token_id.map(|id| library::DataSourceAuth {
-                        kind: 0,
-                        method: Some(library::data_source_auth::Method::TokenId(id.to_owned())),
-                    }),
-                    ..Default::default()
+    let created = ask!(library.create_data_source(
+        library::CreateDataSourceRequest {
+            request_id: String::new(),
+            data_source: Some(library::DataSource {
+                account_id: account.to_string(),
+                name: name.into(),
+                request: Some(library::HttpRequestTemplate {
+                    method: library::HttpMethod::Get as i32,
+                    url: "https://api.example.test/report".into(),
+                    headers: vec![],
+                    body: String::new(),
                 }),
-            },
-            &tokens::service(),
-        ))
-        .await?
-        .into_inner()
-        .data_source
-        .unwrap();
+                format: library::DataFormat::Json as i32,
+                auth: token_id.map(|id| library::DataSourceAuth {
+                    kind: 0,
+                    method: Some(library::data_source_auth::Method::TokenId(id.to_owned())),
+                }),
+                ..Default::default()
+            }),
+        },
+        &tokens::service(),
+    ))?
+    .data_source
+    .unwrap();
     Ok(created.id.parse().unwrap())
 }
 
@@ -59,23 +56,20 @@ async fn instance(
     destination: Uuid,
     name: &str,
 ) -> Uuid {
-    let cloned = library
-        .clone_assets(call(
-            library::CloneAssetsRequest {
-                request_id: Uuid::new_v4().to_string(),
-                source_account_id: source.to_string(),
-                destination_account_id: destination.to_string(),
-                assets: vec![library::AssetRef {
-                    kind: library::AssetKind::DataSource as i32,
-                    id: master.to_string(),
-                }],
-                reuse_ids: Default::default(),
-            },
-            &tokens::service_as(Identity::Imports),
-        ))
-        .await
-        .expect("CloneAssets")
-        .into_inner();
+    let cloned = ask!(library.clone_assets(
+        library::CloneAssetsRequest {
+            request_id: Uuid::new_v4().to_string(),
+            source_account_id: source.to_string(),
+            destination_account_id: destination.to_string(),
+            assets: vec![library::AssetRef {
+                kind: library::AssetKind::DataSource as i32,
+                id: master.to_string(),
+            }],
+            reuse_ids: Default::default(),
+        },
+        &tokens::service_as(Identity::Imports),
+    ))
+    .expect("CloneAssets");
     let id = cloned
         .mappings
         .iter()
@@ -83,24 +77,22 @@ async fn instance(
         .expect("a mapping of the master")
         .destination_id
         .clone();
-    library
-        .update_data_source(call(
-            library::UpdateDataSourceRequest {
-                request_id: String::new(),
-                data_source: Some(library::DataSource {
-                    id: id.clone(),
-                    account_id: destination.to_string(),
-                    name: name.into(),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["name".into()],
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .expect("UpdateDataSource (name)");
+    ask!(library.update_data_source(
+        library::UpdateDataSourceRequest {
+            request_id: String::new(),
+            data_source: Some(library::DataSource {
+                id: id.clone(),
+                account_id: destination.to_string(),
+                name: name.into(),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["name".into()],
+            }),
+        },
+        &tokens::service(),
+    ))
+    .expect("UpdateDataSource (name)");
     id.parse().unwrap()
 }
 
@@ -112,26 +104,14 @@ async fn grant(
     grantee: Uuid,
     data_source: Uuid,
 ) -> String {
-    client
-        .create_token_grant(call(
-            CreateTokenGrantRequest {
-                request_id: String::new(),
-                grant: Some(TokenGrant {
-                    token_id: token_id.to_owned(),
-                    grantee_account_id: grantee.to_string(),
-                    data_source_id: data_source.to_string(),
-                    ..Default::default()
-                }),
-                source_account_id: source.to_string(),
-            },
-            &tokens::service_as(Identity::Imports),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .grant
-        .unwrap()
-        .id
+    ask!(client.create_token_grant(
+        grant_request(token_id, source, grantee, data_source),
+        &tokens::service_as(Identity::Imports),
+    ))
+    .unwrap()
+    .grant
+    .unwrap()
+    .id
 }
 
 fn sorted(mut uses: Vec<TokenUse>) -> Vec<(String, i32, bool, bool)> {
@@ -143,6 +123,44 @@ fn sorted(mut uses: Vec<TokenUse>) -> Vec<(String, i32, bool, bool)> {
     out
 }
 
+/// A new partner account with `N` client accounts.
+async fn family<const N: usize>(fixture: &Fixture) -> (Uuid, [Uuid; N]) {
+    let partner = fixture
+        .library
+        .account(library::AccountKind::Partner, None)
+        .await;
+    let mut clients = [Uuid::nil(); N];
+    for client in &mut clients {
+        *client = fixture
+            .library
+            .account(library::AccountKind::Client, Some(partner))
+            .await;
+    }
+    (partner, clients)
+}
+
+/// The instance an import makes of master `import.data_source` in `import.destination`,
+/// "GA sessions (client <suffix>)": cloned, then granted `token_id`.
+async fn imported(
+    library: &mut LibraryServiceClient<TracedChannel>,
+    client: &mut Client,
+    import: Import,
+    token_id: &str,
+    suffix: &str,
+) -> Uuid {
+    let name = format!("GA sessions (client {suffix})");
+    let made = instance(
+        library,
+        import.data_source,
+        import.source,
+        import.destination,
+        &name,
+    )
+    .await;
+    grant(client, token_id, import.source, import.destination, made).await;
+    made
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
     let fixture = Fixture::start(OAuthServerConfig::default()).await;
@@ -150,22 +168,8 @@ async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
     let provider = fixture.provider(0, 0).await;
     let mut client = fixture.client.clone();
 
-    let partner = fixture
-        .library
-        .account(library::AccountKind::Partner, None)
-        .await;
-    let client_a = fixture
-        .library
-        .account(library::AccountKind::Client, Some(partner))
-        .await;
-    let client_b = fixture
-        .library
-        .account(library::AccountKind::Client, Some(partner))
-        .await;
-    let token = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let (partner, [client_a, client_b]) = family(&fixture).await;
+    let token = new_token(&mut client, partner, &provider.id).await;
 
     let master = data_source(
         &mut library,
@@ -179,26 +183,72 @@ async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
         .await
         .unwrap();
     // Instances, as imports make them: cloned, then granted the master's token.
-    let instance_a = instance(
-        &mut library,
-        master,
-        partner,
-        client_a,
-        "GA sessions (client A)",
-    )
-    .await;
-    let instance_b = instance(
-        &mut library,
-        master,
-        partner,
-        client_b,
-        "GA sessions (client B)",
-    )
-    .await;
-    grant(&mut client, &token.id, partner, client_a, instance_a).await;
-    grant(&mut client, &token.id, partner, client_b, instance_b).await;
+    let import = |destination| Import::new(partner, destination, master);
+    let instance_a = imported(&mut library, &mut client, import(client_a), &token.id, "A").await;
+    imported(&mut library, &mut client, import(client_b), &token.id, "B").await;
+    stray_names(&mut library, &token.id, master, partner, client_b).await;
+
+    told_uses(&mut client, &token.id, partner, client_a).await;
+
+    // Deleting it is refused while it is used, naming every user.
+    let delete = |force: bool| DeleteTokenRequest {
+        request_id: format!("delete-{force}"),
+        id: token.id.clone(),
+        account_id: String::new(),
+        etag: String::new(),
+        force,
+    };
+    let refused = ask!(client.delete_token(delete(false), &tokens::admin(partner))).unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(
+        details(&refused)
+            .precondition_failure()
+            .unwrap()
+            .violations
+            .len(),
+        3
+    );
+
+    // Forced: revoked at the provider, the breakage reported, the token a tombstone.
+    let deleted = ask!(client.delete_token(delete(true), &tokens::admin(partner))).unwrap();
+    assert!(deleted.revoked_at_provider);
+    assert_eq!(fixture.oauth.counters().revocations, 1);
+    assert_eq!(sorted(deleted.affected_data_sources), expected_uses());
+    let tombstone = get_token(&mut client, partner, &token.id).await;
+    assert_eq!(tombstone.status, TokenStatus::Revoked as i32);
+    let listed =
+        ask!(client.list_tokens(ListTokensRequest::default(), &tokens::admin(partner))).unwrap();
+    assert!(
+        listed.tokens.is_empty(),
+        "a deleted token is no connected account"
+    );
+    let master = access_token(&mut client, &token.id, partner, Uuid::new_v4(), 0)
+        .await
+        .unwrap_err();
+    assert_eq!(master.code(), Code::FailedPrecondition);
+    let instance = access_token(&mut client, &token.id, client_a, instance_a, 0)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        instance.code(),
+        Code::PermissionDenied,
+        "its grants are gone"
+    );
+
+    unused_token_is_gone(&mut client, &provider.id, partner).await;
+}
+
+/// Names of the token that are no uses: a client's own data source naming the partner's
+/// token is refused (I15), and a clone without a grant is not listed.
+async fn stray_names(
+    library: &mut LibraryServiceClient<TracedChannel>,
+    token_id: &str,
+    master: Uuid,
+    partner: Uuid,
+    client_b: Uuid,
+) {
     // A client cannot save a data source of its own naming the partner's token (I15).
-    let not_its_own = data_source(&mut library, client_b, "Stray", Some(&token.id))
+    let not_its_own = data_source(library, client_b, "Stray", Some(token_id))
         .await
         .unwrap_err();
     assert_eq!(not_its_own.code(), Code::InvalidArgument, "{not_its_own:?}");
@@ -213,9 +263,12 @@ async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
     );
     // A clone that names the token but holds no grant (an import that never got to its
     // grant): it cannot use the token, so it is not a use.
-    instance(&mut library, master, partner, client_b, "Stray copy").await;
+    instance(library, master, partner, client_b, "Stray copy").await;
+}
 
-    let expected = vec![
+/// The uses of the token made in the usage test, as [`sorted`] lists them.
+fn expected_uses() -> Vec<(String, i32, bool, bool)> {
+    vec![
         (
             "GA sessions (client A)".to_owned(),
             TokenUseVia::Grant as i32,
@@ -234,114 +287,43 @@ async fn usage_lists_masters_and_instances_and_deleting_reports_them() {
             true,
             false,
         ),
-    ];
+    ]
+}
+
+/// The uses of the token, as its account's viewer and a service see them; another account
+/// learns nothing.
+async fn told_uses(client: &mut Client, token_id: &str, partner: Uuid, client_a: Uuid) {
+    let expected = expected_uses();
     for bearer in [tokens::viewer(partner), tokens::service()] {
-        let uses = client
-            .get_token_usage(call(
-                GetTokenUsageRequest {
-                    token_id: token.id.clone(),
-                },
-                &bearer,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .uses;
+        let uses = ask!(client.get_token_usage(
+            GetTokenUsageRequest {
+                token_id: token_id.to_owned(),
+            },
+            &bearer,
+        ))
+        .unwrap()
+        .uses;
         assert_eq!(sorted(uses), expected);
     }
-    let nosy = client
-        .get_token_usage(call(
-            GetTokenUsageRequest {
-                token_id: token.id.clone(),
-            },
-            &tokens::admin(client_a),
-        ))
-        .await
-        .unwrap_err();
+    let nosy = ask!(client.get_token_usage(
+        GetTokenUsageRequest {
+            token_id: token_id.to_owned(),
+        },
+        &tokens::admin(client_a),
+    ))
+    .unwrap_err();
     assert_eq!(nosy.code(), Code::NotFound);
+}
 
-    // Deleting it is refused while it is used, naming every user.
-    let delete = |force: bool| DeleteTokenRequest {
-        request_id: format!("delete-{force}"),
-        id: token.id.clone(),
-        account_id: String::new(),
-        etag: String::new(),
-        force,
-    };
-    let refused = client
-        .delete_token(call(delete(false), &tokens::admin(partner)))
-        .await
-        .unwrap_err();
-    assert_eq!(refused.code(), Code::FailedPrecondition);
-    assert_eq!(
-        details(&refused)
-            .precondition_failure()
-            .unwrap()
-            .violations
-            .len(),
-        3
-    );
-
-    // Forced: revoked at the provider, the breakage reported, the token a tombstone.
-    let deleted = client
-        .delete_token(call(delete(true), &tokens::admin(partner)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(deleted.revoked_at_provider);
-    assert_eq!(fixture.oauth.counters().revocations, 1);
-    assert_eq!(sorted(deleted.affected_data_sources), expected);
-    let tombstone = get_token(&mut client, partner, &token.id).await;
-    assert_eq!(tombstone.status, TokenStatus::Revoked as i32);
-    let listed = client
-        .list_tokens(call(ListTokensRequest::default(), &tokens::admin(partner)))
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(
-        listed.tokens.is_empty(),
-        "a deleted token is no connected account"
-    );
-    let master = access_token(&mut client, &token.id, partner, Uuid::new_v4(), 0)
-        .await
-        .unwrap_err();
-    assert_eq!(master.code(), Code::FailedPrecondition);
-    let instance = access_token(&mut client, &token.id, client_a, instance_a, 0)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        instance.code(),
-        Code::PermissionDenied,
-        "its grants are gone"
-    );
-
+/// A token nothing uses is simply gone.
+async fn unused_token_is_gone(client: &mut Client, provider_id: &str, partner: Uuid) {
     // A token nothing uses is simply gone.
-    let unused = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
+    let unused = new_token(client, partner, provider_id).await;
+    let gone = ask!(client.delete_token(delete_token(unused.id.clone()), &tokens::admin(partner)))
         .unwrap();
-    let gone = client
-        .delete_token(call(
-            DeleteTokenRequest {
-                id: unused.id.clone(),
-                ..Default::default()
-            },
-            &tokens::admin(partner),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
     assert!(gone.affected_data_sources.is_empty());
-    let missing = client
-        .get_token(call(
-            GetTokenRequest {
-                id: unused.id,
-                account_id: String::new(),
-            },
-            &tokens::admin(partner),
-        ))
-        .await
-        .unwrap_err();
+    let missing =
+        ask!(client.get_token(token_request(unused.id), &tokens::admin(partner))).unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
 }
 
@@ -355,19 +337,9 @@ async fn an_invalidation_past_the_limit_lists_what_it_breaks() {
     let mut library = fixture.library.client();
     let provider = fixture.provider(1, 0).await;
     let mut client = fixture.client.clone();
-    let partner = fixture
-        .library
-        .account(library::AccountKind::Partner, None)
-        .await;
-    let client_a = fixture
-        .library
-        .account(library::AccountKind::Client, Some(partner))
-        .await;
+    let (partner, [client_a]) = family(&fixture).await;
 
-    let old = authorize(&mut client, partner, &provider.id, None)
-        .await
-        .token
-        .unwrap();
+    let old = new_token(&mut client, partner, &provider.id).await;
     let master = data_source(&mut library, partner, "Master report", Some(&old.id))
         .await
         .unwrap();

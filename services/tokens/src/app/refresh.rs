@@ -20,17 +20,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
 use trellis_platform::error::{ApiError, ApiResult, StoreError};
 use uuid::Uuid;
 
-use super::access::{Access, AccessTokens, expire_time, needs_reauthorization, usable};
-use super::{client_secret, columns, open, seal, token_subject};
-use crate::oauth::ProviderError;
+use super::access::{Access, AccessTokens, usable};
+use crate::domain::access::{expire_time, needs_reauthorization};
+use crate::domain::{TokenState, client_secret, columns, open, seal, token_subject};
+use crate::peers::oauth::{IssuedToken, ProviderError};
 use crate::store::tokens::{self as token_store};
-use crate::store::{TxError, issued, providers};
+use crate::store::{issued, providers};
+use trellis_platform::db::transaction;
 use trellis_platform::session_lock::SessionLock;
 
 /// A running refresh's answer, shared by every caller that waits for it.
@@ -191,28 +193,15 @@ impl AccessTokens {
         let generation = stored.secrets.generation;
         let id = token_id.to_string();
         let Some(sealed_refresh) = stored.secrets.refresh_token.as_deref() else {
-            let marked = token_store::set_status(
-                conn,
-                token_id,
-                token_store::NEEDS_REAUTHORIZATION,
-                "the access token expired and the provider gave no refresh token",
-                Some(generation),
-            )
-            .await?;
-            if !marked {
-                // Re-authorized since it was read: its new secrets are the answer.
-                let stored = token_store::get(conn, token_id).await?;
-                usable(&stored)?;
-                return Ok(Locked::Done(self.current(&stored, false)?));
-            }
-            return Ok(Locked::Failed(needs_reauthorization(
-                token_id,
-                "it expired and has no refresh token",
-            )));
+            return self.without_refresh_token(conn, token_id, generation).await;
         };
         let refresh_token = open(&self.keyring, sealed_refresh, columns::REFRESH_TOKEN, &id)?;
         let provider = providers::get(conn, stored.token.provider_id).await?;
-        let secret = client_secret(&self.keyring, &provider)?;
+        let secret = client_secret(
+            &self.keyring,
+            provider.id,
+            provider.client_secret.as_deref(),
+        )?;
 
         let issued = match self
             .oauth
@@ -229,32 +218,36 @@ impl AccessTokens {
             Err(error) => return Err(provider_failure(token_id, error)),
         };
 
+        self.store_issued(conn, token_id, generation, issued).await
+    }
+
+    /// Stores what the provider issued for the refresh of `generation`, unless the token was
+    /// re-authorized meanwhile: then its secrets win over ours.
+    async fn store_issued(
+        &self,
+        conn: &mut AsyncPgConnection,
+        token_id: Uuid,
+        generation: i64,
+        issued: IssuedToken,
+    ) -> ApiResult<Locked> {
+        let id = token_id.to_string();
         let expire_time = expire_time(issued.expires_in);
-        let stored_refresh = token_store::store_refresh(
-            conn,
-            token_id,
-            generation,
-            token_store::Refreshed {
-                access_token: seal(
-                    &self.keyring,
-                    &issued.access_token,
-                    columns::ACCESS_TOKEN,
-                    &id,
-                ),
-                refresh_token: issued
-                    .refresh_token
-                    .as_ref()
-                    .map(|r| seal(&self.keyring, r, columns::REFRESH_TOKEN, &id)),
-                token_type: &issued.token_type,
-                expire_time,
-            },
-        )
-        .await?;
-        if !stored_refresh {
-            // Re-authorized while we refreshed: its secrets win over ours.
-            let stored = token_store::get(conn, token_id).await?;
-            usable(&stored)?;
-            return Ok(Locked::Done(self.current(&stored, false)?));
+        let refreshed = token_store::NewSecrets {
+            access_token: seal(
+                &self.keyring,
+                &issued.access_token,
+                columns::ACCESS_TOKEN,
+                &id,
+            ),
+            refresh_token: issued
+                .refresh_token
+                .as_ref()
+                .map(|r| seal(&self.keyring, r, columns::REFRESH_TOKEN, &id)),
+            token_type: &issued.token_type,
+            expire_time,
+        };
+        if !token_store::store_refresh(conn, token_id, generation, refreshed).await? {
+            return Ok(Locked::Done(self.reread(conn, token_id).await?));
         }
         tracing::info!(token_id = %token_id, generation = generation + 1, "access token refreshed");
         Ok(Locked::Done(Access {
@@ -264,6 +257,38 @@ impl AccessTokens {
             refreshed: true,
             generation: generation + 1,
         }))
+    }
+
+    /// A token that expired without a refresh token needs re-authorization, unless it was
+    /// re-authorized since it was read: then its new secrets are the answer.
+    async fn without_refresh_token(
+        &self,
+        conn: &mut AsyncPgConnection,
+        token_id: Uuid,
+        generation: i64,
+    ) -> ApiResult<Locked> {
+        let marked = token_store::set_status(
+            conn,
+            token_id,
+            TokenState::NeedsReauthorization,
+            "the access token expired and the provider gave no refresh token",
+            Some(generation),
+        )
+        .await?;
+        if !marked {
+            return Ok(Locked::Done(self.reread(conn, token_id).await?));
+        }
+        Ok(Locked::Failed(needs_reauthorization(
+            token_id,
+            "it expired and has no refresh token",
+        )))
+    }
+
+    /// The token's current secrets, read again after another writer replaced them.
+    async fn reread(&self, conn: &mut AsyncPgConnection, token_id: Uuid) -> ApiResult<Access> {
+        let stored = token_store::get(conn, token_id).await?;
+        usable(&stored)?;
+        self.current(&stored, false)
     }
 
     /// The provider refused the refresh token of `generation`. Read the token again: if its
@@ -295,27 +320,24 @@ impl AccessTokens {
                     .collect::<String>()
             )
         };
-        let marked = conn
-            .transaction::<_, TxError, _>(async |conn| {
-                let marked = token_store::set_status(
-                    conn,
-                    token_id,
-                    token_store::NEEDS_REAUTHORIZATION,
-                    &message,
-                    Some(generation),
-                )
-                .await?;
-                if marked {
-                    // The provider no longer keeps it: it stops counting towards T2.
-                    issued::forget(conn, token_id, true).await?;
-                }
-                Ok(marked)
-            })
+        let marked = transaction::<_, ApiError, _>(conn, async |conn| {
+            let marked = token_store::set_status(
+                conn,
+                token_id,
+                TokenState::NeedsReauthorization,
+                &message,
+                Some(generation),
+            )
             .await?;
+            if marked {
+                // The provider no longer keeps it: it stops counting towards T2.
+                issued::forget(conn, token_id, true).await?;
+            }
+            Ok(marked)
+        })
+        .await?;
         if !marked {
-            let stored = token_store::get(conn, token_id).await?;
-            usable(&stored)?;
-            return self.current(&stored, false);
+            return self.reread(conn, token_id).await;
         }
         tracing::warn!(token_id = %token_id, "token needs re-authorization after invalid_grant");
         Err(needs_reauthorization(
