@@ -2,30 +2,28 @@
 //! account, the global refresh queue in PostgreSQL, API-limit deferral, fetching, the data
 //! cache and scheduled email reports. docs/refresh.md describes the design.
 //!
-//! - `api`: the gRPC handlers (authorize, validate, call the domain).
-//! - `activity`, `scheduler`: which instances are queued when (F1, F2, F4).
+//! - `api`: the gRPC handlers (authorize, check, call the use case, convert).
+//! - `app`: the use cases, one function per RPC's work; `scheduler`: which instances are
+//!   queued when (F1, F2, F4).
 //! - `worker`: claiming, limits, fetching and settling jobs (F3, F5, F8).
-//! - `limits`, `backoff`, `fetch`: the arithmetic of API limits and backoff, and the HTTP
-//!   client with its SSRF guard.
-//! - `reports`: scheduled email reports (F7): schedules, the report loop, the email, SMTP.
+//! - `domain`: plain rules and values: jobs and instances, backoff after failures (F8), the
+//!   arithmetic of API limits (F5), report schedules and cron expressions (F7), time sums.
+//! - `fetch`: the HTTP client with its SSRF guard, and the parsing of what it fetched.
+//! - `reports`: scheduled email reports (F7): the report loop, the email, SMTP.
+//! - `peers`: the library and the token registry, and their answers read into `domain`.
 //! - `trace`: the trace context a job carries from the call that queued it to its fetch.
-//! - `store`: the Diesel queries and transactions.
-//! - `clock`: time arithmetic that saturates instead of overflowing.
+//! - `store`: the Diesel rows, queries and transactions, and the schema (`store::schema`).
 //! - `faults` (feature `fault-injection`, tests only): faults a test can cause on purpose.
 
-pub mod activity;
 pub mod api;
-pub mod backoff;
-pub mod clock;
+pub mod app;
+pub mod domain;
 #[cfg(feature = "fault-injection")]
 pub mod faults;
 pub mod fetch;
-pub mod limits;
-pub mod model;
 pub mod peers;
 pub mod reports;
 pub mod scheduler;
-pub mod schema;
 pub mod settings;
 pub mod store;
 pub mod trace;
@@ -59,11 +57,17 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         settings.limits_cache,
     )?);
 
-    tokio::spawn(scheduler::run(
-        context.pool.clone(),
-        peers.clone(),
-        settings.clone(),
-    ));
+    // Every loop runs under the server's background: stopping drains them.
+    let background = context.background.clone();
+    background.spawn(
+        "refresh scheduler",
+        scheduler::run(
+            context.pool.clone(),
+            peers.clone(),
+            settings.clone(),
+            background.clone(),
+        ),
+    );
     if settings.workers > 0 {
         let workers = Arc::new(worker::WorkerContext {
             pool: context.pool.clone(),
@@ -76,6 +80,7 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
                 std::process::id(),
                 &uuid::Uuid::new_v4().simple().to_string()[..8]
             ),
+            background: background.clone(),
         });
         worker::spawn(workers, context.common.database_url(context.kind));
     }
@@ -87,7 +92,10 @@ pub async fn build(context: ServiceContext<Settings>) -> anyhow::Result<GrpcServ
         mailer: reports::mailer::Mailer::new(&settings)?,
         settings: settings.clone(),
     });
-    tokio::spawn(reports::run(reports, reports_wake.clone()));
+    background.spawn(
+        "report loop",
+        reports::run(reports, reports_wake.clone(), background.clone()),
+    );
 
     // No answer may be larger than a client decodes: GetCachedData keeps to the cached-data
     // limit (and refuses an entry past it), everything else is paged far below this.

@@ -2,13 +2,18 @@
 //! resolve active accounts' data sources again when their last sync is older than
 //! `resync_interval` (so new data sources join the schedule without a login), and delete
 //! finished jobs past their retention. Every replica runs it; the queue's unique index makes
-//! concurrent runs harmless.
+//! concurrent runs harmless. The answers kept for request ids are the platform's to purge
+//! (`TRELLIS_REQUEST_ID_RETENTION`), not the scheduler's.
+//!
+//! It runs under the server's [`Background`]: when the server stops, a pass in progress
+//! finishes (its statements are short) and no other starts.
 
 use std::sync::Arc;
 
+use trellis_platform::background::Background;
 use trellis_platform::db::DbPool;
 
-use crate::activity::resolve_account;
+use crate::app::activity::resolve_account;
 use crate::peers::Peers;
 use crate::settings::Settings;
 use crate::store::{activity, instances, jobs};
@@ -18,11 +23,15 @@ const QUEUE_PER_PASS: i64 = 5000;
 /// Accounts resolved again per pass, at most.
 const RESYNC_PER_PASS: i64 = 10;
 
-pub async fn run(pool: DbPool, peers: Arc<Peers>, settings: Settings) {
+pub async fn run(pool: DbPool, peers: Arc<Peers>, settings: Settings, background: Background) {
+    let stop = background.token();
     let mut ticker = tokio::time::interval(settings.schedule_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
         if let Err(error) = pass(&pool, &peers, &settings).await {
             tracing::warn!(error = format!("{error:#}"), "scheduler pass failed");
         }
@@ -37,7 +46,6 @@ async fn pass(pool: &DbPool, peers: &Peers, settings: &Settings) -> anyhow::Resu
             tracing::debug!(queued, "queued due instances of active accounts");
         }
         jobs::delete_finished_before(&mut conn, settings.job_retention).await?;
-        crate::store::delete_request_ids_before(&mut conn, settings.job_retention).await?;
         activity::forget_syncs_before(&mut conn, settings.activity_throttle).await?;
         activity::due_for_resync(&mut conn, settings.resync_interval, RESYNC_PER_PASS).await?
     };

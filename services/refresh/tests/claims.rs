@@ -1,12 +1,14 @@
 //! The claim of a group of identical requests is bounded: a thousand accounts sharing one
 //! request are fetched once per claim in groups of at most `MAX_SIBLINGS_PER_CLAIM` beside
 //! the head, not all locked and leased by one claim.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use trellis_refresh::model::{InstanceId, NewJob, Trigger};
+use trellis_refresh::domain::job::{InstanceId, Trigger};
 use trellis_refresh::store::jobs::{self, MAX_SIBLINGS_PER_CLAIM};
+use trellis_refresh::store::rows::NewJob;
 use trellis_testkit::TestDatabase;
 use uuid::Uuid;
 

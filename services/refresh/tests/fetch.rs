@@ -1,18 +1,19 @@
 //! Fetching against a real HTTP server on loopback: credentials, JSON and CSV, the size
 //! cap, timeouts, 429 and 401, the SSRF guard, and errors that never carry a secret.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 use std::time::Duration;
 
 use trellis_refresh::Settings;
+use trellis_refresh::domain::job::DataFormat;
 use trellis_refresh::fetch::{Credentials, FetchOutcome, Fetcher, HttpRequest};
-use trellis_refresh::model::DataFormat;
 use trellis_testkit::data_api::{Auth, DataApi, Reply};
 
 fn settings() -> Settings {
     Settings {
         allow_private_networks: true,
         max_response_bytes: 1024 * 1024,
-        request_timeout: Duration::from_secs(5),
+        fetch_timeout: Duration::from_secs(5),
         ..Settings::default()
     }
 }
@@ -158,7 +159,7 @@ async fn a_slow_api_times_out() {
     api.set_json("/slow", serde_json::json!(1));
     api.set_delay("/slow", Duration::from_secs(3));
     let mut settings = settings();
-    settings.request_timeout = Duration::from_millis(300);
+    settings.fetch_timeout = Duration::from_millis(300);
     let fetcher = Fetcher::new(&settings).unwrap();
     let message = failure(
         fetcher

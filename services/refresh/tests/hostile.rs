@@ -5,6 +5,7 @@
 //! nobody runs, and fetched data the cache cannot hold (a NUL, 1,001 CSV columns, tiny
 //! objects past the memory bound). Each gets a clear answer (never INTERNAL) or a bounded
 //! cost.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 
@@ -21,8 +22,6 @@ use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::report_schedule::Target;
 use trellis_testkit::tokens;
 use uuid::Uuid;
-
-const HOUR: Duration = Duration::from_secs(3600);
 
 fn fields(status: &tonic::Status) -> Vec<String> {
     violations(status)
@@ -110,9 +109,12 @@ async fn nul_and_control_characters_are_invalid_arguments() {
 #[tokio::test(flavor = "multi_thread")]
 async fn report_schedules_are_bounded_in_time_size_and_number() {
     let world = World::start().await;
-    let mut settings = fast_settings();
-    settings.report_max_schedules = 2;
-    let replica = world.replica(settings).await;
+    let replica = world
+        .replica(Settings {
+            report_max_schedules: 2,
+            ..fast_settings()
+        })
+        .await;
     let mut client = refresh_client(&replica);
     let account = world.account(library::AccountKind::Standard, None).await;
     world.api.set_json("/x", serde_json::json!(1));
@@ -187,10 +189,20 @@ async fn report_schedules_are_bounded_in_time_size_and_number() {
         ["schedule.recipients", "schedule.klips.klip_ids"]
     );
 
+    the_quota_holds_and_an_update_is_checked_too(&mut client, &editor, valid()).await;
+}
+
+/// The quota (two schedules): then a clear refusal, then room again after a delete; and an
+/// update is checked as a create is.
+async fn the_quota_holds_and_an_update_is_checked_too(
+    client: &mut Client,
+    editor: &str,
+    valid: refresh::ReportSchedule,
+) {
     // The quota: two schedules, then a clear refusal, then room again after a delete.
-    let first = create(&mut client, &editor, valid()).await.expect("first");
-    let second = create(&mut client, &editor, valid()).await.expect("second");
-    let refused = create(&mut client, &editor, valid())
+    let first = create(client, editor, valid.clone()).await.expect("first");
+    let second = create(client, editor, valid.clone()).await.expect("second");
+    let refused = create(client, editor, valid.clone())
         .await
         .expect_err("past the quota");
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
@@ -208,33 +220,22 @@ async fn report_schedules_are_bounded_in_time_size_and_number() {
                 account_id: String::new(),
                 etag: String::new(),
             },
-            &editor,
+            editor,
         ))
         .await
         .expect("DeleteReportSchedule");
-    create(&mut client, &editor, valid())
-        .await
-        .expect("room again");
+    create(client, editor, valid).await.expect("room again");
 
     // An update is checked the same way.
-    let refused = client
-        .update_report_schedule(call(
-            refresh::UpdateReportScheduleRequest {
-                request_id: String::new(),
-                schedule: Some(refresh::ReportSchedule {
-                    id: second.id.clone(),
-                    lead_time: Some(prost_types::Duration {
-                        seconds: i64::MIN,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                }),
-                update_mask: Some(prost_types::FieldMask {
-                    paths: vec!["lead_time".into()],
-                }),
-            },
-            &editor,
-        ))
+    let out_of_range = refresh::ReportSchedule {
+        id: second.id.clone(),
+        lead_time: Some(prost_types::Duration {
+            seconds: i64::MIN,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    let refused = update(client, editor, out_of_range, &["lead_time"])
         .await
         .expect_err("out of range");
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
@@ -273,24 +274,8 @@ async fn a_login_in_a_loop_resolves_the_account_once_per_throttle() {
 }
 
 /// A dashboard view by `user`: not a login, so only an inactive account syncs on it.
-async fn view(
-    client: &mut refresh::refresh_service_client::RefreshServiceClient<
-        trellis_platform::client::TracedChannel,
-    >,
-    account: Uuid,
-    user: &str,
-) -> refresh::RecordActivityResponse {
-    client
-        .record_activity(call(
-            refresh::RecordActivityRequest {
-                request_id: String::new(),
-                kind: refresh::ActivityKind::DashboardView as i32,
-            },
-            &tokens::user_token(account, user, Role::Viewer),
-        ))
-        .await
-        .expect("RecordActivity")
-        .into_inner()
+async fn view(client: &mut Client, account: Uuid, user: &str) -> refresh::RecordActivityResponse {
+    activity(client, account, user, refresh::ActivityKind::DashboardView).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -311,14 +296,7 @@ async fn an_inactive_account_in_a_loop_resolves_once_per_throttle() {
     world.data_source(account, &world.api.url("/b"), HOUR).await;
     let mut conn = connect(&world.refresh_database).await;
     for _ in 0..5 {
-        diesel::sql_query(
-            "UPDATE account_activity SET active_until = now() - interval '1 second'
-             WHERE account_id = $1",
-        )
-        .bind::<diesel::sql_types::Uuid, _>(account)
-        .execute(&mut conn)
-        .await
-        .expect("the account inactive");
+        end_activity_window(&mut conn, account).await;
         let again = view(&mut client, account, "ann").await;
         assert_eq!(again.queued_jobs, 0, "throttled: {again:?}");
         assert!(again.active_until.is_some(), "the activity is recorded");

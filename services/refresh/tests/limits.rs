@@ -1,6 +1,7 @@
 //! API limits in PostgreSQL (F5): permits of a rate and a concurrency cap shared by every
 //! worker, deferral to the earliest time a permit frees, permits that free themselves when
 //! their holder dies, and a 429 holding back the whole token.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,11 +10,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use tokio::sync::Mutex;
-use trellis_refresh::limits::LimitSpec;
-use trellis_refresh::model::{CachedData, InstanceId, NewJob, RefreshJob, Trigger};
+use trellis_refresh::domain::job::{DataFormat, InstanceId, Trigger};
+use trellis_refresh::domain::limits::LimitSpec;
 use trellis_refresh::store::jobs;
 use trellis_refresh::store::limits::{Permit, acquire_or_defer, hold_back};
 use trellis_refresh::store::outcomes::{self, Fetched};
+use trellis_refresh::store::rows::{CachedData, NewJob, RefreshJob};
 use trellis_testkit::data_api::max_in_window;
 use trellis_testkit::{TestDatabase, eventually};
 use uuid::Uuid;
@@ -48,7 +50,7 @@ async fn complete(conn: &mut AsyncPgConnection, job: &RefreshJob) {
     }];
     let data = CachedData {
         instance_key: job.instance_key.clone(),
-        format: "json".into(),
+        format: DataFormat::Json,
         data: serde_json::json!(1),
         content_hash: String::new(),
         size_bytes: 1,
@@ -169,14 +171,18 @@ async fn a_released_permit_promotes_the_job_waiting_for_it() {
         panic!("the cap is full");
     };
     let deferred = jobs::get(&mut conn, b.id).await.unwrap().unwrap();
-    assert_eq!(deferred.state, "deferred");
+    assert_eq!(deferred.state.as_str(), "deferred");
     assert_eq!(deferred.deferred_on.as_deref(), Some("key:p:profile-1"));
     // Without a release, B would wait for A's lease to expire.
     assert!(until > Utc::now() + chrono::Duration::seconds(20));
 
     complete(&mut conn, &a).await;
     let promoted = jobs::get(&mut conn, b.id).await.unwrap().unwrap();
-    assert_eq!(promoted.state, "queued", "A's release promoted B at once");
+    assert_eq!(
+        promoted.state.as_str(),
+        "queued",
+        "A's release promoted B at once"
+    );
     assert!(promoted.front);
     let b = jobs::claim(&mut conn, 1, LEASE).await.unwrap().remove(0);
     assert_eq!(acquire(&mut conn, &b, &specs).await, Permit::Granted);

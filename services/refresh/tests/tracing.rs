@@ -1,24 +1,27 @@
 //! Trace context through the queue: the worker's fetch of a job continues the trace of the
 //! call that queued it (RecordActivity, RefreshNow), so one trace spans "record activity →
-//! queue → fetch → calls to the library and the token registry". The three services run as the real binaries, each in
-//! its own process exporting spans over OTLP to a receiver in the test.
+//! queue → fetch → calls to the library and the token registry". The three services run as
+//! the real binaries, each in its own process exporting spans over OTLP to a receiver in
+//! the test.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
+
+mod common;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use tonic::Request;
 use trellis_platform::auth::Role;
-use trellis_platform::client::{TracedChannel, authorized};
+use trellis_platform::client::TracedChannel;
 use trellis_proto::library::v1 as library;
-use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
-use trellis_proto::tokens::v1 as tokens_pb;
-use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_testkit::data_api::{Auth, DataApi};
 use trellis_testkit::otlp::{OtlpReceiver, ReceivedSpan};
 use trellis_testkit::process::{ServiceProcess, binary};
-use trellis_testkit::{TestDatabase, eventually, members, tokens};
+use trellis_testkit::{TestDatabase, eventually, tokens};
+
+use common::Services;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -34,177 +37,164 @@ fn free_address() -> std::net::SocketAddr {
     listener.local_addr().expect("its address")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
-    let receiver = OtlpReceiver::start().await;
-    let api = DataApi::start().await;
-    let otel = |extra: &[(&str, String)]| -> HashMap<String, String> {
-        let mut env: HashMap<String, String> = [
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-            ("RUST_LOG", "info".to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
-        env
-    };
-    let library_address = free_address();
-    let tokens_db = TestDatabase::new(&trellis_tokens::SCHEMA).await;
-    let tokens_process = ServiceProcess::start(
-        binary("trellis-tokens"),
-        &tokens_db.url,
-        &otel(&[("TRELLIS_LIBRARY_URL", format!("http://{library_address}"))]),
-    )
-    .await;
-    let library_db = TestDatabase::new(&trellis_library::SCHEMA).await;
-    let library_process = ServiceProcess::start(
-        binary("trellis-library"),
-        &library_db.url,
-        &otel(&[
-            ("TRELLIS_LISTEN_ADDR", library_address.to_string()),
-            ("TRELLIS_TOKENS_URL", tokens_process.url()),
-        ]),
-    )
-    .await;
-    let refresh_db = TestDatabase::new(&trellis_refresh::SCHEMA).await;
-    let refresh_process = ServiceProcess::start(
-        binary("trellis-refresh"),
-        &refresh_db.url,
-        &otel(&[
-            ("TRELLIS_LIBRARY_URL", library_process.url()),
-            ("TRELLIS_TOKENS_URL", tokens_process.url()),
-            ("TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS", "true".to_owned()),
-            ("TRELLIS_REFRESH_POLL_INTERVAL", "500ms".to_owned()),
-        ]),
-    )
-    .await;
+/// The three services as processes exporting their spans to a receiver, with their
+/// databases.
+struct Processes {
+    tokens: ServiceProcess,
+    library: ServiceProcess,
+    refresh: ServiceProcess,
+    _databases: [TestDatabase; 3],
+}
 
-    // An account with a data source that logs in with a saved API key: fetching it calls
-    // the library (resolution) and the token registry (the key).
-    let mut library_client = LibraryServiceClient::new(channel(&library_process));
-    let account = library_client
-        .create_account(authorized(
-            library::CreateAccountRequest {
-                request_id: String::new(),
-                account: Some(library::Account {
-                    kind: library::AccountKind::Standard as i32,
-                    display_name: "Traced".into(),
-                    ..Default::default()
-                }),
-            },
-            &tokens::service(),
-        ))
-        .await
-        .expect("CreateAccount")
-        .into_inner()
-        .account
-        .expect("an account")
-        .id;
-    let account = Uuid::parse_str(&account).unwrap();
-    // Its members: the test users, and Ann, who logs in below.
-    members::enroll(&channel(&library_process), account).await;
-    members::add(&channel(&library_process), account, "ann", Role::Admin).await;
-    let credential = TokenServiceClient::new(channel(&tokens_process))
-        .create_credential(authorized(
-            tokens_pb::CreateCredentialRequest {
-                request_id: String::new(),
-                credential: Some(tokens_pb::Credential {
-                    account_id: account.to_string(),
-                    display_name: "API key".into(),
-                    kind: tokens_pb::CredentialKind::ApiKey as i32,
-                    api_key_placement: tokens_pb::ApiKeyPlacement::QueryParameter as i32,
-                    api_key_name: "key".into(),
-                    ..Default::default()
-                }),
-                secret: Some(tokens_pb::CredentialSecret {
-                    password: String::new(),
-                    api_key: "sesame".into(),
-                }),
-            },
-            &tokens::admin(account),
-        ))
-        .await
-        .expect("CreateCredential")
-        .into_inner()
-        .credential
-        .expect("a credential")
-        .id;
+impl Processes {
+    async fn start(receiver: &OtlpReceiver) -> Self {
+        let otel = |extra: &[(&str, String)]| -> HashMap<String, String> {
+            let mut env: HashMap<String, String> = [
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+                ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+                ("RUST_LOG", "info".to_owned()),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+            env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+            env
+        };
+        let library_address = free_address();
+        let tokens_db = TestDatabase::new(&trellis_tokens::SCHEMA).await;
+        let tokens = ServiceProcess::start(
+            binary("trellis-tokens"),
+            &tokens_db.url,
+            &otel(&[("TRELLIS_LIBRARY_URL", format!("http://{library_address}"))]),
+        )
+        .await;
+        let library_db = TestDatabase::new(&trellis_library::SCHEMA).await;
+        let library = ServiceProcess::start(
+            binary("trellis-library"),
+            &library_db.url,
+            &otel(&[
+                ("TRELLIS_LISTEN_ADDR", library_address.to_string()),
+                ("TRELLIS_TOKENS_URL", tokens.url()),
+            ]),
+        )
+        .await;
+        let refresh_db = TestDatabase::new(&trellis_refresh::SCHEMA).await;
+        let refresh = ServiceProcess::start(
+            binary("trellis-refresh"),
+            &refresh_db.url,
+            &otel(&[
+                ("TRELLIS_LIBRARY_URL", library.url()),
+                ("TRELLIS_TOKENS_URL", tokens.url()),
+                ("TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS", "true".to_owned()),
+                ("TRELLIS_REFRESH_POLL_INTERVAL", "500ms".to_owned()),
+            ]),
+        )
+        .await;
+        Self {
+            tokens,
+            library,
+            refresh,
+            _databases: [tokens_db, library_db, refresh_db],
+        }
+    }
+}
+
+/// `message` with `bearer`, carrying the W3C trace context of a caller's span `parent` in
+/// the trace `trace_id`.
+fn traced<T>(message: T, bearer: &str, trace_id: &str, parent: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    let metadata = request.metadata_mut();
+    metadata.insert("authorization", format!("Bearer {bearer}").parse().unwrap());
+    metadata.insert(
+        "traceparent",
+        format!("00-{trace_id}-{parent}-01").parse().unwrap(),
+    );
+    request
+}
+
+/// The span of `service` whose name ends with `name`.
+fn find(spans: &[ReceivedSpan], service: &str, name: &str) -> Option<ReceivedSpan> {
+    spans
+        .iter()
+        .find(|s| s.service == service && s.name.ends_with(name))
+        .cloned()
+}
+
+/// The span of `service` named `name` whose parent is `parent`.
+fn child(
+    spans: &[ReceivedSpan],
+    service: &str,
+    name: &str,
+    parent: &ReceivedSpan,
+) -> Option<ReceivedSpan> {
+    spans
+        .iter()
+        .find(|s| {
+            s.service == service && s.name.ends_with(name) && s.parent_span_id == parent.span_id
+        })
+        .cloned()
+}
+
+/// An account with a data source that logs in with a saved API key: fetching it calls the
+/// library (resolution) and the token registry (the key). Its members: the test users, and
+/// Ann, who logs in.
+async fn traced_data_source(processes: &Processes, api: &DataApi) -> (Uuid, String) {
+    let services = Services {
+        library: channel(&processes.library),
+        tokens: channel(&processes.tokens),
+    };
+    let account = services.account(library::AccountKind::Standard, None).await;
+    services.member(account, "ann", Role::Admin).await;
+    let credential = services.api_key_in_query(account, "key", "sesame").await;
     api.require(Auth::ApiKeyQuery {
         name: "key".into(),
         key: "sesame".into(),
     });
     api.set_json("/traced", serde_json::json!({"ok": true}));
-    let data_source = library_client
-        .create_data_source(authorized(
-            library::CreateDataSourceRequest {
-                request_id: String::new(),
-                data_source: Some(library::DataSource {
-                    name: "Traced".into(),
-                    request: Some(library::HttpRequestTemplate {
-                        method: library::HttpMethod::Get as i32,
-                        url: api.url("/traced"),
-                        headers: vec![],
-                        body: String::new(),
-                    }),
-                    format: library::DataFormat::Json as i32,
-                    auth: Some(library::DataSourceAuth {
-                        kind: 0,
-                        method: Some(library::data_source_auth::Method::CredentialId(credential)),
-                    }),
-                    refresh_interval: Some(prost_types::Duration {
-                        seconds: 3600,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                }),
-            },
-            &tokens::admin(account),
-        ))
+    let data_source = services
+        .data_source_with(
+            account,
+            &api.url("/traced"),
+            Duration::from_secs(3600),
+            Some(library::data_source_auth::Method::CredentialId(credential)),
+            "",
+        )
         .await
-        .expect("CreateDataSource")
-        .into_inner()
-        .data_source
-        .expect("a data source")
-        .id;
+        .to_string();
+    (account, data_source)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
+    let receiver = OtlpReceiver::start().await;
+    let api = DataApi::start().await;
+    let processes = Processes::start(&receiver).await;
+
+    let (account, data_source) = traced_data_source(&processes, &api).await;
 
     // The caller's trace: a login carrying its W3C trace context.
     let trace_id = Uuid::new_v4().simple().to_string();
     let caller_span = &Uuid::new_v4().simple().to_string()[..16];
-    let mut login = Request::new(refresh::RecordActivityRequest {
+    let login = refresh::RecordActivityRequest {
         request_id: String::new(),
         kind: refresh::ActivityKind::Login as i32,
-    });
+    };
     let bearer = tokens::user_token(account, "ann", Role::Admin);
-    login
-        .metadata_mut()
-        .insert("authorization", format!("Bearer {bearer}").parse().unwrap());
-    login.metadata_mut().insert(
-        "traceparent",
-        format!("00-{trace_id}-{caller_span}-01").parse().unwrap(),
-    );
     // A channel that adds no trace context of its own.
-    let plain = tonic::transport::Channel::from_shared(refresh_process.url())
+    let plain = tonic::transport::Channel::from_shared(processes.refresh.url())
         .unwrap()
         .connect()
         .await
         .expect("connect");
     let mut refresh_client = RefreshServiceClient::new(plain);
     let queued = refresh_client
-        .record_activity(login)
+        .record_activity(traced(login, &bearer, &trace_id, caller_span))
         .await
         .expect("RecordActivity")
         .into_inner()
         .queued_jobs;
     assert_eq!(queued, 1);
 
-    let find = |spans: &[ReceivedSpan], service: &str, name: &str| {
-        spans
-            .iter()
-            .find(|s| s.service == service && s.name.ends_with(name))
-            .cloned()
-    };
     let (activity, fetch, resolve, secret) = eventually(
         "the fetch and its calls in the caller's trace",
         WAIT,
@@ -213,22 +203,13 @@ async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
             let found = (|| {
                 let activity = find(&spans, "refresh", "RefreshService/RecordActivity")?;
                 let fetch = find(&spans, "refresh", "refresh.fetch")?;
-                let resolve = spans
-                    .iter()
-                    .find(|s| {
-                        s.service == "library"
-                            && s.name.ends_with("LibraryService/ResolveDataSource")
-                            && s.parent_span_id == fetch.span_id
-                    })
-                    .cloned()?;
-                let secret = spans
-                    .iter()
-                    .find(|s| {
-                        s.service == "tokens"
-                            && s.name.ends_with("TokenService/GetCredentialSecret")
-                            && s.parent_span_id == fetch.span_id
-                    })
-                    .cloned()?;
+                let resolve = child(
+                    &spans,
+                    "library",
+                    "LibraryService/ResolveDataSource",
+                    &fetch,
+                )?;
+                let secret = child(&spans, "tokens", "TokenService/GetCredentialSecret", &fetch)?;
                 Some((activity, fetch, resolve, secret))
             })();
             async move { found }
@@ -252,24 +233,13 @@ async fn a_jobs_fetch_continues_the_trace_of_the_call_that_queued_it() {
 
     // RefreshNow: the same, in the trace of its own caller.
     let second_trace = Uuid::new_v4().simple().to_string();
-    let mut now = Request::new(refresh::RefreshNowRequest {
+    let now = refresh::RefreshNowRequest {
         request_id: String::new(),
-        data_source_id: data_source.clone(),
+        data_source_id: data_source,
         account_id: String::new(),
         instance_key: String::new(),
-    });
-    now.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {}", tokens::editor(account))
-            .parse()
-            .unwrap(),
-    );
-    now.metadata_mut().insert(
-        "traceparent",
-        format!("00-{second_trace}-{caller_span}-01")
-            .parse()
-            .unwrap(),
-    );
+    };
+    let now = traced(now, &tokens::editor(account), &second_trace, caller_span);
     refresh_client.refresh_now(now).await.expect("RefreshNow");
     let (call, fetch) = eventually(
         "the manual refresh's fetch in its caller's trace",

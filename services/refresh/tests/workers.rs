@@ -2,6 +2,7 @@
 //! killed mid-job, and replicas that never run one job at the same time. The library and the
 //! token registry run as the real services, the OAuth provider and the data API as real
 //! servers on loopback, and the killed worker as the real binary in its own process.
+#![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
 
 mod common;
 
@@ -11,13 +12,12 @@ use std::time::Duration;
 use common::*;
 use trellis_platform::auth::Role;
 use trellis_proto::library::v1 as library;
+use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::tokens::v1::ApiLimit;
 use trellis_testkit::data_api::{Auth, Limits};
 use trellis_testkit::eventually;
 use trellis_testkit::oauth::{OAuthServer, OAuthServerConfig};
 use trellis_testkit::process::{ServiceProcess, binary};
-
-const HOUR: Duration = Duration::from_secs(3600);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_limited_to_n_at_once_and_r_per_second_is_never_exceeded_and_answers_no_429() {
@@ -226,4 +226,44 @@ async fn two_worker_replicas_never_run_one_job_at_the_same_time() {
             .all(|(_, state, attempt)| state == "succeeded" && *attempt == 1),
         "each job claimed once: {jobs:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopping_replica_hands_its_running_job_back_to_the_queue() {
+    let world = World::start().await;
+    let mut settings = fast_settings();
+    // A lease far longer than the test: only a job handed back is claimable again in time.
+    settings.lease = Duration::from_secs(3600);
+    let mut stopping = world.replica(settings).await;
+    world.api.set_json("/slow", serde_json::json!(1));
+    world.api.hold_next("/slow", 1);
+    let account = world.account(library::AccountKind::Standard, None).await;
+    let source = world
+        .data_source(account, &world.api.url("/slow"), HOUR)
+        .await;
+    let queued = refresh_now(&mut refresh_client(&stopping), account, source).await;
+    eventually("the fetch to be in flight", WAIT, || {
+        let held = world.api.held();
+        async move { (held == 1).then_some(()) }
+    })
+    .await;
+
+    stopping.stop().await;
+    assert_eq!(
+        all_jobs(&world.refresh_database).await,
+        [(source, "queued".to_owned(), 1)],
+        "queued again, not running behind a lease nobody renews"
+    );
+
+    world.api.release();
+    let replica = world.replica(fast_settings()).await;
+    let finished = jobs::wait_for_job(
+        &refresh_client(&replica),
+        account,
+        &queued.id,
+        "another replica to finish the job",
+        |state| state == refresh::RefreshJobState::Succeeded,
+    )
+    .await;
+    assert_eq!(finished.attempt, 2, "claimed once by each replica");
 }

@@ -1,23 +1,14 @@
-//! GetCachedData: the cached data of an instance, served only to an account whose data
-//! source has an instance row for it, and only when it fits in an answer a client can
-//! decode. Fetches keep what they cache within `TRELLIS_REFRESH_MAX_CACHED_BYTES` and
-//! `MAX_JSON_DEPTH`; an entry cached under looser limits is refused with a clear reason
-//! rather than sent as an answer the caller cannot read.
+//! GetCachedData (the work is `crate::app::cached`), and the largest answer the service
+//! sends. Fetches keep what they cache within `TRELLIS_REFRESH_MAX_CACHED_BYTES` and
+//! `MAX_JSON_DEPTH`, so that every answer is one a client can decode.
 
 use tonic::{Request, Response, Status};
-use trellis_platform::auth::caller;
-use trellis_platform::error::ApiError;
-use trellis_platform::validate::{MAX_JSON_DEPTH, json_depth};
+use trellis_platform::request as fields;
 use trellis_proto::refresh::v1::*;
 
-use super::{
-    MAX_INSTANCE_KEY_CHARS, MAX_USER_CHARS, RefreshApi, account_of, check_text, convert,
-    library_error, parse_id,
-};
-use crate::fetch::wire_size::value_len;
-use crate::model::InstanceId;
+use super::{MAX_INSTANCE_KEY_CHARS, MAX_USER_CHARS, RefreshApi, check_text, convert, open};
+use crate::app::cached;
 use crate::settings::Settings;
-use crate::store::{cache, instances};
 
 /// What a GetCachedData answer holds besides the data (ids, hash, times), generously.
 pub const ANSWER_OVERHEAD: u64 = 64 * 1024;
@@ -39,8 +30,7 @@ impl RefreshApi {
         &self,
         request: Request<GetCachedDataRequest>,
     ) -> Result<Response<GetCachedDataResponse>, Status> {
-        let caller = caller(&request)?;
-        let request = request.into_inner();
+        let (caller, request) = open(request)?;
         check_text(&[
             (
                 "instance_key",
@@ -49,63 +39,16 @@ impl RefreshApi {
             ),
             ("user_id", &request.user_id, MAX_USER_CHARS),
         ])?;
-        let data_source_id = parse_id("data_source_id", &request.data_source_id)?;
-        let account = account_of(&caller, &request.account_id)?;
-        let instance_key = if request.instance_key.is_empty() {
-            self.peers
-                // Only services read the cache (the library renders for people): resolve
-                // with this service's own identity.
-                .resolve(data_source_id, account, &request.user_id, None)
-                .await
-                .map_err(|status| library_error(status, data_source_id))?
-                .instance_key
-        } else {
-            request.instance_key.clone()
-        };
-        let mut conn = self.conn().await?;
-        let id = InstanceId {
+        let data_source_id = fields::id("data_source_id", &request.data_source_id)?;
+        let account = fields::account_of(&caller, "account_id", &request.account_id)?;
+        let wanted = cached::Wanted {
             data_source_id,
-            instance_key,
+            account,
+            instance_key: &request.instance_key,
+            user_id: &request.user_id,
         };
-        // The data is shared by instance key; the instance row proves this account's data
-        // source is one that fetched it.
-        let instance = match instances::get(&mut conn, &id)
-            .await
-            .map_err(ApiError::from)?
-        {
-            Some(instance) if instance.account_id == account => instance,
-            _ => {
-                return Err(ApiError::not_found(
-                    "cached data of data-source instance",
-                    &id.instance_key,
-                )
-                .into());
-            }
-        };
-        let Some(data) = cache::get(&mut conn, &id.instance_key)
-            .await
-            .map_err(ApiError::from)?
-            .filter(|_| instance.last_fetch_time.is_some())
-        else {
-            return Err(ApiError::not_found(
-                "cached data of data-source instance",
-                &id.instance_key,
-            )
-            .into());
-        };
-        let depth = json_depth(&data.data);
-        let bytes = value_len(&data.data);
-        if depth > MAX_JSON_DEPTH || bytes > self.settings.max_cached_bytes {
-            return Err(ApiError::precondition(
-                "CACHED_DATA_TOO_LARGE",
-                format!("instances/{}", id.instance_key),
-                format!(
-                    "the cached data nests {depth} levels and takes {bytes} bytes, past the limits of {MAX_JSON_DEPTH} levels and {} bytes; it was cached under looser limits, and a refresh that fits replaces it",
-                    self.settings.max_cached_bytes
-                ),
-            )
-            .into());
-        }
+        let (instance, data) =
+            cached::cached_data(&self.pool, &self.peers, &self.settings, wanted).await?;
         Ok(Response::new(GetCachedDataResponse {
             cached_data: Some(convert::cached_data(&instance, &data, chrono::Utc::now())),
         }))

@@ -4,7 +4,9 @@ use chrono::{DateTime, Utc};
 use prost_types::value::Kind;
 use trellis_proto::refresh::v1 as pb;
 
-use crate::model::{self, CachedData, Instance, JobState, RefreshJob, Trigger};
+use crate::domain::job::{DataFormat, JobState, Trigger};
+use crate::store::queue_status::{Positioned, QueueFigures};
+use crate::store::rows::{CachedData, Instance, RefreshJob};
 
 pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -22,20 +24,18 @@ pub fn duration(span: chrono::Duration) -> prost_types::Duration {
 }
 
 pub fn job(job: &RefreshJob) -> pb::RefreshJob {
-    let state = match job.state() {
-        Some(JobState::Queued) => pb::RefreshJobState::Queued,
-        Some(JobState::Deferred) => pb::RefreshJobState::Deferred,
-        Some(JobState::Running) => pb::RefreshJobState::Running,
-        Some(JobState::Succeeded) => pb::RefreshJobState::Succeeded,
-        Some(JobState::Failed) => pb::RefreshJobState::Failed,
-        None => pb::RefreshJobState::Unspecified,
+    let state = match job.state {
+        JobState::Queued => pb::RefreshJobState::Queued,
+        JobState::Deferred => pb::RefreshJobState::Deferred,
+        JobState::Running => pb::RefreshJobState::Running,
+        JobState::Succeeded => pb::RefreshJobState::Succeeded,
+        JobState::Failed => pb::RefreshJobState::Failed,
     };
-    let trigger = match Trigger::parse(&job.trigger) {
-        Some(Trigger::Activity) => pb::RefreshTrigger::Activity,
-        Some(Trigger::Schedule) => pb::RefreshTrigger::Schedule,
-        Some(Trigger::Manual) => pb::RefreshTrigger::Manual,
-        Some(Trigger::Report) => pb::RefreshTrigger::Report,
-        None => pb::RefreshTrigger::Unspecified,
+    let trigger = match job.trigger {
+        Trigger::Activity => pb::RefreshTrigger::Activity,
+        Trigger::Schedule => pb::RefreshTrigger::Schedule,
+        Trigger::Manual => pb::RefreshTrigger::Manual,
+        Trigger::Report => pb::RefreshTrigger::Report,
     };
     let running = state == pb::RefreshJobState::Running;
     let deferred = state == pb::RefreshJobState::Deferred;
@@ -72,10 +72,9 @@ pub fn instance_status(instance: &Instance, job: Option<&RefreshJob>) -> pb::Ins
 }
 
 pub fn cached_data(instance: &Instance, data: &CachedData, now: DateTime<Utc>) -> pb::CachedData {
-    let format = match model::DataFormat::parse(&data.format) {
-        Some(model::DataFormat::Json) => pb::DataFormat::Json,
-        Some(model::DataFormat::Csv) => pb::DataFormat::Csv,
-        None => pb::DataFormat::Unspecified,
+    let format = match data.format {
+        DataFormat::Json => pb::DataFormat::Json,
+        DataFormat::Csv => pb::DataFormat::Csv,
     };
     pb::CachedData {
         data_source_id: instance.data_source_id.to_string(),
@@ -106,6 +105,28 @@ pub fn value(json: &serde_json::Value) -> prost_types::Value {
         }),
     };
     prost_types::Value { kind: Some(kind) }
+}
+
+/// A GetQueueStatus answer: the figures, and the positions of the account's jobs.
+pub fn queue_status(
+    figures: &QueueFigures,
+    positions: &[Positioned],
+) -> pb::GetQueueStatusResponse {
+    pb::GetQueueStatusResponse {
+        depth: figures.depth,
+        deferred_count: figures.deferred,
+        running_count: figures.running,
+        oldest_wait: figures
+            .oldest_enqueue_time
+            .map(|oldest| duration(figures.now - oldest)),
+        positions: positions
+            .iter()
+            .map(|p| pb::QueuePosition {
+                job: Some(job(&p.job)),
+                position: p.position,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

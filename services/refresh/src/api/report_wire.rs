@@ -1,7 +1,6 @@
 //! Report schedules and deliveries between their protobuf messages and their stored and
 //! domain forms.
 
-use sha2::{Digest, Sha256};
 use trellis_platform::error::Violations;
 use trellis_platform::validate;
 use trellis_proto::refresh::v1 as pb;
@@ -9,11 +8,12 @@ use trellis_proto::refresh::v1::report_schedule::Target as PbTarget;
 use uuid::Uuid;
 
 use super::convert::{duration, timestamp};
-use crate::model::{DeliveryStage, DeliveryStatus, ReportDelivery, ReportSchedule};
-use crate::reports::plan::stale_from_json;
-use crate::reports::schedule::{
+use crate::domain::delivery::{DeliveryStage, DeliveryStatus};
+use crate::domain::plan::stale_from_json;
+use crate::domain::schedule::{
     MAX_KLIPS, MAX_LEAD_TIME, MIN_LEAD_TIME, ScheduleDefinition, Target,
 };
+use crate::store::rows::{ReportDelivery, ReportSchedule};
 
 /// Fields UpdateReportSchedule writes.
 pub const UPDATABLE: [&str; 9] = [
@@ -157,18 +157,6 @@ fn lead_time(
     lead
 }
 
-/// Changes with every change a caller makes; a schedule deleted and created again never
-/// matches its predecessor's etags (new id).
-pub fn etag(stored: &ReportSchedule) -> String {
-    let digest = Sha256::digest(format!(
-        "{}\u{1f}{}\u{1f}{}",
-        stored.id,
-        stored.version,
-        stored.create_time.timestamp_micros()
-    ));
-    hex::encode(&digest[..8])
-}
-
 pub fn schedule(stored: &ReportSchedule) -> pb::ReportSchedule {
     let target = match stored.dashboard_id {
         Some(dashboard) => PbTarget::DashboardId(dashboard.to_string()),
@@ -186,27 +174,25 @@ pub fn schedule(stored: &ReportSchedule) -> pb::ReportSchedule {
         target: Some(target),
         lead_time: stored
             .lead_time_ms
-            .map(|ms| duration(crate::clock::milliseconds(ms))),
+            .map(|ms| duration(crate::domain::clock::milliseconds(ms))),
         user_id: stored.user_id.clone(),
         paused: stored.paused,
         next_send_time: stored.next_send_time.map(timestamp),
         last_send_time: stored.last_send_time.map(timestamp),
-        etag: etag(stored),
+        etag: stored.etag(),
         create_time: Some(timestamp(stored.create_time)),
         update_time: Some(timestamp(stored.update_time)),
     }
 }
 
 pub fn delivery(stored: &ReportDelivery) -> pb::ReportDelivery {
-    let status = match DeliveryStatus::parse(&stored.status) {
-        Some(DeliveryStatus::Refreshing) => pb::DeliveryStatus::Refreshing,
-        Some(DeliveryStatus::Sent) => pb::DeliveryStatus::Sent,
-        Some(DeliveryStatus::Failed) => pb::DeliveryStatus::Failed,
-        Some(DeliveryStatus::Skipped) => pb::DeliveryStatus::Skipped,
-        None => pb::DeliveryStatus::Unspecified,
+    let status = match stored.status {
+        DeliveryStatus::Refreshing => pb::DeliveryStatus::Refreshing,
+        DeliveryStatus::Sent => pb::DeliveryStatus::Sent,
+        DeliveryStatus::Failed => pb::DeliveryStatus::Failed,
+        DeliveryStatus::Skipped => pb::DeliveryStatus::Skipped,
     };
-    let retrying =
-        status == pb::DeliveryStatus::Failed && stored.stage() == Some(DeliveryStage::Send);
+    let retrying = status == pb::DeliveryStatus::Failed && stored.stage == DeliveryStage::Send;
     pb::ReportDelivery {
         id: stored.id.to_string(),
         schedule_id: stored.schedule_id.to_string(),

@@ -1,32 +1,55 @@
 //! The report schedule methods (F7): CreateReportSchedule, GetReportSchedule,
 //! ListReportSchedules, UpdateReportSchedule, DeleteReportSchedule, ListReportDeliveries.
-//!
-//! Editors and admins of the account write; any member reads. A schedule is checked whole
-//! at save: its cron expression, time zone, recipients and lead time, and its Klips or
-//! dashboard, which must be the account's (asked of the library with a service token; an
-//! id of another tenant gets the same answer as an id that does not exist).
+//! Editors and admins of the account write; any member reads. The work is
+//! `crate::app::schedules`'; `report_wire` reads and writes the messages.
 
 use std::collections::BTreeSet;
 
-use chrono::Utc;
-use diesel_async::AsyncConnection;
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
 use tonic::{Request, Response, Status};
-use trellis_platform::auth::{Caller, caller};
-use trellis_platform::error::{ApiError, StoreError, Violations};
-use trellis_platform::idempotency;
+use trellis_platform::auth::Caller;
+use trellis_platform::error::{ApiError, ApiResult, Violations};
 use trellis_platform::pagination::PageRequest;
+use trellis_platform::replay::{self, RequestKey};
+use trellis_platform::request as fields;
 use trellis_proto::refresh::v1::*;
 use uuid::Uuid;
 
-use super::report_checks::{check_target, check_user, etag_matches, quota_exceeded, store_error};
 use super::report_wire::{self, UPDATABLE};
-use super::{RefreshApi, account_of, parse_id};
-use crate::model::ReportSchedule as StoredSchedule;
-use crate::reports::schedule::{ScheduleDefinition, Target};
-use crate::store::{deliveries, schedules};
+use super::{RefreshApi, open, open_writing};
+use crate::app::schedules::{self, Change};
+use crate::domain::schedule::ScheduleDefinition;
 
-fn scope(account: Uuid, caller: &Caller) -> String {
-    format!("{account}/{}", caller.user())
+/// A schedule as a call wants it, and what reading the call found wrong already.
+struct Draft {
+    definition: ScheduleDefinition,
+    violations: Violations,
+}
+
+/// The fields an update sets: its mask, or without one every field set to a non-default
+/// value.
+fn update_paths(
+    request: &UpdateReportScheduleRequest,
+    wanted: &ReportSchedule,
+) -> ApiResult<BTreeSet<String>> {
+    let paths: BTreeSet<String> = match &request.update_mask {
+        Some(mask) if !mask.paths.is_empty() => mask.paths.iter().cloned().collect(),
+        _ => report_wire::implied_mask(wanted)
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+    };
+    if let Some(unknown) = paths.iter().find(|p| !UPDATABLE.contains(&p.as_str())) {
+        return Err(ApiError::invalid(
+            "update_mask",
+            format!(
+                "unknown field path {unknown:?}; updatable: {}",
+                UPDATABLE.join(", ")
+            ),
+        ));
+    }
+    Ok(paths)
 }
 
 impl RefreshApi {
@@ -34,100 +57,50 @@ impl RefreshApi {
         &self,
         request: Request<CreateReportScheduleRequest>,
     ) -> Result<Response<CreateReportScheduleResponse>, Status> {
-        const METHOD: &str = "CreateReportSchedule";
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        caller.require_writer()?;
-        idempotency::validate(&request.request_id)?;
+        let (caller, request) = open_writing(request)?;
         let wanted = request.schedule.unwrap_or_default();
-        let account = account_of(&caller, &wanted.account_id)?;
-        let scope = scope(account, &caller);
+        let account = fields::account_of(&caller, "account_id", &wanted.account_id)?;
+        let key = RequestKey::in_account(
+            &caller,
+            account,
+            "CreateReportSchedule",
+            &request.request_id,
+        )?;
         // A retry gets the first answer, whatever changed since.
-        {
-            let mut conn = self.conn().await?;
-            if let Some(answer) =
-                idempotency::replay(&mut conn, &scope, METHOD, &request.request_id)
-                    .await
-                    .map_err(ApiError::from)?
-            {
-                return Ok(Response::new(answer));
-            }
+        if let Some(answer) = self.replayed(&key).await? {
+            return Ok(Response::new(answer));
         }
-
         let mut violations = Violations::new();
         let definition = report_wire::definition(&wanted, &mut violations);
-        definition.check(&mut violations);
-        definition.check_interval(self.settings.report_min_interval, &mut violations);
-        check_user(&caller, &definition.user_id)?;
-        check_target(&self.peers, account, &definition.target, &mut violations).await?;
-        violations.into_result()?;
-
-        let now = Utc::now();
-        let (next_send_time, prepare_at) = definition.timing(now, self.settings.report_lead_time);
-        let (klip_ids, dashboard_id) = match &definition.target {
-            Target::Klips(ids) => (ids.clone(), None),
-            Target::Dashboard(id) => (Vec::new(), Some(*id)),
+        let draft = Draft {
+            definition,
+            violations,
         };
-        let row = StoredSchedule {
-            id: Uuid::now_v7(),
-            account_id: account,
-            name: definition.name.clone(),
-            cron_expression: definition.cron_expression.trim().to_owned(),
-            time_zone: definition.time_zone.clone(),
-            recipients: definition.recipients.clone(),
-            klip_ids,
-            dashboard_id,
-            lead_time_ms: definition.lead_time.map(|lead| lead.as_millis() as i64),
-            user_id: definition.user_id.clone(),
-            paused: definition.paused,
-            next_send_time,
-            prepare_at,
-            last_send_time: None,
-            version: 1,
-            create_time: now,
-            update_time: now,
-        };
-        let request_id = request.request_id.clone();
-        let quota = self.settings.report_max_schedules;
-        let mut conn = self.conn().await?;
-        let answer = conn
-            .transaction::<_, StoreError, _>(async move |conn| {
-                if let Some(answer) = idempotency::replay(conn, &scope, METHOD, &request_id).await?
-                {
-                    return Ok(Ok(answer));
-                }
-                // Counted under a lock of the account's schedules, so that concurrent
-                // creates cannot pass the quota together.
-                let existing = schedules::count_locked(conn, account).await?;
-                if existing >= i64::from(quota) {
-                    return Ok(Err(quota_exceeded(account, existing, quota)));
-                }
-                let created = schedules::insert(conn, &row).await?;
-                let answer = CreateReportScheduleResponse {
+        let settings = &self.settings;
+        self.save(
+            &caller,
+            &key,
+            account,
+            draft,
+            |_| true,
+            async |conn, definition| {
+                let created = schedules::create(conn, settings, account, definition).await?;
+                Ok(CreateReportScheduleResponse {
                     schedule: Some(report_wire::schedule(&created)),
-                };
-                idempotency::remember(conn, &scope, METHOD, &request_id, &answer).await?;
-                Ok(Ok(answer))
-            })
-            .await
-            .map_err(ApiError::from)??;
-        self.reports_wake.notify_one();
-        Ok(Response::new(answer))
+                })
+            },
+        )
+        .await
     }
 
     pub(super) async fn get_schedule(
         &self,
         request: Request<GetReportScheduleRequest>,
     ) -> Result<Response<GetReportScheduleResponse>, Status> {
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        let id = parse_id("id", &request.id)?;
-        let account = account_of(&caller, &request.account_id)?;
-        let mut conn = self.conn().await?;
-        let found = schedules::get(&mut conn, account, id)
-            .await
-            .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::not_found("report schedule", id))?;
+        let (caller, request) = open(request)?;
+        let id = fields::id("id", &request.id)?;
+        let account = fields::account_of(&caller, "account_id", &request.account_id)?;
+        let found = schedules::get(&self.pool, account, id).await?;
         Ok(Response::new(GetReportScheduleResponse {
             schedule: Some(report_wire::schedule(&found)),
         }))
@@ -137,21 +110,12 @@ impl RefreshApi {
         &self,
         request: Request<ListReportSchedulesRequest>,
     ) -> Result<Response<ListReportSchedulesResponse>, Status> {
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        let account = account_of(&caller, &request.account_id)?;
+        let (caller, request) = open(request)?;
+        let account = fields::account_of(&caller, "account_id", &request.account_id)?;
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
-        let after = page
-            .after
-            .as_deref()
-            .map(Uuid::parse_str)
-            .transpose()
-            .map_err(|_| ApiError::invalid("page_token", "not a token this service issued"))?;
-        let mut conn = self.conn().await?;
-        let mut rows = schedules::list(&mut conn, account, after, page.fetch_limit())
-            .await
-            .map_err(ApiError::from)?;
-        let next_page_token = page.finish(&mut rows, |row| row.id.to_string());
+        let mut rows =
+            schedules::list(&self.pool, account, page.after_id()?, page.fetch_limit()).await?;
+        let next_page_token = page.finish_keyed(&mut rows, |row| row.id);
         Ok(Response::new(ListReportSchedulesResponse {
             schedules: rows.iter().map(report_wire::schedule).collect(),
             next_page_token,
@@ -162,118 +126,92 @@ impl RefreshApi {
         &self,
         request: Request<UpdateReportScheduleRequest>,
     ) -> Result<Response<UpdateReportScheduleResponse>, Status> {
-        const METHOD: &str = "UpdateReportSchedule";
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        caller.require_writer()?;
-        idempotency::validate(&request.request_id)?;
-        let wanted = request.schedule.unwrap_or_default();
-        let id = parse_id("schedule.id", &wanted.id)?;
-        let account = account_of(&caller, &wanted.account_id)?;
-        let paths: BTreeSet<String> = match &request.update_mask {
-            Some(mask) if !mask.paths.is_empty() => mask.paths.iter().cloned().collect(),
-            _ => report_wire::implied_mask(&wanted)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-        };
-        if let Some(unknown) = paths.iter().find(|p| !UPDATABLE.contains(&p.as_str())) {
-            return Err(ApiError::invalid(
-                "update_mask",
-                format!(
-                    "unknown field path {unknown:?}; updatable: {}",
-                    UPDATABLE.join(", ")
-                ),
-            )
-            .into());
-        }
+        let (caller, request) = open_writing(request)?;
+        let wanted = request.schedule.clone().unwrap_or_default();
+        let id = fields::id("schedule.id", &wanted.id)?;
+        let account = fields::account_of(&caller, "account_id", &wanted.account_id)?;
+        let key = RequestKey::in_account(
+            &caller,
+            account,
+            "UpdateReportSchedule",
+            &request.request_id,
+        )?;
+        let paths = update_paths(&request, &wanted)?;
         let has = |path: &str| paths.contains(path);
-        let scope = scope(account, &caller);
-        let current = {
-            let mut conn = self.conn().await?;
-            if let Some(answer) =
-                idempotency::replay(&mut conn, &scope, METHOD, &request.request_id)
-                    .await
-                    .map_err(ApiError::from)?
-            {
-                return Ok(Response::new(answer));
-            }
-            schedules::get(&mut conn, account, id)
-                .await
-                .map_err(ApiError::from)?
-                .ok_or_else(|| ApiError::not_found("report schedule", id))?
-        };
-        etag_matches(&wanted.etag, &current)?;
+        if let Some(answer) = self.replayed(&key).await? {
+            return Ok(Response::new(answer));
+        }
+        // A stale etag is refused before anything is asked of the library.
+        let current = schedules::get(&self.pool, account, id).await?;
+        trellis_platform::etag::require(&wanted.etag, &current.etag(), "schedule")?;
 
         let mut violations = Violations::new();
         let mut definition = ScheduleDefinition::from(&current);
         report_wire::apply(&wanted, has, &mut definition, &mut violations);
-        definition.check(&mut violations);
-        if has("cron_expression") {
-            definition.check_interval(self.settings.report_min_interval, &mut violations);
-        }
-        if has("user_id") {
-            check_user(&caller, &definition.user_id)?;
-        }
-        let retarget = has("klips") || has("dashboard_id");
-        if retarget {
-            check_target(&self.peers, account, &definition.target, &mut violations).await?;
-        }
-        violations.into_result()?;
-        // A new timing or target replaces the next send (and any prepared, unsent one).
-        let retime = retarget
-            || ["cron_expression", "time_zone", "paused", "lead_time"]
-                .iter()
-                .any(|path| has(path));
-        let (next_send_time, prepare_at) =
-            definition.timing(Utc::now(), self.settings.report_lead_time);
-
-        let request_id = request.request_id.clone();
-        let etag = wanted.etag.clone();
-        let mut conn = self.conn().await?;
-        let answer = conn
-            .transaction::<_, StoreError, _>(async move |conn| {
-                if let Some(answer) = idempotency::replay(conn, &scope, METHOD, &request_id).await?
-                {
-                    return Ok(Ok(answer));
-                }
-                let Some(current) = schedules::get_for_update(conn, account, id).await? else {
-                    return Err(StoreError::NotFound);
+        let retime = [
+            "cron_expression",
+            "time_zone",
+            "paused",
+            "lead_time",
+            "klips",
+            "dashboard_id",
+        ]
+        .into_iter()
+        .any(has);
+        let draft = Draft {
+            definition,
+            violations,
+        };
+        let (settings, etag) = (&self.settings, wanted.etag);
+        self.save(
+            &caller,
+            &key,
+            account,
+            draft,
+            has,
+            async |conn, definition| {
+                let change = Change {
+                    definition: definition.clone(),
+                    etag,
+                    retime,
                 };
-                if let Err(error) = etag_matches(&etag, &current) {
-                    return Ok(Err(error));
-                }
-                let (klip_ids, dashboard_id) = match &definition.target {
-                    Target::Klips(ids) => (ids.clone(), None),
-                    Target::Dashboard(id) => (Vec::new(), Some(*id)),
-                };
-                let mut row = StoredSchedule {
-                    name: definition.name.clone(),
-                    cron_expression: definition.cron_expression.trim().to_owned(),
-                    time_zone: definition.time_zone.clone(),
-                    recipients: definition.recipients.clone(),
-                    klip_ids,
-                    dashboard_id,
-                    lead_time_ms: definition.lead_time.map(|lead| lead.as_millis() as i64),
-                    user_id: definition.user_id.clone(),
-                    paused: definition.paused,
-                    version: current.version + 1,
-                    ..current.clone()
-                };
-                if retime {
-                    row.next_send_time = next_send_time;
-                    row.prepare_at = prepare_at;
-                    schedules::discard_unsent(conn, id).await?;
-                }
-                let updated = schedules::replace(conn, &row).await?;
-                let answer = UpdateReportScheduleResponse {
+                let updated = schedules::update(conn, settings, account, id, &change).await?;
+                Ok(UpdateReportScheduleResponse {
                     schedule: Some(report_wire::schedule(&updated)),
-                };
-                idempotency::remember(conn, &scope, METHOD, &request_id, &answer).await?;
-                Ok(Ok(answer))
-            })
-            .await
-            .map_err(|error| store_error(error, id))??;
+                })
+            },
+        )
+        .await
+    }
+
+    /// Checks the draft (the fields `changed` names: see `schedules::check`), saves it with
+    /// `write` under the request id, and wakes the report loop.
+    async fn save<R: prost::Message + Default>(
+        &self,
+        caller: &Caller,
+        key: &RequestKey<'_>,
+        account: Uuid,
+        draft: Draft,
+        changed: impl Fn(&str) -> bool,
+        write: impl AsyncFnOnce(&mut AsyncPgConnection, &ScheduleDefinition) -> ApiResult<R>,
+    ) -> Result<Response<R>, Status> {
+        let Draft {
+            definition,
+            violations,
+        } = draft;
+        let settings = &self.settings;
+        schedules::check(
+            &self.peers,
+            settings,
+            caller,
+            account,
+            &definition,
+            changed,
+            violations,
+        )
+        .await?;
+        let answer =
+            replay::write(&self.pool, key, async |conn| write(conn, &definition).await).await?;
         self.reports_wake.notify_one();
         Ok(Response::new(answer))
     }
@@ -282,36 +220,20 @@ impl RefreshApi {
         &self,
         request: Request<DeleteReportScheduleRequest>,
     ) -> Result<Response<DeleteReportScheduleResponse>, Status> {
-        const METHOD: &str = "DeleteReportSchedule";
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        caller.require_writer()?;
-        idempotency::validate(&request.request_id)?;
-        let id = parse_id("id", &request.id)?;
-        let account = account_of(&caller, &request.account_id)?;
-        let scope = scope(account, &caller);
-        let request_id = request.request_id.clone();
-        let etag = request.etag.clone();
-        let mut conn = self.conn().await?;
-        let answer = conn
-            .transaction::<_, StoreError, _>(async move |conn| {
-                if let Some(answer) = idempotency::replay(conn, &scope, METHOD, &request_id).await?
-                {
-                    return Ok(Ok(answer));
-                }
-                let Some(current) = schedules::get_for_update(conn, account, id).await? else {
-                    return Err(StoreError::NotFound);
-                };
-                if let Err(error) = etag_matches(&etag, &current) {
-                    return Ok(Err(error));
-                }
-                schedules::delete(conn, account, id).await?;
-                let answer = DeleteReportScheduleResponse {};
-                idempotency::remember(conn, &scope, METHOD, &request_id, &answer).await?;
-                Ok(Ok(answer))
-            })
-            .await
-            .map_err(|error| store_error(error, id))??;
+        let (caller, request) = open_writing(request)?;
+        let id = fields::id("id", &request.id)?;
+        let account = fields::account_of(&caller, "account_id", &request.account_id)?;
+        let key = RequestKey::in_account(
+            &caller,
+            account,
+            "DeleteReportSchedule",
+            &request.request_id,
+        )?;
+        let answer = replay::write(&self.pool, &key, async |conn| {
+            schedules::delete(conn, account, id, &request.etag).await?;
+            Ok(DeleteReportScheduleResponse {})
+        })
+        .await?;
         Ok(Response::new(answer))
     }
 
@@ -319,40 +241,15 @@ impl RefreshApi {
         &self,
         request: Request<ListReportDeliveriesRequest>,
     ) -> Result<Response<ListReportDeliveriesResponse>, Status> {
-        let caller = caller(&request)?;
-        let request = request.into_inner();
-        let id = parse_id("schedule_id", &request.schedule_id)?;
-        let account = account_of(&caller, &request.account_id)?;
+        let (caller, request) = open(request)?;
+        let id = fields::id("schedule_id", &request.schedule_id)?;
+        let account = fields::account_of(&caller, "account_id", &request.account_id)?;
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
-        let before = page
-            .after
-            .as_deref()
-            .map(|token| {
-                token
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(chrono::DateTime::from_timestamp_micros)
-            })
-            .map(|time| {
-                time.ok_or_else(|| {
-                    ApiError::invalid("page_token", "not a token this service issued")
-                })
-            })
-            .transpose()?;
-        let mut conn = self.conn().await?;
-        if schedules::get(&mut conn, account, id)
-            .await
-            .map_err(ApiError::from)?
-            .is_none()
-        {
-            return Err(ApiError::not_found("report schedule", id).into());
-        }
-        let mut rows = deliveries::list(&mut conn, id, before, page.fetch_limit())
-            .await
-            .map_err(ApiError::from)?;
-        let next_page_token = page.finish(&mut rows, |row| {
-            row.scheduled_time.timestamp_micros().to_string()
-        });
+        // Latest first: a page ends before the scheduled time of the last one sent.
+        let before = page.after_key::<DateTime<Utc>>()?;
+        let mut rows =
+            schedules::deliveries(&self.pool, account, id, before, page.fetch_limit()).await?;
+        let next_page_token = page.finish_keyed(&mut rows, |row| row.scheduled_time);
         Ok(Response::new(ListReportDeliveriesResponse {
             deliveries: rows.iter().map(report_wire::delivery).collect(),
             next_page_token,

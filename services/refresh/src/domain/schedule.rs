@@ -12,7 +12,7 @@ use trellis_platform::error::Violations;
 use trellis_platform::validate::text_problem;
 use uuid::Uuid;
 
-use super::cron::Cron;
+use crate::domain::cron::Cron;
 
 /// Recipients of one schedule, at most.
 pub const MAX_RECIPIENTS: usize = 50;
@@ -180,27 +180,10 @@ impl ScheduleDefinition {
     ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
         let next = self.next_send(after);
         let lead = self.lead_time_or(default_lead);
-        (next, next.map(|send| crate::clock::before(send, lead)))
-    }
-}
-
-impl From<&crate::model::ReportSchedule> for ScheduleDefinition {
-    fn from(stored: &crate::model::ReportSchedule) -> Self {
-        ScheduleDefinition {
-            name: stored.name.clone(),
-            cron_expression: stored.cron_expression.clone(),
-            time_zone: stored.time_zone.clone(),
-            recipients: stored.recipients.clone(),
-            target: match stored.dashboard_id {
-                Some(dashboard) => Target::Dashboard(dashboard),
-                None => Target::Klips(stored.klip_ids.clone()),
-            },
-            lead_time: stored
-                .lead_time_ms
-                .map(|ms| Duration::from_millis(ms.max(0) as u64)),
-            user_id: stored.user_id.clone(),
-            paused: stored.paused,
-        }
+        (
+            next,
+            next.map(|send| crate::domain::clock::before(send, lead)),
+        )
     }
 }
 

@@ -9,6 +9,7 @@ mod bounded;
 pub mod guard;
 pub mod parse;
 pub mod retry_after;
+mod secrets;
 pub mod wire_size;
 
 use std::time::Duration;
@@ -19,7 +20,9 @@ use sha2::{Digest, Sha256};
 
 use self::parse::Bounds;
 use self::retry_after::RetryAfter;
-use crate::model::DataFormat;
+pub use self::secrets::redact;
+use self::secrets::same_destination;
+use crate::domain::job::DataFormat;
 use crate::settings::Settings;
 
 /// The request of one data-source instance, resolved (I13).
@@ -99,26 +102,6 @@ pub enum FetchOutcome {
     Failed(String),
 }
 
-/// A redirect of a request that carries a secret may go only where the secret was meant
-/// for: the same host and port, and not from https down to http.
-fn same_destination(first: &url::Url, next: &url::Url) -> Result<(), &'static str> {
-    let same_host = first.host_str() == next.host_str();
-    let same_origin = same_host
-        && first.scheme() == next.scheme()
-        && first.port_or_known_default() == next.port_or_known_default();
-    let upgrade = same_host
-        && (first.scheme(), next.scheme()) == ("http", "https")
-        && first.port().is_none()
-        && next.port().is_none();
-    if same_origin || upgrade {
-        Ok(())
-    } else if same_host && first.scheme() == "https" {
-        Err("a redirect from https to http is not followed with the data source's credentials")
-    } else {
-        Err("a redirect to another host is not followed with the data source's credentials")
-    }
-}
-
 /// The HTTP client of the workers.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -132,7 +115,7 @@ pub struct Fetcher {
     allow_private: bool,
     default_retry_after: Duration,
     max_retry_after: Duration,
-    request_timeout: Duration,
+    fetch_timeout: Duration,
 }
 
 impl Fetcher {
@@ -141,7 +124,7 @@ impl Fetcher {
         let client = |same_origin_only: bool| {
             reqwest::Client::builder()
                 .connect_timeout(settings.connect_timeout)
-                .timeout(settings.request_timeout)
+                .timeout(settings.fetch_timeout)
                 // Proxies would hide the real destination from the guard.
                 .no_proxy()
                 .dns_resolver(std::sync::Arc::new(guard::GuardedResolver {
@@ -173,7 +156,7 @@ impl Fetcher {
             allow_private,
             default_retry_after: settings.default_retry_after,
             max_retry_after: settings.max_retry_after,
-            request_timeout: settings.request_timeout,
+            fetch_timeout: settings.fetch_timeout,
         })
     }
 
@@ -189,15 +172,48 @@ impl Fetcher {
     }
 
     async fn fetch_inner(&self, request: &HttpRequest, credentials: &Credentials) -> FetchOutcome {
+        let builder = match self.request(request, credentials) {
+            Ok(builder) => builder,
+            Err(message) => return FetchOutcome::Failed(message),
+        };
+        let response = match builder.send().await {
+            Ok(response) => response,
+            Err(error) => return FetchOutcome::Failed(self.describe(error)),
+        };
+        if let Some(refused) = self.refusal(&response, credentials) {
+            return refused;
+        }
+        let body = match self.body(response).await {
+            Ok(body) => body,
+            Err(message) => return FetchOutcome::Failed(message),
+        };
+        match parse::parse(request.format, &body, &self.bounds) {
+            Ok(data) => FetchOutcome::Fetched(Body {
+                format: request.format,
+                data,
+                content_hash: hex::encode(Sha256::digest(&body)),
+                size_bytes: body.len() as i64,
+            }),
+            Err(message) => FetchOutcome::Failed(message),
+        }
+    }
+
+    /// The request to send: the destination checked, the credentials, headers and body in
+    /// place, on the client that keeps them at their destination when they may be secret.
+    fn request(
+        &self,
+        request: &HttpRequest,
+        credentials: &Credentials,
+    ) -> Result<reqwest::RequestBuilder, String> {
         let mut url = match url::Url::parse(&request.url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             Ok(url) => {
-                return FetchOutcome::Failed(format!("unsupported URL scheme `{}`", url.scheme()));
+                return Err(format!("unsupported URL scheme `{}`", url.scheme()));
             }
-            Err(error) => return FetchOutcome::Failed(format!("invalid URL: {error}")),
+            Err(error) => return Err(format!("invalid URL: {error}")),
         };
         if let Err(refused) = guard::check_literal(&url, self.allow_private) {
-            return FetchOutcome::Failed(refused.to_string());
+            return Err(refused.to_string());
         }
         if let Credentials::ApiKeyQuery { name, key } = credentials {
             url.query_pairs_mut().append_pair(name, key);
@@ -223,7 +239,7 @@ impl Fetcher {
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
             ) else {
-                return FetchOutcome::Failed(format!("invalid header `{name}`"));
+                return Err(format!("invalid header `{name}`"));
             };
             if auth_header.as_ref() == Some(&name) {
                 continue;
@@ -242,7 +258,7 @@ impl Fetcher {
                     builder.header(name.as_str(), value)
                 }
                 Err(_) => {
-                    return FetchOutcome::Failed(format!(
+                    return Err(format!(
                         "the API key for header `{name}` is not a valid header value"
                     ));
                 }
@@ -251,11 +267,16 @@ impl Fetcher {
         if !request.body.is_empty() {
             builder = builder.body(request.body.clone());
         }
+        Ok(builder)
+    }
 
-        let mut response = match builder.send().await {
-            Ok(response) => response,
-            Err(error) => return FetchOutcome::Failed(self.describe(error)),
-        };
+    /// What an answer that is not the data means: a 429 (with its wait), an expired access
+    /// token, an error status, or a length past the cap. `None` for data to read.
+    fn refusal(
+        &self,
+        response: &reqwest::Response,
+        credentials: &Credentials,
+    ) -> Option<FetchOutcome> {
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             let header = response
@@ -266,39 +287,42 @@ impl Fetcher {
                 RetryAfter::Absent => self.default_retry_after,
                 RetryAfter::Wait(wait) => wait,
                 RetryAfter::Unreadable(retry_after) => {
-                    return FetchOutcome::RateLimitedUnreadable { retry_after };
+                    return Some(FetchOutcome::RateLimitedUnreadable { retry_after });
                 }
             };
-            return FetchOutcome::RateLimited {
+            return Some(FetchOutcome::RateLimited {
                 retry_after: retry_after::clamp(wait, self.max_retry_after),
-            };
+            });
         }
         if status == reqwest::StatusCode::UNAUTHORIZED
             && matches!(credentials, Credentials::Bearer(_))
         {
-            return FetchOutcome::Unauthorized;
+            return Some(FetchOutcome::Unauthorized);
         }
         if !status.is_success() {
-            return FetchOutcome::Failed(format!("HTTP {status}"));
+            return Some(FetchOutcome::Failed(format!("HTTP {status}")));
         }
         if let Some(length) = response.content_length()
             && length > self.max_bytes
         {
-            return FetchOutcome::Failed(format!(
+            return Some(FetchOutcome::Failed(format!(
                 "the response is larger than the limit of {} bytes ({length} bytes)",
                 self.max_bytes
-            ));
+            )));
         }
+        None
+    }
 
-        // A body without a length (chunked, or endless) is cut off at the cap, and the
-        // client's total timeout bounds one that trickles.
+    /// The body, read up to the cap. A body without a length (chunked, or endless) is cut off
+    /// at the cap, and the client's total timeout bounds one that trickles.
+    async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, String> {
         let mut body =
             Vec::with_capacity(response.content_length().unwrap_or(0).min(self.max_bytes) as usize);
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
-                        return FetchOutcome::Failed(format!(
+                        return Err(format!(
                             "the response is larger than the limit of {} bytes",
                             self.max_bytes
                         ));
@@ -306,18 +330,10 @@ impl Fetcher {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(error) => return FetchOutcome::Failed(self.describe(error)),
+                Err(error) => return Err(self.describe(error)),
             }
         }
-        match parse::parse(request.format, &body, &self.bounds) {
-            Ok(data) => FetchOutcome::Fetched(Body {
-                format: request.format,
-                data,
-                content_hash: hex::encode(Sha256::digest(&body)),
-                size_bytes: body.len() as i64,
-            }),
-            Err(message) => FetchOutcome::Failed(message),
-        }
+        Ok(body)
     }
 
     /// A client error in words, without the URL (which may carry an API key).
@@ -326,7 +342,7 @@ impl Fetcher {
             return refused.to_string();
         }
         if error.is_timeout() {
-            return format!("timed out (the limit is {:?})", self.request_timeout);
+            return format!("timed out (the limit is {:?})", self.fetch_timeout);
         }
         let error = error.without_url();
         let mut message = error.to_string();
@@ -340,42 +356,9 @@ impl Fetcher {
     }
 }
 
-/// `message` with every secret replaced.
-pub fn redact(message: &str, secrets: &[&str]) -> String {
-    let mut message = message.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        message = message.replace(secret, "[redacted]");
-        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        message = message.replace(&encoded, "[redacted]");
-    }
-    message
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_credentialed_redirect_stays_at_its_destination() {
-        let url = |text: &str| url::Url::parse(text).unwrap();
-        let same = |a: &str, b: &str| same_destination(&url(a), &url(b)).is_ok();
-        assert!(same("https://api.example/a", "https://api.example/b"));
-        assert!(same("http://api.example/a", "https://api.example/a"));
-        assert!(same("http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b"));
-        assert!(!same("https://api.example/a", "http://api.example/a"));
-        assert!(!same("https://api.example/a", "https://evil.example/a"));
-        assert!(!same("http://127.0.0.1:8080/a", "http://127.0.0.1:9090/a"));
-        assert!(!same("https://api.example/a", "https://api.example.evil/a"));
-    }
-
-    #[test]
-    fn secrets_are_redacted_plain_and_url_encoded() {
-        let message = "GET /data?api_key=s3cr%2Bt failed; s3cr+t";
-        assert_eq!(
-            redact(message, &["s3cr+t"]),
-            "GET /data?api_key=[redacted] failed; [redacted]"
-        );
-    }
 
     #[test]
     fn credentials_never_print_their_secret() {

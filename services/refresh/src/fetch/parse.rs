@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::bounded;
 use super::wire_size::{field_len, list_len, string_len};
-use crate::model::DataFormat;
+use crate::domain::job::DataFormat;
 
 /// Most fields of one CSV record: a formula's lookups cost columns × rows.
 pub const MAX_CSV_COLUMNS: usize = 1_000;

@@ -13,35 +13,34 @@
 //! Between passes the loop sleeps until the next step is due (read from the database), a
 //! schedule changes on this replica, or `report_interval` passes.
 //!
-//! - `cron`, `schedule`: when a schedule sends, and what a valid schedule is.
-//! - `prepare`, `send`: the two steps; `plan` what a delivery keeps between them.
+//! - `prepare`, `send`: the two steps (`domain::plan` is what a delivery keeps between
+//!   them, `domain::schedule` when a schedule sends).
 //! - `email`, `mailer`: the message and the relay.
 
-pub mod cron;
 pub mod email;
 pub mod mailer;
-pub mod plan;
 pub mod prepare;
-pub mod schedule;
 pub mod send;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
 use tokio::sync::Notify;
 use tonic::Status;
 use tracing::Instrument;
+use trellis_platform::background::Background;
+use trellis_platform::db;
 use trellis_platform::db::DbPool;
 use trellis_platform::error::StoreError;
 
-use crate::model::{DeliveryStage, ReportDelivery, ReportSchedule};
+use crate::domain::delivery::DeliveryStage;
+use crate::domain::schedule::ScheduleDefinition;
 use crate::peers::Peers;
 use crate::settings::Settings;
+use crate::store::rows::{ReportDelivery, ReportSchedule};
 use crate::store::{deliveries, schedules};
 use mailer::Mailer;
-use schedule::ScheduleDefinition;
 
 /// Delivery steps one replica claims per pass, at most.
 const BATCH: i64 = 4;
@@ -59,8 +58,11 @@ pub struct ReportContext {
 }
 
 /// Runs the report loop of one replica; `wake` makes it look at once.
-pub async fn run(context: Arc<ReportContext>, wake: Arc<Notify>) {
-    loop {
+pub async fn run(context: Arc<ReportContext>, wake: Arc<Notify>, background: Background) {
+    let stop = background.token();
+    // A pass in progress when the server stops finishes its steps (each is bounded by the
+    // relay's timeout and fenced by its lease); no other starts.
+    while !stop.is_cancelled() {
         let claimed = match pass(&context).await {
             Ok(claimed) => claimed,
             Err(error) => {
@@ -73,6 +75,7 @@ pub async fn run(context: Arc<ReportContext>, wake: Arc<Notify>) {
         }
         let wait = next_wait(&context).await;
         tokio::select! {
+            () = stop.cancelled() => {}
             () = wake.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
@@ -94,8 +97,8 @@ async fn pass(context: &Arc<ReportContext>) -> anyhow::Result<usize> {
 }
 
 async fn step(context: &ReportContext, delivery: ReportDelivery) {
-    let (name, result) = match delivery.stage() {
-        Some(DeliveryStage::Prepare) => {
+    let (name, result) = match delivery.stage {
+        DeliveryStage::Prepare => {
             let span = tracing::info_span!(
                 "report.prepare",
                 schedule = %delivery.schedule_id,
@@ -107,7 +110,7 @@ async fn step(context: &ReportContext, delivery: ReportDelivery) {
                 prepare::prepare(context, delivery).instrument(span).await,
             )
         }
-        Some(DeliveryStage::Send) => {
+        DeliveryStage::Send => {
             let span = tracing::info_span!(
                 "report.send",
                 schedule = %delivery.schedule_id,
@@ -136,9 +139,8 @@ async fn next_wait(context: &ReportContext) -> Duration {
         return longest;
     };
     match deliveries::next_wakeup(&mut conn).await {
-        Ok(Some(seconds)) => {
-            crate::clock::seconds(seconds.max(0.001)).map_or(longest, |wait| wait.min(longest))
-        }
+        Ok(Some(seconds)) => crate::domain::clock::seconds(seconds.max(0.001))
+            .map_or(longest, |wait| wait.min(longest)),
         _ => longest,
     }
 }
@@ -158,13 +160,12 @@ impl ReportContext {
         let (next, prepare_at) =
             definition.timing(scheduled.max(Utc::now()), self.settings.report_lead_time);
         let schedule_id = schedule.id;
-        let why = why.to_owned();
         let mut conn = self.pool.get().await?;
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            if deliveries::skip(conn, hold, &why).await? {
+        db::transaction(&mut conn, async |conn| {
+            if deliveries::skip(conn, hold, why).await? {
                 schedules::advance(conn, schedule_id, scheduled, next, prepare_at, None).await?;
             }
-            Ok(())
+            Ok::<_, StoreError>(())
         })
         .await?;
         Ok(())
@@ -183,7 +184,7 @@ impl ReportContext {
             return self.skip(delivery, schedule, &message).await;
         }
         tracing::warn!(delivery = %delivery.id, code = ?status.code(), %message, "report step postponed");
-        let again = crate::clock::after(Utc::now(), self.settings.default_retry_after);
+        let again = crate::domain::clock::after(Utc::now(), self.settings.default_retry_after);
         let mut conn = self.pool.get().await?;
         deliveries::postpone(&mut conn, delivery.hold(), again, &message).await?;
         Ok(())

@@ -5,18 +5,18 @@
 //! of the queue is moved to the front. The plan (Klips, data sources, their jobs) is kept
 //! with the delivery, which is then due at its send time.
 
-use diesel_async::AsyncConnection;
 use futures::StreamExt;
 use tonic::{Code, Status};
+use trellis_platform::db;
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
 use super::ReportContext;
-use super::plan::{PlannedKlip, PlannedSource, ReportPlan};
-use super::schedule::{ScheduleDefinition, Target};
-use crate::model::{
-    InstanceId, NewJob, ReportDelivery, ReportSchedule, ResolvedInstance, Trigger, interval_ms,
-};
+use crate::domain::job::{InstanceId, ResolvedInstance, Trigger};
+use crate::domain::plan::{PlannedKlip, PlannedSource, ReportPlan};
+use crate::domain::schedule::{ScheduleDefinition, Target};
+use crate::peers::convert::resolved_instance;
+use crate::store::rows::{NewJob, ReportDelivery, ReportSchedule};
 use crate::store::{deliveries, instances, jobs, schedules};
 
 /// Library calls made at once while preparing one delivery.
@@ -30,6 +30,20 @@ pub fn is_gone(status: &Status) -> bool {
     )
 }
 
+/// Why a delivery is not prepared now.
+enum Stop {
+    /// Nothing is left to report: the delivery is skipped.
+    Skip(&'static str),
+    /// The library did not answer: the step is tried again later.
+    Library(Status),
+}
+
+impl From<Status> for Stop {
+    fn from(status: Status) -> Self {
+        Stop::Library(status)
+    }
+}
+
 pub async fn prepare(context: &ReportContext, delivery: ReportDelivery) -> anyhow::Result<()> {
     let Some(schedule) = ({
         let mut conn = context.pool.get().await?;
@@ -39,8 +53,33 @@ pub async fn prepare(context: &ReportContext, delivery: ReportDelivery) -> anyho
         return Ok(());
     };
     let definition = ScheduleDefinition::from(&schedule);
-    let account = schedule.account_id;
+    let (plan, to_queue) = match plan(context, schedule.account_id, &definition).await {
+        Ok(planned) => planned,
+        Err(Stop::Skip(why)) => return context.skip(&delivery, &schedule, why).await,
+        Err(Stop::Library(status)) => {
+            return context.library_trouble(&delivery, &schedule, &status).await;
+        }
+    };
+    let queued = queue_at_front(context, &delivery, &schedule, &definition, plan, to_queue).await?;
+    if let Some(queued) = queued {
+        tracing::info!(
+            schedule = %schedule.id,
+            delivery = %delivery.id,
+            scheduled_time = %delivery.scheduled_time,
+            queued,
+            "a report's data sources are queued at the front of the queue"
+        );
+    }
+    Ok(())
+}
 
+/// The report's plan (its Klips, in report order, and the data sources they bind), and the
+/// instances to queue for it.
+async fn plan(
+    context: &ReportContext,
+    account: Uuid,
+    definition: &ScheduleDefinition,
+) -> Result<(ReportPlan, Vec<ResolvedInstance>), Stop> {
     let klip_ids = match &definition.target {
         Target::Klips(ids) => ids.clone(),
         Target::Dashboard(dashboard) => match context.peers.dashboard(*dashboard, account).await {
@@ -50,25 +89,29 @@ pub async fn prepare(context: &ReportContext, delivery: ReportDelivery) -> anyho
                 .filter_map(|id| Uuid::parse_str(id).ok())
                 .collect(),
             Err(status) if is_gone(&status) => {
-                return context
-                    .skip(
-                        &delivery,
-                        &schedule,
-                        "the report's dashboard no longer exists",
-                    )
-                    .await;
+                return Err(Stop::Skip("the report's dashboard no longer exists"));
             }
-            Err(status) => return context.library_trouble(&delivery, &schedule, &status).await,
+            Err(status) => return Err(Stop::Library(status)),
         },
     };
+    let (mut plan, bound) = klips(context, account, klip_ids).await?;
+    if plan.klips.is_empty() {
+        return Err(Stop::Skip("none of the report's Klips exists any more"));
+    }
+    let to_queue = data_sources(context, account, &definition.user_id, bound, &mut plan).await?;
+    Ok((plan, to_queue))
+}
 
-    // The Klips, in report order, and the data sources they bind.
-    let peers = context.peers.clone();
+/// The Klips that still exist, in report order (the others are the plan's missing ones),
+/// and the data sources they bind.
+async fn klips(
+    context: &ReportContext,
+    account: Uuid,
+    klip_ids: Vec<Uuid>,
+) -> Result<(ReportPlan, Vec<Uuid>), Status> {
+    let peers = &context.peers;
     let found = futures::stream::iter(klip_ids)
-        .map(move |id| {
-            let peers = peers.clone();
-            async move { (id, peers.klip(id, account).await) }
-        })
+        .map(|id| async move { (id, peers.klip(id, account).await) })
         .buffered(CONCURRENCY)
         .collect::<Vec<_>>()
         .await;
@@ -90,33 +133,29 @@ pub async fn prepare(context: &ReportContext, delivery: ReportDelivery) -> anyho
                 }
             }
             Err(status) if is_gone(&status) => plan.missing_klips.push(id),
-            Err(status) => return context.library_trouble(&delivery, &schedule, &status).await,
+            Err(status) => return Err(status),
         }
     }
-    if plan.klips.is_empty() {
-        return context
-            .skip(
-                &delivery,
-                &schedule,
-                "none of the report's Klips exists any more",
-            )
-            .await;
-    }
+    Ok((plan, bound))
+}
 
-    // Each data source resolved for the schedule's account and user (I13).
-    let user = definition.user_id.clone();
-    let peers = context.peers.clone();
+/// Each data source resolved for the schedule's account and `user` (I13), added to the
+/// plan; answers the instances to queue.
+async fn data_sources(
+    context: &ReportContext,
+    account: Uuid,
+    user: &str,
+    bound: Vec<Uuid>,
+    plan: &mut ReportPlan,
+) -> Result<Vec<ResolvedInstance>, Status> {
+    let peers = &context.peers;
     let resolutions = futures::stream::iter(bound)
-        .map(move |source| {
-            let peers = peers.clone();
-            let user = user.clone();
-            async move {
-                let (resolved, described) = futures::join!(
-                    peers.resolve(source, account, &user, None),
-                    peers.data_source(source, account)
-                );
-                (source, resolved, described)
-            }
+        .map(|source| async move {
+            let (resolved, described) = futures::join!(
+                peers.resolve(source, account, user, None),
+                peers.data_source(source, account)
+            );
+            (source, resolved, described)
         })
         .buffered(CONCURRENCY)
         .collect::<Vec<_>>()
@@ -142,42 +181,22 @@ pub async fn prepare(context: &ReportContext, delivery: ReportDelivery) -> anyho
             }
             Ok(resolved) => {
                 planned.instance_key = resolved.instance_key.clone();
-                to_queue.push(ResolvedInstance {
-                    id: InstanceId {
-                        data_source_id: source,
-                        instance_key: resolved.instance_key.clone(),
-                    },
-                    account_id: account,
-                    // Only a dynamic data source depends on the user's values.
-                    resolve_user_id: if resolved.properties.is_empty() {
-                        String::new()
-                    } else {
-                        definition.user_id.clone()
-                    },
-                    url: resolved.url.clone(),
-                    data_source_version: resolved.data_source_version,
-                    refresh_interval_ms: interval_ms(resolved.refresh_interval.as_ref()),
-                });
+                // Only a dynamic data source depends on the user's values.
+                let user = if resolved.properties.is_empty() {
+                    ""
+                } else {
+                    user
+                };
+                to_queue.push(resolved_instance(source, account, user, &resolved));
             }
             Err(status) if is_gone(&status) => {
                 planned.problem = Some("the data source no longer exists".into());
             }
-            Err(status) => return context.library_trouble(&delivery, &schedule, &status).await,
+            Err(status) => return Err(status),
         }
         plan.data_sources.push(planned);
     }
-
-    let queued = queue_at_front(context, &delivery, &schedule, &definition, plan, to_queue).await?;
-    if let Some(queued) = queued {
-        tracing::info!(
-            schedule = %schedule.id,
-            delivery = %delivery.id,
-            scheduled_time = %delivery.scheduled_time,
-            queued,
-            "a report's data sources are queued at the front of the queue"
-        );
-    }
-    Ok(())
+    Ok(to_queue)
 }
 
 /// In one transaction, fenced by the delivery's claim: records the instances, queues each
@@ -198,8 +217,7 @@ async fn queue_at_front(
     // The refreshes continue the trace of this preparation.
     let trace_context = crate::trace::current();
     let mut conn = context.pool.get().await?;
-    let outcome = conn
-        .transaction::<_, StoreError, _>(async move |conn| {
+    let outcome = db::transaction(&mut conn, async |conn| {
             if !deliveries::lock_held(conn, hold).await? {
                 return Ok(None);
             }
@@ -242,12 +260,12 @@ async fn queue_at_front(
             let (send_at, deadline) = if scheduled > now {
                 (scheduled, scheduled)
             } else {
-                (now, crate::clock::after(now, lead))
+                (now, crate::domain::clock::after(now, lead))
             };
             if !deliveries::prepared(conn, hold, plan.to_json(), send_at, deadline).await? {
                 return Err(StoreError::NotFound);
             }
-            Ok(Some(queued))
+            Ok::<_, StoreError>(Some(queued))
         })
         .await;
     match outcome {

@@ -8,17 +8,20 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use futures::StreamExt;
+use tonic::Status;
+use trellis_platform::db;
 use trellis_platform::error::StoreError;
 
 use super::ReportContext;
 use super::email::{KlipSection, Report};
-use super::plan::{ReportPlan, StaleSource, stale_to_json};
 use super::prepare::is_gone;
-use super::schedule::ScheduleDefinition;
-use crate::model::{InstanceId, JobState, ReportDelivery, ReportSchedule};
+use crate::domain::job::{InstanceId, JobState};
+use crate::domain::plan::{ReportPlan, StaleSource, stale_to_json};
+use crate::domain::schedule::ScheduleDefinition;
 use crate::store::deliveries::{self, Attempt};
+use crate::store::rows::{ReportDelivery, ReportSchedule};
 use crate::store::{instances, jobs, schedules};
 
 /// Klips rendered at once for one report.
@@ -64,18 +67,40 @@ pub async fn send(context: &ReportContext, delivery: ReportDelivery) -> anyhow::
             let retry_at = (!error.permanent)
                 .then(|| context.settings.report_send_retries.after(failed))
                 .flatten()
-                .map(|wait| crate::clock::after(now, wait));
+                .map(|wait| crate::domain::clock::after(now, wait));
             Attempt::Failed {
                 message: format!("the mail relay did not take the report: {}", error.message),
                 retry_at,
             }
         }
     };
+    record(
+        context,
+        &delivery,
+        &schedule,
+        recipients.len(),
+        attempt,
+        now,
+    )
+    .await
+}
+
+/// Records an attempt to send `delivery` (to `recipients` addresses) and, after its first
+/// attempt, moves the schedule on to its next send.
+async fn record(
+    context: &ReportContext,
+    delivery: &ReportDelivery,
+    schedule: &ReportSchedule,
+    recipients: usize,
+    attempt: Attempt,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let hold = delivery.hold();
     match &attempt {
         Attempt::Sent { .. } => tracing::info!(
             schedule = %schedule.id,
             delivery = %delivery.id,
-            recipients = recipients.len(),
+            recipients,
             attempt = delivery.attempts + 1,
             "report sent"
         ),
@@ -89,12 +114,12 @@ pub async fn send(context: &ReportContext, delivery: ReportDelivery) -> anyhow::
         ),
     }
 
-    let definition = ScheduleDefinition::from(&schedule);
+    let definition = ScheduleDefinition::from(schedule);
     let first = delivery.attempts == 0;
     let scheduled = delivery.scheduled_time;
     let default_lead = context.settings.report_lead_time;
     let mut conn = context.pool.get().await?;
-    conn.transaction::<_, StoreError, _>(async move |conn| {
+    db::transaction(&mut conn, async |conn| {
         if !deliveries::record_attempt(conn, hold, &attempt).await? {
             return Ok(());
         }
@@ -108,7 +133,7 @@ pub async fn send(context: &ReportContext, delivery: ReportDelivery) -> anyhow::
         } else if let Some(at) = sent_at {
             schedules::record_late_send(conn, schedule.id, at).await?;
         }
-        Ok(())
+        Ok::<_, StoreError>(())
     })
     .await?;
     Ok(())
@@ -131,43 +156,23 @@ async fn build(
         // A late delivery waits for its refreshes, at most until its deadline.
         let deadline = delivery.refresh_deadline.unwrap_or(delivery.scheduled_time);
         if now < deadline && refreshing(&mut conn, &plan).await? {
-            let again = deadline.min(crate::clock::after(now, context.settings.report_interval));
+            let again = deadline.min(crate::domain::clock::after(
+                now,
+                context.settings.report_interval,
+            ));
             deliveries::postpone(&mut conn, hold, again, "").await?;
             return Ok(None);
         }
         stale_sources(&mut conn, &plan, prepared_at).await?
     };
 
-    let account = schedule.account_id;
-    let user = schedule.user_id.clone();
-    let peers = context.peers.clone();
-    let renders = futures::stream::iter(plan.klips.clone())
-        .map(move |klip| {
-            let peers = peers.clone();
-            let user = user.clone();
-            async move {
-                let render = peers.render_klip(klip.id, account, &user).await;
-                (klip, render)
-            }
-        })
-        .buffered(RENDER_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await;
-    let mut klips = Vec::new();
-    for (klip, render) in renders {
-        let render = match render {
-            Ok(render) => Ok(render),
-            Err(status) if is_gone(&status) => Err("this Klip no longer exists".to_owned()),
-            Err(status) => {
-                context.library_trouble(delivery, schedule, &status).await?;
-                return Ok(None);
-            }
-        };
-        klips.push(KlipSection {
-            name: klip.name.clone(),
-            render,
-        });
-    }
+    let klips = match render(context, schedule, &plan).await {
+        Ok(klips) => klips,
+        Err(status) => {
+            context.library_trouble(delivery, schedule, &status).await?;
+            return Ok(None);
+        }
+    };
 
     let definition = ScheduleDefinition::from(schedule);
     let report = Report {
@@ -202,15 +207,51 @@ async fn build(
     Ok(Some((schedule.recipients.clone(), message)))
 }
 
+/// The report's Klips rendered by the library for the schedule's account and user, in
+/// report order; a Klip deleted since the preparation says so.
+async fn render(
+    context: &ReportContext,
+    schedule: &ReportSchedule,
+    plan: &ReportPlan,
+) -> Result<Vec<KlipSection>, Status> {
+    let account = schedule.account_id;
+    let user = schedule.user_id.clone();
+    let peers = context.peers.clone();
+    // Owned values in each future, so that the report loop's future stays `Send`.
+    let renders = futures::stream::iter(plan.klips.clone())
+        .map(move |klip| {
+            let peers = peers.clone();
+            let user = user.clone();
+            async move {
+                let render = peers.render_klip(klip.id, account, &user).await;
+                (klip, render)
+            }
+        })
+        .buffered(RENDER_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await;
+    let mut klips = Vec::new();
+    for (klip, render) in renders {
+        let render = match render {
+            Ok(render) => Ok(render),
+            Err(status) if is_gone(&status) => Err("this Klip no longer exists".to_owned()),
+            Err(status) => return Err(status),
+        };
+        klips.push(KlipSection {
+            name: klip.name.clone(),
+            render,
+        });
+    }
+    Ok(klips)
+}
+
 /// Whether any refresh queued for the report is still waiting or running.
 async fn refreshing(conn: &mut AsyncPgConnection, plan: &ReportPlan) -> Result<bool, StoreError> {
     let ids: Vec<_> = plan.data_sources.iter().filter_map(|s| s.job_id).collect();
-    Ok(jobs::get_many(conn, &ids).await?.iter().any(|job| {
-        matches!(
-            job.state(),
-            Some(JobState::Queued | JobState::Deferred | JobState::Running)
-        )
-    }))
+    Ok(jobs::get_many(conn, &ids)
+        .await?
+        .iter()
+        .any(|job| JobState::ACTIVE.contains(&job.state)))
 }
 
 /// The report's data sources whose data was not refreshed for it, and why (F7).
@@ -243,13 +284,13 @@ async fn stale_sources(
         let job = source.job_id.and_then(|id| found.get(&id));
         let reason = match (&source.problem, job) {
             (Some(problem), _) => Some(problem.clone()),
-            (None, Some(job)) => match job.state() {
-                Some(JobState::Succeeded) => None,
-                Some(JobState::Failed) => Some(format!(
+            (None, Some(job)) => match job.state {
+                JobState::Succeeded => None,
+                JobState::Failed => Some(format!(
                     "the refresh failed: {}",
                     shorten(&job.error, MAX_REASON_CHARS)
                 )),
-                Some(JobState::Deferred) => Some(match job.defer_until {
+                JobState::Deferred => Some(match job.defer_until {
                     Some(until) => format!(
                         "the refresh was deferred by an API limit until {}",
                         until.format("%Y-%m-%d %H:%M:%S UTC")

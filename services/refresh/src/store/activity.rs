@@ -9,8 +9,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::schema::account_activity;
 use crate::store::jobs::interval;
+use crate::store::schema::account_activity;
 
 /// The activity state of an account after recording an activity.
 #[derive(Debug, Clone, PartialEq, QueryableByName)]

@@ -4,8 +4,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 
-use crate::model::CachedData;
-use crate::schema::cached_data;
+use crate::store::rows::CachedData;
+use crate::store::schema::cached_data;
 
 pub async fn get(
     conn: &mut AsyncPgConnection,

@@ -13,9 +13,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::model::{DeliveryHold, DeliveryStatus, ReportDelivery};
-use crate::schema::report_deliveries::dsl::*;
+use crate::domain::delivery::{DeliveryHold, DeliveryStage, DeliveryStatus};
 use crate::store::jobs::interval;
+use crate::store::rows::ReportDelivery;
+use crate::store::schema::report_deliveries::dsl::*;
 
 /// Claims up to `limit` deliveries whose next step is due and that no live lease holds.
 pub async fn claim_due(
@@ -66,10 +67,10 @@ pub async fn next_wakeup(conn: &mut AsyncPgConnection) -> Result<Option<f64>, St
 fn held(
     hold: DeliveryHold,
 ) -> diesel::dsl::Filter<
-    diesel::dsl::Find<crate::schema::report_deliveries::table, Uuid>,
+    diesel::dsl::Find<crate::store::schema::report_deliveries::table, Uuid>,
     diesel::dsl::Eq<claim, i32>,
 > {
-    crate::schema::report_deliveries::table
+    crate::store::schema::report_deliveries::table
         .find(hold.id)
         .filter(claim.eq(hold.claim))
 }
@@ -99,7 +100,7 @@ pub async fn prepared(
 ) -> Result<bool, StoreError> {
     let changed = diesel::update(held(hold))
         .set((
-            stage.eq("send"),
+            stage.eq(DeliveryStage::Send),
             plan.eq(Some(report_plan)),
             prepared_at.eq(Some(Utc::now())),
             due_at.eq(send_at),
@@ -171,8 +172,8 @@ pub async fn record_attempt(
         Attempt::Sent { at } => {
             diesel::update(held(hold))
                 .set((
-                    stage.eq("done"),
-                    status.eq(DeliveryStatus::Sent.as_str()),
+                    stage.eq(DeliveryStage::Done),
+                    status.eq(DeliveryStatus::Sent),
                     attempts.eq(attempts + 1),
                     send_time.eq(Some(*at)),
                     error.eq(""),
@@ -187,8 +188,12 @@ pub async fn record_attempt(
         } => {
             diesel::update(held(hold))
                 .set((
-                    stage.eq(if retry_at.is_some() { "send" } else { "done" }),
-                    status.eq(DeliveryStatus::Failed.as_str()),
+                    stage.eq(if retry_at.is_some() {
+                        DeliveryStage::Send
+                    } else {
+                        DeliveryStage::Done
+                    }),
+                    status.eq(DeliveryStatus::Failed),
                     attempts.eq(attempts + 1),
                     due_at.eq(retry_at.unwrap_or_else(Utc::now)),
                     error.eq(why),
@@ -209,8 +214,8 @@ pub async fn skip(
 ) -> Result<bool, StoreError> {
     let changed = diesel::update(held(hold))
         .set((
-            stage.eq("done"),
-            status.eq(DeliveryStatus::Skipped.as_str()),
+            stage.eq(DeliveryStage::Done),
+            status.eq(DeliveryStatus::Skipped),
             error.eq(why),
             lease_until.eq(None::<DateTime<Utc>>),
         ))
@@ -226,7 +231,7 @@ pub async fn list(
     before: Option<DateTime<Utc>>,
     limit: i64,
 ) -> Result<Vec<ReportDelivery>, StoreError> {
-    let mut query = crate::schema::report_deliveries::table
+    let mut query = crate::store::schema::report_deliveries::table
         .filter(schedule_id.eq(schedule))
         .into_boxed();
     if let Some(before) = before {

@@ -7,8 +7,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::model::{Instance, InstanceId, ResolvedInstance, Trigger};
-use crate::schema::instances;
+use crate::domain::job::{InstanceId, ResolvedInstance, Trigger};
+use crate::store::rows::Instance;
+use crate::store::schema::instances;
 
 /// When an instance is next due, from its own columns: never while disabled, the end of
 /// its backoff while backing off (F8), never without a refresh interval, now when it was

@@ -10,18 +10,17 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use diesel::dsl;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Interval, Nullable, Timestamptz, Uuid as SqlUuid};
+use diesel::sql_types::{Array, BigInt, Integer, Interval, Nullable, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::model::{InstanceId, Lease, NewJob, RefreshJob};
-use crate::schema::refresh_jobs;
-
-/// States in which a job holds its instance's one place in the queue (dedup).
-pub const ACTIVE_STATES: [&str; 3] = ["queued", "deferred", "running"];
+use crate::domain::job::{InstanceId, JobState, Lease};
+use crate::store::lease_columns;
+use crate::store::rows::{NewJob, RefreshJob};
+use crate::store::schema::refresh_jobs;
 
 /// Identical requests claimed with the head of the queue in one claim, at most: a
 /// thousand accounts sharing one request are fetched once in groups of this many, rather
@@ -54,15 +53,26 @@ pub async fn enqueue(
         .await?)
 }
 
+/// The jobs of one instance.
+type OfInstance<'a> = dsl::And<
+    dsl::Eq<refresh_jobs::data_source_id, Uuid>,
+    dsl::Eq<refresh_jobs::instance_key, &'a str>,
+>;
+
+fn of_instance(instance: &InstanceId) -> OfInstance<'_> {
+    refresh_jobs::data_source_id
+        .eq(instance.data_source_id)
+        .and(refresh_jobs::instance_key.eq(instance.instance_key.as_str()))
+}
+
 /// The waiting or running job of an instance, if any.
 pub async fn active_job(
     conn: &mut AsyncPgConnection,
     instance: &InstanceId,
 ) -> Result<Option<RefreshJob>, StoreError> {
     Ok(refresh_jobs::table
-        .filter(refresh_jobs::data_source_id.eq(instance.data_source_id))
-        .filter(refresh_jobs::instance_key.eq(&instance.instance_key))
-        .filter(refresh_jobs::state.eq_any(ACTIVE_STATES))
+        .filter(of_instance(instance))
+        .filter(refresh_jobs::state.eq_any(JobState::ACTIVE))
         .select(RefreshJob::as_select())
         .first(conn)
         .await
@@ -77,9 +87,8 @@ pub async fn move_to_front(
 ) -> Result<bool, StoreError> {
     let moved = diesel::update(
         refresh_jobs::table
-            .filter(refresh_jobs::data_source_id.eq(instance.data_source_id))
-            .filter(refresh_jobs::instance_key.eq(&instance.instance_key))
-            .filter(refresh_jobs::state.eq("queued"))
+            .filter(of_instance(instance))
+            .filter(refresh_jobs::state.eq(JobState::Queued))
             .filter(refresh_jobs::front.eq(false)),
     )
     .set(refresh_jobs::front.eq(true))
@@ -109,8 +118,7 @@ pub async fn latest_job(
     instance: &InstanceId,
 ) -> Result<Option<RefreshJob>, StoreError> {
     Ok(refresh_jobs::table
-        .filter(refresh_jobs::data_source_id.eq(instance.data_source_id))
-        .filter(refresh_jobs::instance_key.eq(&instance.instance_key))
+        .filter(of_instance(instance))
         .order(refresh_jobs::seq.desc())
         .select(RefreshJob::as_select())
         .first(conn)
@@ -274,8 +282,7 @@ pub async fn renew_leases(
     leases: &[Lease],
     lease: Duration,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
-        leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+    let (ids, attempts) = lease_columns(leases);
     let renewed: Vec<Renewed> = diesel::sql_query(
         "WITH renewed AS (
              UPDATE refresh_jobs AS j SET lease_deadline = now() + $3
@@ -298,71 +305,29 @@ pub async fn renew_leases(
     Ok(renewed.into_iter().map(|r| r.id).collect())
 }
 
-/// Figures of the whole queue.
-#[derive(Debug, Clone, Default, PartialEq, QueryableByName)]
-pub struct QueueFigures {
-    #[diesel(sql_type = BigInt)]
-    pub depth: i64,
-    #[diesel(sql_type = BigInt)]
-    pub deferred: i64,
-    #[diesel(sql_type = BigInt)]
-    pub running: i64,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    pub oldest_enqueue_time: Option<DateTime<Utc>>,
-    #[diesel(sql_type = Timestamptz)]
-    pub now: DateTime<Utc>,
-}
-
-/// The queue's figures: of one account's jobs, or of all (`None`, for operators).
-pub async fn figures(
+/// Puts jobs this worker still holds back at the front of the queue, claimable at once, and
+/// drops their concurrency permits: the worker is stopping. Returns how many it held.
+pub async fn hand_back(
     conn: &mut AsyncPgConnection,
-    account_id: Option<Uuid>,
-) -> Result<QueueFigures, StoreError> {
+    leases: &[Lease],
+) -> Result<usize, StoreError> {
+    let (ids, attempts) = lease_columns(leases);
     Ok(diesel::sql_query(
-        "SELECT count(*) FILTER (WHERE state = 'queued') AS depth,
-                count(*) FILTER (WHERE state = 'deferred') AS deferred,
-                count(*) FILTER (WHERE state = 'running') AS running,
-                min(enqueue_time) FILTER (WHERE state = 'queued') AS oldest_enqueue_time,
-                now() AS now
-         FROM refresh_jobs
-         WHERE state IN ('queued', 'deferred', 'running')
-           AND ($1::uuid IS NULL OR account_id = $1)",
+        "WITH handed AS (
+             UPDATE refresh_jobs AS j SET state = 'queued', front = true, lease_deadline = NULL
+             FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+             WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+             RETURNING j.id, j.attempt
+         ),
+         dropped AS (
+             DELETE FROM api_permits AS p USING handed
+             WHERE p.job_id = handed.id AND p.attempt = handed.attempt
+         )
+         SELECT id FROM handed",
     )
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(account_id)
-    .get_result(conn)
-    .await?)
-}
-
-/// A waiting job of an account and its 1-based place in the global queue. A deferred job is
-/// placed where it will return: at the front, by enqueue order (F3).
-#[derive(Debug, Clone, QueryableByName)]
-pub struct Positioned {
-    #[diesel(embed)]
-    pub job: RefreshJob,
-    #[diesel(sql_type = BigInt)]
-    pub position: i64,
-}
-
-pub async fn positions(
-    conn: &mut AsyncPgConnection,
-    account_id: Uuid,
-    limit: i64,
-) -> Result<Vec<Positioned>, StoreError> {
-    Ok(diesel::sql_query(
-        "SELECT ranked.* FROM (
-             SELECT j.*, row_number() OVER (
-                 ORDER BY (j.front OR j.state = 'deferred') DESC, j.seq
-             ) AS position
-             FROM refresh_jobs j
-             WHERE j.state IN ('queued', 'deferred')
-         ) AS ranked
-         WHERE ranked.account_id = $1
-         ORDER BY ranked.position
-         LIMIT $2",
-    )
-    .bind::<SqlUuid, _>(account_id)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Integer>, _>(attempts)
+    .execute(conn)
     .await?)
 }
 

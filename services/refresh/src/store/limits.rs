@@ -11,11 +11,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use trellis_platform::db;
 use trellis_platform::error::StoreError;
 
-use crate::limits::{Decision, KeyState, LimitSpec, decide};
-use crate::model::Lease;
+use crate::domain::job::Lease;
+use crate::domain::limits::{Decision, KeyState, LimitSpec, decide};
+use crate::store::lease_columns;
 
 /// The outcome of asking for a permit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,93 +74,16 @@ pub async fn acquire_or_defer(
     specs: &[LimitSpec],
     returning: bool,
 ) -> Result<Permit, StoreError> {
-    let group = group.to_vec();
-    let specs = specs.to_vec();
-    conn.transaction::<_, StoreError, _>(async move |conn| {
-        let (ids, attempts) = split(&group);
-        // Fencing: only jobs still leased under these attempts are touched.
-        let held: Vec<Held> = diesel::sql_query(
-            "SELECT j.id, j.lease_deadline FROM refresh_jobs j
-             JOIN unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
-               ON j.id = mine.id AND j.attempt = mine.attempt
-             WHERE j.state = 'running'
-             ORDER BY j.id
-             FOR UPDATE OF j",
-        )
-        .bind::<Array<SqlUuid>, _>(&ids)
-        .bind::<Array<Integer>, _>(&attempts)
-        .load(conn)
-        .await?;
-        let Some(holder_deadline) = held
-            .iter()
-            .find(|h| h.id == holder.job_id)
-            .map(|h| h.lease_deadline)
-        else {
+    db::transaction(conn, async |conn| {
+        let (ids, attempts) = lease_columns(group);
+        let Some(holder_deadline) = lock_held(conn, holder, &ids, &attempts).await? else {
             return Ok(Permit::LeaseLost);
         };
-
-        let keys: Vec<String> = specs.iter().map(|s| s.key.clone()).collect();
-        diesel::sql_query(
-            "INSERT INTO api_limits (limit_key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-        )
-        .bind::<Array<Text>, _>(&keys)
-        .execute(conn)
-        .await?;
-        let locked: Vec<LockedKey> = diesel::sql_query(
-            "SELECT limit_key, tat, deferred_until FROM api_limits
-             WHERE limit_key = ANY($1) ORDER BY limit_key FOR UPDATE",
-        )
-        .bind::<Array<Text>, _>(&keys)
-        .load(conn)
-        .await?;
-        // The time is read after the locks are held: a decision waits for the previous
-        // one to commit and then sees its result and the real time.
-        let now = diesel::sql_query("SELECT clock_timestamp() AS now")
-            .get_result::<Now>(conn)
-            .await?
-            .now;
-        diesel::sql_query("DELETE FROM api_permits WHERE limit_key = ANY($1) AND expires_at < $2")
-            .bind::<Array<Text>, _>(&keys)
-            .bind::<Timestamptz, _>(now)
-            .execute(conn)
-            .await?;
-        let counts: HashMap<String, PermitCount> = diesel::sql_query(
-            "SELECT limit_key, count(*) AS permits, min(expires_at) AS earliest_expiry
-             FROM api_permits WHERE limit_key = ANY($1) GROUP BY limit_key",
-        )
-        .bind::<Array<Text>, _>(&keys)
-        .load::<PermitCount>(conn)
-        .await?
-        .into_iter()
-        .map(|c| (c.limit_key.clone(), c))
-        .collect();
-        let states: HashMap<String, LockedKey> =
-            locked.into_iter().map(|l| (l.limit_key.clone(), l)).collect();
-
-        let limits: Vec<(LimitSpec, KeyState)> = specs
-            .iter()
-            .map(|spec| {
-                let row = states.get(&spec.key);
-                let count = counts.get(&spec.key);
-                let state = KeyState {
-                    tat: row.and_then(|r| r.tat),
-                    deferred_until: row.and_then(|r| r.deferred_until),
-                    permits: count.map_or(0, |c| c.permits as u32),
-                    earliest_expiry: count.map(|c| c.earliest_expiry),
-                };
-                (spec.clone(), state)
-            })
-            .collect();
-
+        let (now, limits) = lock_limits(conn, specs).await?;
         match decide(now, &limits, returning) {
             Decision::Grant { tats, permits } => {
                 for (key, tat) in tats {
-                    diesel::sql_query("UPDATE api_limits SET tat = $2, updated_at = $3 WHERE limit_key = $1")
-                        .bind::<Text, _>(key)
-                        .bind::<Timestamptz, _>(tat)
-                        .bind::<Timestamptz, _>(now)
-                        .execute(conn)
-                        .await?;
+                    set_key_time(conn, KeyTime::Tat, &key, tat, now).await?;
                 }
                 for key in permits {
                     diesel::sql_query(
@@ -182,14 +107,7 @@ pub async fn acquire_or_defer(
                 waiting_on,
             } => {
                 for (key, slot) in promised {
-                    diesel::sql_query(
-                        "UPDATE api_limits SET deferred_until = $2, updated_at = $3 WHERE limit_key = $1",
-                    )
-                    .bind::<Text, _>(key)
-                    .bind::<Timestamptz, _>(slot)
-                    .bind::<Timestamptz, _>(now)
-                    .execute(conn)
-                    .await?;
+                    set_key_time(conn, KeyTime::DeferredUntil, &key, slot, now).await?;
                 }
                 defer_held(conn, &ids, &attempts, until, waiting_on.as_deref()).await?;
                 Ok(Permit::Deferred { until })
@@ -199,8 +117,125 @@ pub async fn acquire_or_defer(
     .await
 }
 
-fn split(leases: &[Lease]) -> (Vec<uuid::Uuid>, Vec<i32>) {
-    leases.iter().map(|l| (l.job_id, l.attempt)).unzip()
+/// Locks the jobs of a group still leased under these attempts (fencing: only those are
+/// touched); answers the holder's lease deadline, `None` when the holder lost its lease.
+async fn lock_held(
+    conn: &mut AsyncPgConnection,
+    holder: Lease,
+    ids: &[uuid::Uuid],
+    attempts: &[i32],
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let held: Vec<Held> = diesel::sql_query(
+        "SELECT j.id, j.lease_deadline FROM refresh_jobs j
+         JOIN unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+           ON j.id = mine.id AND j.attempt = mine.attempt
+         WHERE j.state = 'running'
+         ORDER BY j.id
+         FOR UPDATE OF j",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Integer>, _>(attempts)
+    .load(conn)
+    .await?;
+    Ok(held
+        .iter()
+        .find(|h| h.id == holder.job_id)
+        .map(|h| h.lease_deadline))
+}
+
+/// Locks the rows of every limit key of `specs` (creating them, in key order) and answers
+/// the time, read once the locks are held, with each limit's state: its rates' times and
+/// its unexpired permits (expired ones are dropped).
+async fn lock_limits(
+    conn: &mut AsyncPgConnection,
+    specs: &[LimitSpec],
+) -> Result<(DateTime<Utc>, Vec<(LimitSpec, KeyState)>), StoreError> {
+    let keys: Vec<String> = specs.iter().map(|s| s.key.clone()).collect();
+    diesel::sql_query(
+        "INSERT INTO api_limits (limit_key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+    )
+    .bind::<Array<Text>, _>(&keys)
+    .execute(conn)
+    .await?;
+    let locked: Vec<LockedKey> = diesel::sql_query(
+        "SELECT limit_key, tat, deferred_until FROM api_limits
+         WHERE limit_key = ANY($1) ORDER BY limit_key FOR UPDATE",
+    )
+    .bind::<Array<Text>, _>(&keys)
+    .load(conn)
+    .await?;
+    // The time is read after the locks are held: a decision waits for the previous one to
+    // commit and then sees its result and the real time.
+    let now = diesel::sql_query("SELECT clock_timestamp() AS now")
+        .get_result::<Now>(conn)
+        .await?
+        .now;
+    diesel::sql_query("DELETE FROM api_permits WHERE limit_key = ANY($1) AND expires_at < $2")
+        .bind::<Array<Text>, _>(&keys)
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
+    let counts: HashMap<String, PermitCount> = diesel::sql_query(
+        "SELECT limit_key, count(*) AS permits, min(expires_at) AS earliest_expiry
+         FROM api_permits WHERE limit_key = ANY($1) GROUP BY limit_key",
+    )
+    .bind::<Array<Text>, _>(&keys)
+    .load::<PermitCount>(conn)
+    .await?
+    .into_iter()
+    .map(|c| (c.limit_key.clone(), c))
+    .collect();
+    let states: HashMap<String, LockedKey> = locked
+        .into_iter()
+        .map(|l| (l.limit_key.clone(), l))
+        .collect();
+    let limits = specs
+        .iter()
+        .map(|spec| {
+            let row = states.get(&spec.key);
+            let count = counts.get(&spec.key);
+            let state = KeyState {
+                tat: row.and_then(|r| r.tat),
+                deferred_until: row.and_then(|r| r.deferred_until),
+                permits: count.map_or(0, |c| c.permits as u32),
+                earliest_expiry: count.map(|c| c.earliest_expiry),
+            };
+            (spec.clone(), state)
+        })
+        .collect();
+    Ok((now, limits))
+}
+
+/// A time of a limit key's row.
+#[derive(Clone, Copy)]
+enum KeyTime {
+    /// When the next request may start (GCRA).
+    Tat,
+    /// The start slot promised to the last job the rate deferred.
+    DeferredUntil,
+}
+
+/// Sets one of a limit key's times.
+async fn set_key_time(
+    conn: &mut AsyncPgConnection,
+    which: KeyTime,
+    key: &str,
+    time: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let statement = match which {
+        KeyTime::Tat => "UPDATE api_limits SET tat = $2, updated_at = $3 WHERE limit_key = $1",
+        KeyTime::DeferredUntil => {
+            "UPDATE api_limits SET deferred_until = $2, updated_at = $3 WHERE limit_key = $1"
+        }
+    };
+    diesel::sql_query(statement)
+        .bind::<Text, _>(key)
+        .bind::<Timestamptz, _>(time)
+        .bind::<Timestamptz, _>(now)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Defers the still-held jobs among `ids`/`attempts` until `until`.

@@ -1,4 +1,5 @@
-//! Diesel queries and transactions of the refresh service, one module per table group.
+//! Diesel rows (`rows`), queries and transactions of the refresh service, one module per
+//! table group.
 //! Stores return [`StoreError`](trellis_platform::error::StoreError) and know nothing of gRPC.
 
 pub mod activity;
@@ -8,24 +9,17 @@ pub mod instances;
 pub mod jobs;
 pub mod limits;
 pub mod outcomes;
+pub mod queue_status;
+pub mod rows;
 pub mod schedules;
+pub mod schema;
 
-use std::time::Duration;
+use uuid::Uuid;
 
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use trellis_platform::error::StoreError;
+use crate::domain::job::Lease;
 
-/// Forgets the answers kept for request ids (idempotency) older than `retention`.
-pub async fn delete_request_ids_before(
-    conn: &mut AsyncPgConnection,
-    retention: Duration,
-) -> Result<usize, StoreError> {
-    Ok(diesel::sql_query(
-        "DELETE FROM request_ids WHERE ctid IN (
-             SELECT ctid FROM request_ids WHERE created_at < now() - $1 LIMIT 1000
-         )",
-    )
-    .bind::<diesel::sql_types::Interval, _>(jobs::interval(retention))
-    .execute(conn)
-    .await?)
+/// The ids and attempts of `leases`, as two arrays to `unnest` in a statement that fences
+/// on both.
+pub(crate) fn lease_columns(leases: &[Lease]) -> (Vec<Uuid>, Vec<i32>) {
+    leases.iter().map(|l| (l.job_id, l.attempt)).unzip()
 }

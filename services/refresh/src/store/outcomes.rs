@@ -5,13 +5,15 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use trellis_platform::db;
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::backoff::{AfterFailure, BackoffPolicy};
-use crate::model::{CachedData, InstanceId, Lease};
-use crate::store::{cache, limits};
+use crate::domain::backoff::{AfterFailure, BackoffPolicy};
+use crate::domain::job::{InstanceId, JobState, Lease};
+use crate::store::rows::CachedData;
+use crate::store::{cache, lease_columns, limits};
 
 #[derive(QueryableByName)]
 struct Finished {
@@ -26,11 +28,10 @@ struct Finished {
 async fn finish(
     conn: &mut AsyncPgConnection,
     leases: &[Lease],
-    state: &str,
+    state: JobState,
     error: &str,
 ) -> Result<Vec<Finished>, StoreError> {
-    let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
-        leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+    let (ids, attempts) = lease_columns(leases);
     Ok(diesel::sql_query(
         "UPDATE refresh_jobs AS j
          SET state = $3, error = $4, finish_time = now(), lease_deadline = NULL
@@ -62,13 +63,11 @@ pub async fn succeed(
     jobs: &[Fetched],
     data: &CachedData,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let jobs = jobs.to_vec();
-    let data = data.clone();
-    conn.transaction::<_, StoreError, _>(async move |conn| {
+    db::transaction(conn, async |conn| {
         let leases: Vec<Lease> = jobs.iter().map(|j| j.lease).collect();
-        let finished = finish(conn, &leases, "succeeded", "").await?;
+        let finished = finish(conn, &leases, JobState::Succeeded, "").await?;
         if !finished.is_empty() {
-            cache::put(conn, &data).await?;
+            cache::put(conn, data).await?;
             let version_of = |id: Uuid| {
                 jobs.iter()
                     .find(|j| j.lease.job_id == id)
@@ -94,9 +93,7 @@ pub async fn succeed(
             .execute(conn)
             .await?;
         }
-        if let Some(holder) = permit_holder {
-            limits::release(conn, holder).await?;
-        }
+        release(conn, permit_holder).await?;
         Ok(finished.into_iter().map(|f| f.id).collect())
     })
     .await
@@ -113,11 +110,8 @@ pub async fn fail(
     count: bool,
     policy: &BackoffPolicy,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let leases = leases.to_vec();
-    let error = error.to_owned();
-    let policy = policy.clone();
-    conn.transaction::<_, StoreError, _>(async move |conn| {
-        let finished = finish(conn, &leases, "failed", &error).await?;
+    db::transaction(conn, async |conn| {
+        let finished = finish(conn, leases, JobState::Failed, error).await?;
         if count {
             for job in &finished {
                 record_failure(
@@ -126,15 +120,13 @@ pub async fn fail(
                         data_source_id: job.data_source_id,
                         instance_key: job.instance_key.clone(),
                     },
-                    &error,
-                    &policy,
+                    error,
+                    policy,
                 )
                 .await?;
             }
         }
-        if let Some(holder) = permit_holder {
-            limits::release(conn, holder).await?;
-        }
+        release(conn, permit_holder).await?;
         Ok(finished.into_iter().map(|f| f.id).collect())
     })
     .await
@@ -149,12 +141,9 @@ pub async fn fail_releasing(
     error: &str,
     policy: &BackoffPolicy,
 ) -> Result<Vec<Uuid>, StoreError> {
-    let leases = leases.to_vec();
-    let error = error.to_owned();
-    let policy = policy.clone();
-    conn.transaction::<_, StoreError, _>(async move |conn| {
-        let failed = fail(conn, None, &leases, &error, true, &policy).await?;
-        for lease in &leases {
+    db::transaction(conn, async |conn| {
+        let failed = fail(conn, None, leases, error, true, policy).await?;
+        for lease in leases {
             limits::release(conn, *lease).await?;
         }
         Ok(failed)
@@ -219,16 +208,11 @@ pub async fn defer(
     until: DateTime<Utc>,
     hold_back_keys: &[String],
 ) -> Result<usize, StoreError> {
-    let leases = leases.to_vec();
-    let keys = hold_back_keys.to_vec();
-    conn.transaction::<_, StoreError, _>(async move |conn| {
-        let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
-            leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+    db::transaction(conn, async |conn| {
+        let (ids, attempts) = lease_columns(leases);
         let deferred = limits::defer_held(conn, &ids, &attempts, until, None).await?;
-        limits::hold_back(conn, &keys, until).await?;
-        if let Some(holder) = permit_holder {
-            limits::release(conn, holder).await?;
-        }
+        limits::hold_back(conn, hold_back_keys, until).await?;
+        release(conn, permit_holder).await?;
         Ok(deferred)
     })
     .await
@@ -256,14 +240,9 @@ pub async fn defer_or_fail(
         #[diesel(sql_type = Integer)]
         attempt: i32,
     }
-    let leases = leases.to_vec();
-    let keys = hold_back_keys.to_vec();
-    let error = error.to_owned();
-    let policy = policy.clone();
     let max = i32::try_from(max_deferrals).unwrap_or(i32::MAX);
-    conn.transaction::<_, StoreError, _>(async move |conn| {
-        let (ids, attempts): (Vec<Uuid>, Vec<i32>) =
-            leases.iter().map(|l| (l.job_id, l.attempt)).unzip();
+    db::transaction(conn, async |conn| {
+        let (ids, attempts) = lease_columns(leases);
         let patient: Vec<Held> = diesel::sql_query(
             "UPDATE refresh_jobs AS j SET deferrals = j.deferrals + 1
              FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
@@ -288,19 +267,24 @@ pub async fn defer_or_fail(
         let failed = if exhausted.is_empty() {
             Vec::new()
         } else {
-            fail(conn, None, &exhausted, &error, true, &policy).await?
+            fail(conn, None, &exhausted, error, true, policy).await?
         };
-        limits::hold_back(conn, &keys, until).await?;
-        if let Some(holder) = permit_holder {
-            limits::release(conn, holder).await?;
-        }
+        limits::hold_back(conn, hold_back_keys, until).await?;
+        release(conn, permit_holder).await?;
         Ok(failed)
     })
     .await
 }
 
+/// Releases the permit `holder` holds, if any.
+async fn release(conn: &mut AsyncPgConnection, holder: Option<Lease>) -> Result<(), StoreError> {
+    match holder {
+        Some(holder) => limits::release(conn, holder).await,
+        None => Ok(()),
+    }
+}
+
 /// Releases a permit outside any outcome (before retrying with a fresh access token).
 pub async fn release_permit(conn: &mut AsyncPgConnection, holder: Lease) -> Result<(), StoreError> {
-    conn.transaction::<_, StoreError, _>(async move |conn| limits::release(conn, holder).await)
-        .await
+    db::transaction(conn, async |conn| limits::release(conn, holder).await).await
 }

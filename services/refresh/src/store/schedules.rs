@@ -2,14 +2,16 @@
 //! schedule whose lead time has begun into a delivery to prepare.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Timestamptz, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::model::ReportSchedule;
-use crate::schema::{report_deliveries, report_schedules};
+use crate::domain::delivery::DeliveryStage;
+use crate::store::rows::ReportSchedule;
+use crate::store::schema::{report_deliveries, report_schedules};
 
 /// The account's schedules, counted under a transaction-scoped lock of the account's
 /// schedule list, so that creates of one account are counted one after another.
@@ -47,19 +49,26 @@ pub async fn insert(
         .await?)
 }
 
-/// An account's schedule.
+/// The schedule `id` if it is `account_id`'s.
+type OfAccount = dsl::Filter<
+    dsl::Find<report_schedules::table, Uuid>,
+    dsl::Eq<report_schedules::account_id, Uuid>,
+>;
+
+fn of_account(account_id: Uuid, id: Uuid) -> OfAccount {
+    report_schedules::table
+        .find(id)
+        .filter(report_schedules::account_id.eq(account_id))
+}
+
+/// An account's schedule (none when the id is another account's).
 pub async fn get(
     conn: &mut AsyncPgConnection,
     account_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ReportSchedule>, StoreError> {
-    Ok(report_schedules::table
-        .find(id)
-        .filter(report_schedules::account_id.eq(account_id))
-        .select(ReportSchedule::as_select())
-        .first(conn)
-        .await
-        .optional()?)
+    let found = find(conn, id).await?;
+    Ok(found.filter(|schedule| schedule.account_id == account_id))
 }
 
 /// An account's schedule, locked until the transaction ends (read-modify-write).
@@ -68,9 +77,7 @@ pub async fn get_for_update(
     account_id: Uuid,
     id: Uuid,
 ) -> Result<Option<ReportSchedule>, StoreError> {
-    Ok(report_schedules::table
-        .find(id)
-        .filter(report_schedules::account_id.eq(account_id))
+    Ok(of_account(account_id, id)
         .select(ReportSchedule::as_select())
         .for_update()
         .first(conn)
@@ -117,7 +124,7 @@ pub async fn replace(
     conn: &mut AsyncPgConnection,
     schedule: &ReportSchedule,
 ) -> Result<ReportSchedule, StoreError> {
-    use crate::schema::report_schedules::dsl::*;
+    use crate::store::schema::report_schedules::dsl::*;
     Ok(diesel::update(report_schedules.find(schedule.id))
         .set((
             name.eq(&schedule.name),
@@ -139,18 +146,16 @@ pub async fn replace(
         .await?)
 }
 
+/// Deletes an account's schedule; its deliveries go with it (`ON DELETE CASCADE`).
 pub async fn delete(
     conn: &mut AsyncPgConnection,
     account_id: Uuid,
     id: Uuid,
-) -> Result<usize, StoreError> {
-    Ok(diesel::delete(
-        report_schedules::table
-            .find(id)
-            .filter(report_schedules::account_id.eq(account_id)),
-    )
-    .execute(conn)
-    .await?)
+) -> Result<(), StoreError> {
+    diesel::delete(of_account(account_id, id))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Drops the schedule's deliveries that were never handed to the relay: after a change of
@@ -163,7 +168,7 @@ pub async fn discard_unsent(
         report_deliveries::table
             .filter(report_deliveries::schedule_id.eq(schedule_id))
             .filter(report_deliveries::attempts.eq(0))
-            .filter(report_deliveries::stage.ne("done")),
+            .filter(report_deliveries::stage.ne(DeliveryStage::Done)),
     )
     .execute(conn)
     .await?)

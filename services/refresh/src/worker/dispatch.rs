@@ -1,7 +1,8 @@
 //! The dispatcher: claims jobs whenever a worker slot is free, in batches of at most the
 //! free slots, and runs each group of identical requests in a slot of its own. Between
 //! claims it waits for a notification, the end of the earliest deferral or lease, or the
-//! poll interval, whichever comes first.
+//! poll interval, whichever comes first. It returns when the server stops; the groups in
+//! flight then hand their leases back ([`job::run_group`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +12,19 @@ use tracing::Instrument;
 
 use super::WorkerContext;
 use super::job;
-use crate::model::RefreshJob;
 use crate::store::jobs;
+use crate::store::rows::RefreshJob;
 
 pub async fn dispatch(context: Arc<WorkerContext>, wake: Arc<Notify>) {
     let workers = context.settings.workers.max(1);
     let slots = Arc::new(Semaphore::new(workers));
+    let stop = context.background.token();
     loop {
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        let first = tokio::select! {
+            () = stop.cancelled() => return,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(first) = first else {
             return;
         };
         let mut free = vec![first];
@@ -32,14 +38,15 @@ pub async fn dispatch(context: Arc<WorkerContext>, wake: Arc<Notify>) {
         match claim(&context, free.len()).await {
             Ok(claimed) if !claimed.is_empty() => {
                 for (group, slot) in group_by_instance_key(claimed).into_iter().zip(free) {
-                    let context = context.clone();
-                    tokio::spawn(run(context, group, slot));
+                    let background = context.background.clone();
+                    background.spawn("refresh job group", run(context.clone(), group, slot));
                 }
             }
             Ok(_) => {
                 drop(free);
                 let wait = next_wait(&context).await;
                 tokio::select! {
+                    () = stop.cancelled() => return,
                     () = wake.notified() => {}
                     () = tokio::time::sleep(wait) => {}
                 }
@@ -48,6 +55,7 @@ pub async fn dispatch(context: Arc<WorkerContext>, wake: Arc<Notify>) {
                 drop(free);
                 tracing::warn!(%error, "claiming refresh jobs failed");
                 tokio::select! {
+                    () = stop.cancelled() => return,
                     () = wake.notified() => {}
                     () = tokio::time::sleep(context.settings.poll_interval) => {}
                 }
@@ -96,7 +104,7 @@ async fn next_wait(context: &WorkerContext) -> Duration {
     };
     match jobs::next_wakeup(&mut conn).await {
         Ok(Some(seconds)) => {
-            crate::clock::seconds(seconds.max(0.001)).map_or(poll, |wait| wait.min(poll))
+            crate::domain::clock::seconds(seconds.max(0.001)).map_or(poll, |wait| wait.min(poll))
         }
         _ => poll,
     }

@@ -11,6 +11,10 @@
 //! ([`AbortOnDrop`]). An error, a panic or the job timeout fails the jobs still held with a
 //! counted failure, so the instance backs off (F8) and is refreshed again later, instead of
 //! staying `running` behind a heartbeat nobody stops.
+//!
+//! When the server stops, the work is abandoned and the leases are handed back: the jobs
+//! are queued again at the front, claimable at once by any replica, their attempt counted
+//! as a claim but not as a failure.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,8 +29,9 @@ use super::WorkerContext;
 use super::fetch::fetch_group;
 use super::prepare::prepare;
 use super::settle::{fail_after_fault, settle_problem};
-use crate::model::{Lease, RefreshJob};
+use crate::domain::job::Lease;
 use crate::store::jobs;
+use crate::store::rows::RefreshJob;
 
 /// A task aborted when this is dropped: a heartbeat or a job's work never outlives the
 /// future that started it, whether that future finished, failed, panicked or was cancelled.
@@ -52,11 +57,18 @@ pub async fn run_group(context: Arc<WorkerContext>, group: Vec<RefreshJob>) {
         async move { process(&worker, group).await }.in_current_span(),
     ));
     let limit = context.settings.job_timeout;
+    let stop = context.background.token();
     let finished = tokio::select! {
         finished = tokio::time::timeout(limit, &mut work.0) => finished,
         _ = on_lost => {
             tracing::warn!("lost the lease of refresh jobs; abandoning them to their new worker");
             return;
+        }
+        () = stop.cancelled() => {
+            // The work must be over before its leases are handed back.
+            work.0.abort();
+            let _ = (&mut work.0).await;
+            return hand_back(&context, &leases).await;
         }
     };
     let fault = match finished {
@@ -93,6 +105,19 @@ pub async fn run_group(context: Arc<WorkerContext>, group: Vec<RefreshJob>) {
         &format!("{fault}; it backs off and is tried again"),
     )
     .await;
+}
+
+/// Puts the jobs still held back in the queue for another worker (the server is stopping).
+async fn hand_back(context: &WorkerContext, leases: &[Lease]) {
+    let handed_back = match context.pool.get().await {
+        Ok(mut conn) => jobs::hand_back(&mut conn, leases).await,
+        Err(error) => Err(error.into()),
+    };
+    match handed_back {
+        Ok(count) => tracing::info!(count, "stopping: refresh jobs handed back to the queue"),
+        // The leases expire and are reclaimed, as after a crash.
+        Err(error) => tracing::warn!(%error, "stopping: handing back refresh jobs failed"),
+    }
 }
 
 fn describe(joined: JoinError) -> String {

@@ -1,7 +1,7 @@
 //! LISTEN on `refresh_jobs`: the trigger on the queue table notifies whenever a job becomes
 //! queued, and each notification wakes the dispatcher. A dedicated connection (not a pooled
 //! one) listens; when it drops, the listener reconnects, and the dispatcher's polling covers
-//! whatever was missed meanwhile.
+//! whatever was missed meanwhile. It returns when the server stops.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,10 +9,17 @@ use std::time::Duration;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures::StreamExt;
 use tokio::sync::Notify;
+use trellis_platform::background::Background;
 
-pub async fn listen(database_url: String, wake: Arc<Notify>) {
+pub async fn listen(database_url: String, wake: Arc<Notify>, background: Background) {
+    let stop = background.token();
+    stop.run_until_cancelled(listen_until_stopped(&database_url, &wake))
+        .await;
+}
+
+async fn listen_until_stopped(database_url: &str, wake: &Notify) {
     loop {
-        match AsyncPgConnection::establish(&database_url).await {
+        match AsyncPgConnection::establish(database_url).await {
             Ok(mut conn) => match diesel::sql_query("LISTEN refresh_jobs")
                 .execute(&mut conn)
                 .await

@@ -3,13 +3,15 @@
 //! the instance), and its credentials from the token registry.
 
 use tonic::{Code, Status};
+use trellis_platform::peer;
 use trellis_proto::library::v1::data_source_auth::Method as AuthMethod;
 use trellis_proto::library::v1::{self as library, ResolvedRequest};
 use trellis_proto::tokens::v1::{ApiKeyPlacement, CredentialKind};
 
 use super::WorkerContext;
+use crate::domain::job::DataFormat;
 use crate::fetch::{Credentials, HttpRequest};
-use crate::model::{DataFormat, RefreshJob};
+use crate::store::rows::RefreshJob;
 
 /// A job ready to fetch.
 pub(super) struct Prepared {
@@ -124,15 +126,16 @@ pub(super) async fn prepare(
     })
 }
 
+/// A failed call to a peer while preparing or fetching. A peer that is down, or a fault
+/// inside Trellis (`peer::PeerFault::Ours`), is no fault of the data source: the job is
+/// postponed, and only after `max_deferrals` in a row does it count as a failure (F8). What
+/// the peer refused for the request's own sake is the data source's failure.
 pub(super) fn upstream_problem(what: &str, status: Status) -> Problem {
-    match status.code() {
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::Cancelled
-        | Code::Aborted
-        | Code::ResourceExhausted
-        | Code::Unknown => Problem::Transient(format!("{what}: {}", status.message())),
-        _ => Problem::Failure(format!("{what}: {}", status.message())),
+    let message = format!("{what}: {}", status.message());
+    if peer::is_retryable(&status) {
+        Problem::Transient(message)
+    } else {
+        Problem::Failure(message)
     }
 }
 

@@ -2,12 +2,14 @@
 //! the worker itself.
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
+use trellis_platform::db;
 use trellis_platform::error::StoreError;
 
 use super::WorkerContext;
 use super::prepare::Problem;
-use crate::model::{InstanceId, Lease, NewJob, RefreshJob, ResolvedInstance, Trigger, interval_ms};
+use crate::domain::job::{InstanceId, Lease};
+use crate::peers::convert::resolved_instance;
+use crate::store::rows::{NewJob, RefreshJob};
 use crate::store::{instances, jobs, outcomes};
 
 pub(super) async fn settle_problem(
@@ -25,15 +27,14 @@ pub(super) async fn settle_problem(
         Problem::Gone(message) => {
             tracing::info!(job = %job.id, data_source = %job.data_source_id, %message, "retiring a refresh instance");
             // One transaction: nobody sees the job failed and its instance still there.
-            let policy = context.policy.clone();
-            conn.transaction::<_, StoreError, _>(async move |conn| {
-                if !outcomes::fail(conn, None, &lease, &message, false, &policy)
+            db::transaction(&mut conn, async |conn| {
+                if !outcomes::fail(conn, None, &lease, &message, false, &context.policy)
                     .await?
                     .is_empty()
                 {
                     instances::retire(conn, &instance).await?;
                 }
-                Ok(())
+                Ok::<_, StoreError>(())
             })
             .await?;
         }
@@ -49,20 +50,15 @@ pub(super) async fn settle_problem(
                 return Ok(());
             }
             instances::retire(&mut conn, &instance).await?;
-            let successor = ResolvedInstance {
-                id: InstanceId {
-                    data_source_id: job.data_source_id,
-                    instance_key: resolved.instance_key.clone(),
-                },
-                account_id: job.account_id,
-                resolve_user_id: job.resolve_user_id.clone(),
-                url: resolved.url.clone(),
-                data_source_version: resolved.data_source_version,
-                refresh_interval_ms: interval_ms(resolved.refresh_interval.as_ref()),
-            };
+            let successor = resolved_instance(
+                job.data_source_id,
+                job.account_id,
+                &job.resolve_user_id,
+                &resolved,
+            );
             instances::upsert_resolved(&mut conn, std::slice::from_ref(&successor)).await?;
             // It waited its turn already: the successor goes to the front.
-            let trigger = Trigger::parse(&job.trigger).unwrap_or(Trigger::Schedule);
+            let trigger = job.trigger;
             let mut next =
                 NewJob::new(&successor.id, job.account_id, &job.resolve_user_id, trigger)
                     .traced(job.trace_context.clone());
@@ -74,7 +70,8 @@ pub(super) async fn settle_problem(
         }
         Problem::Transient(message) => {
             tracing::warn!(job = %job.id, %message, "refresh job postponed");
-            let until = crate::clock::after(Utc::now(), context.settings.default_retry_after);
+            let until =
+                crate::domain::clock::after(Utc::now(), context.settings.default_retry_after);
             let max = context.settings.max_deferrals;
             let message =
                 format!("{message} (postponed {max} times in a row; the instance backs off)");

@@ -5,35 +5,37 @@
 
 #![allow(dead_code, reason = "each test file uses part of the harness")]
 
+mod credentials;
+mod db;
 pub mod jobs;
 pub mod reports;
+mod tenants;
+
+// Not every test binary reads the database directly.
+#[allow(unused_imports)]
+pub use db::*;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tonic::Request;
 use trellis_platform::auth::Role;
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
-use trellis_platform::service::ServiceContext;
-use trellis_proto::library::v1 as library;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::refresh::v1 as refresh;
 use trellis_proto::refresh::v1::refresh_service_client::RefreshServiceClient;
-use trellis_proto::tokens::v1 as tokens_pb;
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
-use trellis_refresh::Settings;
+pub use trellis_refresh::Settings;
 use trellis_testkit::data_api::DataApi;
-use trellis_testkit::oauth::OAuthServer;
 use trellis_testkit::{
-    RunningService, TestDatabase, TestServer, eventually, members, test_config, tokens,
+    InProcess, Port, RunningService, TestDatabase, TestServer, eventually, members, tokens,
 };
 use uuid::Uuid;
 
 pub const WAIT: Duration = Duration::from_secs(60);
+
+pub const HOUR: Duration = Duration::from_secs(3600);
 
 /// Settings for tests: short leases and intervals, loopback allowed.
 pub fn fast_settings() -> Settings {
@@ -55,66 +57,60 @@ pub fn call<T>(message: T, bearer: &str) -> Request<T> {
     authorized(message, bearer)
 }
 
-/// The services around the refresh service, and the third parties.
-pub struct World {
-    pub library: RunningService,
-    /// The token registry, served on an address the library was given before it started.
-    pub tokens: ServedReplica,
-    pub tokens_database: TestDatabase,
-    pub refresh_database: TestDatabase,
-    pub api: DataApi,
-    /// Where the library reads cached data to render Klips: bound before the library
-    /// started, served by [`World::rendering_replica`].
-    refresh_listener: std::sync::Mutex<Option<TcpListener>>,
+/// The library and the token registry as the tests reach them: the tenants and credentials
+/// they create (`tenants`, `credentials`) go through these.
+pub struct Services {
+    pub library: TracedChannel,
+    pub tokens: TracedChannel,
 }
 
-/// A service served on an address taken before it was built (the refresh replica the
-/// library renders through, the token registry); stops when dropped.
-pub struct ServedReplica {
-    pub url: String,
-    shutdown: Option<oneshot::Sender<()>>,
-}
+impl Services {
+    pub fn library_client(&self) -> LibraryServiceClient<TracedChannel> {
+        LibraryServiceClient::new(self.library.clone())
+    }
 
-impl Drop for ServedReplica {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
+    pub fn tokens_client(&self) -> TokenServiceClient<TracedChannel> {
+        TokenServiceClient::new(self.tokens.clone())
+    }
+
+    /// Makes `user` a member of `account` with `role` (an operator's CreateMembership).
+    /// A user's calls are accepted only once they are a member, so this comes before them.
+    pub async fn member(&self, account: Uuid, user: &str, role: Role) {
+        members::add(&self.library, account, user, role).await;
     }
 }
 
-/// Serves `server` on `listener` until the answer is dropped.
-fn serve_on(listener: TcpListener, server: trellis_platform::server::GrpcServer) -> ServedReplica {
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
-    let (shutdown, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = server
-            .serve(listener, async {
-                let _ = stopped.await;
-            })
-            .await;
-    });
-    ServedReplica {
-        url,
-        shutdown: Some(shutdown),
+/// The services around the refresh service, and the third parties. It derefs to the
+/// [`Services`] that create tenants and credentials.
+pub struct World {
+    pub library: RunningService,
+    /// The token registry, served on an address the library was given before it started.
+    pub tokens: TestServer,
+    pub tokens_database: TestDatabase,
+    pub refresh_database: TestDatabase,
+    pub api: DataApi,
+    services: Services,
+    /// Where the library reads cached data to render Klips: bound before the library
+    /// started, served by [`World::rendering_replica`].
+    refresh_port: std::sync::Mutex<Option<Port>>,
+}
+
+impl std::ops::Deref for World {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
     }
 }
 
 impl World {
     pub async fn start() -> Self {
         // The library and the token registry call each other (memberships, the auth of
-        // data sources): the registry's address is taken first, the library starts pointing
+        // data sources): the registry's port is bound first, the library starts pointing
         // at it, then the registry is built pointing at the library.
-        let refresh_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let refresh_url = format!(
-            "http://{}",
-            refresh_listener.local_addr().expect("an address")
-        );
-        let tokens_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let tokens_url = format!(
-            "http://{}",
-            tokens_listener.local_addr().expect("an address")
-        );
+        let refresh_port = Port::bind().await;
+        let tokens_port = Port::bind().await;
+        let (refresh_url, tokens_url) = (refresh_port.url(), tokens_port.url());
         let library = RunningService::start(
             ServiceKind::Library,
             &trellis_library::SCHEMA,
@@ -127,75 +123,68 @@ impl World {
         )
         .await;
         let tokens_database = TestDatabase::new(&trellis_tokens::SCHEMA).await;
-        let mut common = test_config(&tokens_database.url);
-        common.library_url = library.server.url();
-        let context = ServiceContext::new(
+        let library_url = library.server.url();
+        let tokens = InProcess::new(
             ServiceKind::Tokens,
-            common,
             trellis_tokens::Settings::default(),
-            tokens_database.pool(),
+            trellis_tokens::build,
         )
-        .expect("a service context");
-        let tokens = serve_on(
-            tokens_listener,
-            trellis_tokens::build(context)
-                .await
-                .expect("the token registry builds"),
-        );
+        .configure(move |common| common.library_url = library_url)
+        .on(tokens_port)
+        .serve(&tokens_database)
+        .await;
+        let services = Services {
+            library: library.server.channel(),
+            tokens: tokens.channel(),
+        };
         Self {
             library,
             tokens,
             tokens_database,
             refresh_database: TestDatabase::new(&trellis_refresh::SCHEMA).await,
             api: DataApi::start().await,
-            refresh_listener: std::sync::Mutex::new(Some(refresh_listener)),
+            services,
+            refresh_port: std::sync::Mutex::new(Some(refresh_port)),
         }
+    }
+
+    /// A refresh replica in-process over the shared refresh database, with its own pool;
+    /// on `port` when it was bound before.
+    async fn serve_refresh(&self, settings: Settings, port: Option<Port>) -> TestServer {
+        let mut replica = InProcess::new(ServiceKind::Refresh, settings, trellis_refresh::build)
+            .configure(|common| {
+                common.library_url = self.library.server.url();
+                common.tokens_url = self.tokens.url();
+            })
+            .pool_size(16);
+        if let Some(port) = port {
+            replica = replica.on(port);
+        }
+        replica.serve(&self.refresh_database).await
     }
 
     /// The refresh replica the library reads cached data from (RenderKlip, and so email
     /// reports); one per world.
-    pub async fn rendering_replica(&self, settings: Settings) -> ServedReplica {
-        let listener = self
-            .refresh_listener
+    pub async fn rendering_replica(&self, settings: Settings) -> TestServer {
+        let port = self
+            .refresh_port
             .lock()
-            .expect("the listener")
+            .expect("the port")
             .take()
             .expect("one rendering replica per world");
-        let mut common = test_config(&self.refresh_database.url);
-        common.library_url = self.library.server.url();
-        common.tokens_url = self.tokens.url.clone();
-        let pool = trellis_platform::db::pool(&self.refresh_database.url, 16).expect("a pool");
-        let context = ServiceContext::new(ServiceKind::Refresh, common, settings, pool)
-            .expect("a service context");
-        serve_on(
-            listener,
-            trellis_refresh::build(context)
-                .await
-                .expect("refresh builds"),
-        )
+        self.serve_refresh(settings, Some(port)).await
     }
 
     /// A refresh replica in-process over the shared refresh database, with its own pool.
     pub async fn replica(&self, settings: Settings) -> TestServer {
-        let mut common = test_config(&self.refresh_database.url);
-        common.library_url = self.library.server.url();
-        common.tokens_url = self.tokens.url.clone();
-        let pool = trellis_platform::db::pool(&self.refresh_database.url, 16).expect("a pool");
-        let context = ServiceContext::new(ServiceKind::Refresh, common, settings, pool)
-            .expect("a service context");
-        TestServer::spawn(
-            trellis_refresh::build(context)
-                .await
-                .expect("refresh builds"),
-        )
-        .await
+        self.serve_refresh(settings, None).await
     }
 
     /// The environment a refresh process needs to reach this world.
     pub fn process_env(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
         let mut env: HashMap<String, String> = [
             ("TRELLIS_LIBRARY_URL", self.library.server.url()),
-            ("TRELLIS_TOKENS_URL", self.tokens.url.clone()),
+            ("TRELLIS_TOKENS_URL", self.tokens.url()),
             ("TRELLIS_REFRESH_ALLOW_PRIVATE_NETWORKS", "true".to_owned()),
             ("TRELLIS_REFRESH_SCHEDULE_INTERVAL", "100ms".to_owned()),
             ("TRELLIS_REFRESH_POLL_INTERVAL", "500ms".to_owned()),
@@ -208,308 +197,6 @@ impl World {
             env.insert((*key).to_owned(), (*value).to_owned());
         }
         env
-    }
-
-    pub fn library_client(&self) -> LibraryServiceClient<TracedChannel> {
-        LibraryServiceClient::new(self.library.server.channel())
-    }
-
-    pub fn tokens_client(&self) -> TokenServiceClient<TracedChannel> {
-        TokenServiceClient::new(
-            trellis_platform::client::channel(&self.tokens.url).expect("a channel"),
-        )
-    }
-
-    /// Makes `user` a member of `account` with `role` (an operator's CreateMembership).
-    /// A user's calls are accepted only once they are a member, so this comes before them.
-    pub async fn member(&self, account: Uuid, user: &str, role: Role) {
-        members::add(&self.library.server.channel(), account, user, role).await;
-    }
-
-    /// An account of `kind` (a client under `parent`), created with an operator's token;
-    /// `admin@test`, `editor@test` and `viewer@test` are its members.
-    pub async fn account(&self, kind: library::AccountKind, parent: Option<Uuid>) -> Uuid {
-        let created = self
-            .library_client()
-            .create_account(call(
-                library::CreateAccountRequest {
-                    request_id: String::new(),
-                    account: Some(library::Account {
-                        kind: kind as i32,
-                        parent_id: parent.map(|p| p.to_string()).unwrap_or_default(),
-                        display_name: format!("{kind:?} account"),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::service(),
-            ))
-            .await
-            .expect("CreateAccount")
-            .into_inner()
-            .account
-            .expect("an account");
-        let account = Uuid::parse_str(&created.id).unwrap();
-        members::enroll(&self.library.server.channel(), account).await;
-        account
-    }
-
-    pub async fn set_property(&self, account: Uuid, name: &str, value: &str) {
-        self.library_client()
-            .set_company_property(call(
-                library::SetCompanyPropertyRequest {
-                    request_id: String::new(),
-                    property: Some(library::CompanyProperty {
-                        account_id: account.to_string(),
-                        name: name.into(),
-                        value: value.into(),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::admin(account),
-            ))
-            .await
-            .expect("SetCompanyProperty");
-    }
-
-    /// A data source of `account` fetching `url` every `interval` (zero: never on
-    /// schedule).
-    pub async fn data_source(&self, account: Uuid, url: &str, interval: Duration) -> Uuid {
-        self.data_source_with(account, url, interval, None, "")
-            .await
-    }
-
-    pub async fn data_source_with(
-        &self,
-        account: Uuid,
-        url: &str,
-        interval: Duration,
-        auth: Option<library::data_source_auth::Method>,
-        rate_limit_key: &str,
-    ) -> Uuid {
-        let format = if url.ends_with(".csv") {
-            library::DataFormat::Csv
-        } else {
-            library::DataFormat::Json
-        };
-        let created = self
-            .library_client()
-            .create_data_source(call(
-                library::CreateDataSourceRequest {
-                    request_id: String::new(),
-                    data_source: Some(library::DataSource {
-                        account_id: account.to_string(),
-                        name: format!("data from {url}"),
-                        request: Some(library::HttpRequestTemplate {
-                            method: library::HttpMethod::Get as i32,
-                            url: url.to_owned(),
-                            headers: vec![],
-                            body: String::new(),
-                        }),
-                        format: format as i32,
-                        auth: Some(library::DataSourceAuth {
-                            kind: 0,
-                            method: auth,
-                        }),
-                        refresh_interval: (!interval.is_zero()).then_some(prost_types::Duration {
-                            seconds: interval.as_secs() as i64,
-                            nanos: 0,
-                        }),
-                        rate_limit_key: rate_limit_key.to_owned(),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::admin(account),
-            ))
-            .await
-            .expect("CreateDataSource")
-            .into_inner()
-            .data_source
-            .expect("a data source");
-        Uuid::parse_str(&created.id).unwrap()
-    }
-
-    /// A Klip of `account` with named components (`(name, formula)`) over `bindings`.
-    pub async fn klip(
-        &self,
-        account: Uuid,
-        name: &str,
-        components: &[(&str, &str)],
-        bindings: &[Uuid],
-    ) -> Uuid {
-        let created = self
-            .library_client()
-            .create_klip(call(
-                library::CreateKlipRequest {
-                    request_id: String::new(),
-                    klip: Some(library::Klip {
-                        name: name.into(),
-                        components: components
-                            .iter()
-                            .map(|(name, formula)| library::Component {
-                                name: (*name).into(),
-                                formula: (*formula).into(),
-                            })
-                            .collect(),
-                        bindings: bindings
-                            .iter()
-                            .map(|source| library::Binding {
-                                data_source_id: source.to_string(),
-                            })
-                            .collect(),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::editor(account),
-            ))
-            .await
-            .expect("CreateKlip")
-            .into_inner()
-            .klip
-            .expect("a Klip");
-        Uuid::parse_str(&created.id).unwrap()
-    }
-
-    /// A dashboard of `account` showing `klips`.
-    pub async fn dashboard(&self, account: Uuid, name: &str, klips: &[Uuid]) -> Uuid {
-        let created = self
-            .library_client()
-            .create_dashboard(call(
-                library::CreateDashboardRequest {
-                    request_id: String::new(),
-                    dashboard: Some(library::Dashboard {
-                        name: name.into(),
-                        klip_ids: klips.iter().map(Uuid::to_string).collect(),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::editor(account),
-            ))
-            .await
-            .expect("CreateDashboard")
-            .into_inner()
-            .dashboard
-            .expect("a dashboard");
-        Uuid::parse_str(&created.id).unwrap()
-    }
-
-    /// A saved API-key credential of `account`, sent as the query parameter `name`.
-    pub async fn api_key_in_query(&self, account: Uuid, name: &str, key: &str) -> String {
-        self.tokens_client()
-            .create_credential(call(
-                tokens_pb::CreateCredentialRequest {
-                    request_id: String::new(),
-                    credential: Some(tokens_pb::Credential {
-                        account_id: account.to_string(),
-                        display_name: "API key".into(),
-                        kind: tokens_pb::CredentialKind::ApiKey as i32,
-                        api_key_placement: tokens_pb::ApiKeyPlacement::QueryParameter as i32,
-                        api_key_name: name.into(),
-                        ..Default::default()
-                    }),
-                    secret: Some(tokens_pb::CredentialSecret {
-                        password: String::new(),
-                        api_key: key.into(),
-                    }),
-                },
-                &tokens::admin(account),
-            ))
-            .await
-            .expect("CreateCredential")
-            .into_inner()
-            .credential
-            .expect("a credential")
-            .id
-    }
-
-    /// Registers `oauth` as a provider whose tokens allow `limit`, and runs the code flow for
-    /// `account`'s admin. Returns the token's id.
-    pub async fn oauth_token(
-        &self,
-        oauth: &OAuthServer,
-        account: Uuid,
-        limit: tokens_pb::ApiLimit,
-    ) -> String {
-        let mut client = self.tokens_client();
-        let provider = client
-            .create_provider(call(
-                tokens_pb::CreateProviderRequest {
-                    request_id: String::new(),
-                    provider: Some(tokens_pb::Provider {
-                        name: "Test Analytics".into(),
-                        authorization_url: oauth.authorization_url(),
-                        token_url: oauth.token_url(),
-                        revocation_url: oauth.revocation_url(),
-                        userinfo_url: oauth.userinfo_url(),
-                        client_id: oauth.client_id(),
-                        client_secret: oauth.client_secret(),
-                        scopes: vec!["analytics.read".into()],
-                        token_limit: Some(limit),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::service(),
-            ))
-            .await
-            .expect("CreateProvider")
-            .into_inner()
-            .provider
-            .expect("a provider");
-
-        let admin = tokens::admin(account);
-        let redirect_uri = "http://127.0.0.1:9/oauth/callback";
-        let begun = client
-            .begin_authorization(call(
-                tokens_pb::BeginAuthorizationRequest {
-                    request_id: String::new(),
-                    account_id: String::new(),
-                    provider_id: provider.id.clone(),
-                    redirect_uri: redirect_uri.into(),
-                    display_name: "Analytics".into(),
-                    token_id: String::new(),
-                },
-                &admin,
-            ))
-            .await
-            .expect("BeginAuthorization")
-            .into_inner();
-        // The browser's part: the test server approves at once and redirects back.
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let response = browser
-            .get(&begun.authorization_url)
-            .send()
-            .await
-            .expect("the provider answers");
-        let location = response
-            .headers()
-            .get("location")
-            .expect("a redirect")
-            .to_str()
-            .unwrap()
-            .to_owned();
-        let query: HashMap<String, String> = url::Url::parse(&location)
-            .unwrap()
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        client
-            .complete_authorization(call(
-                tokens_pb::CompleteAuthorizationRequest {
-                    request_id: Uuid::new_v4().to_string(),
-                    state: begun.state,
-                    code: query.get("code").cloned().expect("a code"),
-                    error: String::new(),
-                },
-                &admin,
-            ))
-            .await
-            .expect("CompleteAuthorization")
-            .into_inner()
-            .token
-            .expect("a token")
-            .id
     }
 }
 
@@ -544,17 +231,39 @@ pub async fn refresh_now(
         .expect("a job")
 }
 
-/// A user of `account` signs in (a member of it: [`World::member`]).
+/// The queue positions of a GetQueueStatus answer: (data source, place in the queue).
+pub fn positions(status: &refresh::GetQueueStatusResponse) -> Vec<(String, i64)> {
+    status
+        .positions
+        .iter()
+        .map(|p| {
+            let job = p.job.as_ref().expect("a job");
+            (job.data_source_id.clone(), p.position)
+        })
+        .collect()
+}
+
+/// A user of `account` signs in (a member of it: [`Services::member`]).
 pub async fn login(
     client: &mut RefreshServiceClient<TracedChannel>,
     account: Uuid,
     user: &str,
 ) -> refresh::RecordActivityResponse {
+    activity(client, account, user, refresh::ActivityKind::Login).await
+}
+
+/// An activity of `kind` of a user of `account` (RecordActivity).
+pub async fn activity(
+    client: &mut RefreshServiceClient<TracedChannel>,
+    account: Uuid,
+    user: &str,
+    kind: refresh::ActivityKind,
+) -> refresh::RecordActivityResponse {
     client
         .record_activity(call(
             refresh::RecordActivityRequest {
                 request_id: String::new(),
-                kind: refresh::ActivityKind::Login as i32,
+                kind: kind as i32,
             },
             &tokens::user_token(account, user, trellis_platform::auth::Role::Viewer),
         ))
@@ -579,6 +288,33 @@ pub async fn refresh_status(
         .await
         .expect("GetRefreshStatus")
         .into_inner()
+}
+
+/// Waits for the first failed refresh of `data_source`'s instance; answers its error.
+pub async fn first_failure(
+    client: &RefreshServiceClient<TracedChannel>,
+    account: Uuid,
+    data_source: Uuid,
+) -> String {
+    let what = format!("a failed refresh of data source {data_source}");
+    eventually(&what, WAIT, || {
+        let mut client = client.clone();
+        async move {
+            let status = refresh_status(&mut client, account, data_source).await;
+            let instance = status.instances.into_iter().next()?;
+            (instance.consecutive_failures == 1).then_some(instance.last_error)
+        }
+    })
+    .await
+}
+
+/// Waits until the data API has answered `count` requests for `path`; `what` says why.
+pub async fn wait_for_requests(api: &DataApi, path: &str, count: usize, what: &str) {
+    eventually(what, WAIT, || {
+        let seen = api.requests_for(path);
+        async move { (seen == count).then_some(()) }
+    })
+    .await;
 }
 
 /// Waits until every data source has been fetched successfully `times` times or more, by
@@ -606,89 +342,4 @@ pub async fn wait_until_fetched(
         )
         .await;
     }
-}
-
-pub async fn connect(database: &TestDatabase) -> AsyncPgConnection {
-    AsyncPgConnection::establish(&database.url)
-        .await
-        .expect("connect")
-}
-
-/// Moves the last fetch of these data sources' instances back by `by`, as if that much
-/// time had passed since (the refresh interval's minimum is a minute).
-pub async fn age(database: &TestDatabase, data_sources: &[Uuid], by: Duration) {
-    let mut conn = connect(database).await;
-    diesel::sql_query(
-        "UPDATE instances
-         SET last_fetch_time = last_fetch_time - $2,
-             next_due_time = next_due_time - $2
-         WHERE data_source_id = ANY($1)",
-    )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(data_sources)
-    .bind::<diesel::sql_types::Interval, _>(trellis_refresh::store::jobs::interval(by))
-    .execute(&mut conn)
-    .await
-    .expect("age the instances");
-}
-
-/// Ends an account's activity window, as if nobody had been active in it for a while.
-pub async fn go_inactive(database: &TestDatabase, account: Uuid) {
-    let mut conn = connect(database).await;
-    diesel::sql_query(
-        "UPDATE account_activity SET active_until = now() - interval '1 second'
-         WHERE account_id = $1",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(account)
-    .execute(&mut conn)
-    .await
-    .expect("end the activity window");
-    // The window (an hour) has passed, so the last sync is older than the throttle too.
-    diesel::sql_query(
-        "UPDATE activity_syncs SET synced_at = synced_at - interval '1 hour'
-         WHERE account_id = $1",
-    )
-    .bind::<diesel::sql_types::Uuid, _>(account)
-    .execute(&mut conn)
-    .await
-    .expect("age the last sync");
-}
-
-/// Successful fetches stored per data source (a count no gRPC answer shows).
-pub async fn fetch_counts(database: &TestDatabase) -> HashMap<Uuid, i64> {
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        data_source_id: Uuid,
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        fetch_count: i64,
-    }
-    let mut conn = connect(database).await;
-    diesel::sql_query("SELECT data_source_id, fetch_count FROM instances")
-        .load::<Row>(&mut conn)
-        .await
-        .expect("read the instances")
-        .into_iter()
-        .map(|r| (r.data_source_id, r.fetch_count))
-        .collect()
-}
-
-/// Every job of the refresh database: (data source, state, attempt).
-pub async fn all_jobs(database: &TestDatabase) -> Vec<(Uuid, String, i32)> {
-    #[derive(diesel::QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Uuid)]
-        data_source_id: Uuid,
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        state: String,
-        #[diesel(sql_type = diesel::sql_types::Integer)]
-        attempt: i32,
-    }
-    let mut conn = connect(database).await;
-    diesel::sql_query("SELECT data_source_id, state, attempt FROM refresh_jobs ORDER BY seq")
-        .load::<Row>(&mut conn)
-        .await
-        .expect("read the jobs")
-        .into_iter()
-        .map(|r| (r.data_source_id, r.state, r.attempt))
-        .collect()
 }

@@ -2,12 +2,33 @@
 //! OAuth token and rate-limit key. Each limit is a rate (GCRA without burst, so that no
 //! window of one period ever holds more than the allowed requests) and a cap on requests at
 //! once. The state lives in PostgreSQL ([`crate::store::limits`]) so every replica shares
-//! it; this module holds the arithmetic.
+//! it; this module holds the arithmetic. `crate::peers` reads the limits from the token
+//! registry's answer into [`TokenLimits`].
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use trellis_proto::tokens::v1::{ApiLimit, GetTokenLimitsResponse};
+
+/// A limit as the token registry states it; zero counts mean no such limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiLimit {
+    /// Requests allowed per `period`.
+    pub requests_per_period: i32,
+    /// Zero when unset (or unreadable): then no rate.
+    pub period: Duration,
+    /// Requests allowed in flight at once.
+    pub max_concurrent: i32,
+}
+
+/// The limits of a token and of a rate-limit key (F5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenLimits {
+    /// The token's provider; rate-limit keys are counted per provider.
+    pub provider_id: String,
+    pub token_limit: Option<ApiLimit>,
+    /// Unset when no key was given.
+    pub rate_limit_key_limit: Option<ApiLimit>,
+}
 
 /// One limit a fetch must respect.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +45,7 @@ impl LimitSpec {
     /// The limit `limit` under `key`, with `margin` added to its period (see the
     /// `limit_margin` setting); `None` when it limits nothing.
     pub fn from_api_limit(key: String, limit: &ApiLimit, margin: Duration) -> Option<Self> {
-        let period = limit
-            .period
-            .as_ref()
-            .and_then(crate::clock::from_proto)
-            .unwrap_or_default();
+        let period = limit.period;
         // What a peer says is not trusted to stay in range: no overflow, no division by a
         // count that wrapped to zero.
         let per_period = u32::try_from(limit.requests_per_period).unwrap_or(u32::MAX);
@@ -48,7 +65,7 @@ impl LimitSpec {
 pub fn specs_for(
     token_id: &str,
     rate_limit_key: &str,
-    limits: &GetTokenLimitsResponse,
+    limits: &TokenLimits,
     margin: Duration,
 ) -> Vec<LimitSpec> {
     let mut specs = Vec::new();
@@ -105,7 +122,7 @@ pub enum Decision {
 }
 
 fn after(time: DateTime<Utc>, interval: Duration) -> DateTime<Utc> {
-    crate::clock::after(time, interval)
+    crate::domain::clock::after(time, interval)
 }
 
 /// Decides for a fetch over `limits` (each with its state) at `now`. `returning` is true
@@ -203,10 +220,7 @@ mod tests {
     fn a_limit_adds_the_margin_to_its_period() {
         let limit = ApiLimit {
             requests_per_period: 5,
-            period: Some(prost_types::Duration {
-                seconds: 1,
-                nanos: 0,
-            }),
+            period: Duration::from_secs(1),
             max_concurrent: 2,
         };
         let spec = LimitSpec::from_api_limit("token:t".into(), &limit, Duration::from_millis(100))

@@ -43,17 +43,6 @@ pub fn milliseconds(ms: i64) -> TimeDelta {
     })
 }
 
-/// A protobuf duration from a peer as a `Duration`: `None` when negative or malformed.
-/// (prost-types' own conversion negates the seconds of a negative duration, which
-/// overflows for `i64::MIN`.)
-pub fn from_proto(duration: &prost_types::Duration) -> Option<Duration> {
-    let seconds = u64::try_from(duration.seconds).ok()?;
-    let nanos = u32::try_from(duration.nanos)
-        .ok()
-        .filter(|nanos| *nanos < 1_000_000_000)?;
-    Some(Duration::new(seconds, nanos))
-}
-
 /// Seconds as a `Duration` (from the database's clock arithmetic): `None` when negative,
 /// not finite or too large.
 pub fn seconds(value: f64) -> Option<Duration> {
@@ -86,15 +75,5 @@ mod tests {
         assert_eq!(seconds(-1.0), None);
         assert_eq!(seconds(1e30), None);
         assert_eq!(seconds(0.5), Some(Duration::from_millis(500)));
-        let proto = |seconds, nanos| from_proto(&prost_types::Duration { seconds, nanos });
-        assert_eq!(proto(i64::MIN, 0), None);
-        assert_eq!(proto(-1, 0), None);
-        assert_eq!(proto(0, -1), None);
-        assert_eq!(proto(0, 1_000_000_000), None);
-        assert_eq!(
-            proto(i64::MAX, 0),
-            Some(Duration::from_secs(i64::MAX as u64))
-        );
-        assert_eq!(proto(2, 500_000_000), Some(Duration::from_millis(2500)));
     }
 }

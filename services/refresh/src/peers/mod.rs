@@ -2,7 +2,10 @@
 //! resolution, I13; Klips, dashboards and rendering for email reports, F7) and the token
 //! registry (access tokens, credential secrets, limits).
 //! Background work calls them with a short-lived service token (DESIGN.md section 3); a
-//! handler acting for a user forwards the user's own token instead.
+//! handler acting for a user forwards the user's own token instead. `convert` reads their
+//! answers into the service's own values.
+
+pub mod convert;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,6 +15,7 @@ use tonic::Status;
 use trellis_platform::auth::ServiceTokens;
 use trellis_platform::client::{self, TracedChannel, authorized};
 use trellis_platform::config::{CommonConfig, ServiceKind};
+use trellis_platform::pagination;
 use trellis_proto::library::v1::library_service_client::LibraryServiceClient;
 use trellis_proto::library::v1::{
     Dashboard, DataSource, GetDashboardRequest, GetDataSourceRequest, GetKlipRequest, Klip,
@@ -21,16 +25,25 @@ use trellis_proto::library::v1::{
 use trellis_proto::tokens::v1::token_service_client::TokenServiceClient;
 use trellis_proto::tokens::v1::{
     GetAccessTokenRequest, GetAccessTokenResponse, GetCredentialSecretRequest,
-    GetCredentialSecretResponse, GetTokenLimitsRequest, GetTokenLimitsResponse,
+    GetCredentialSecretResponse, GetTokenLimitsRequest,
 };
 use uuid::Uuid;
+
+use crate::domain::limits::TokenLimits;
+
+/// Data sources of one account read at most while syncing it: a library that never stops
+/// paging cannot hold a sync forever.
+const MAX_DATA_SOURCES: usize = 100_000;
+
+/// The limits read per token and rate-limit key, and when.
+type LimitsCache = HashMap<(String, String), (Instant, TokenLimits)>;
 
 /// Clients of the library and the token registry.
 pub struct Peers {
     library: LibraryServiceClient<TracedChannel>,
     tokens: TokenServiceClient<TracedChannel>,
     service_tokens: ServiceTokens,
-    limits: Mutex<HashMap<(String, String), (Instant, GetTokenLimitsResponse)>>,
+    limits: Mutex<LimitsCache>,
     limits_ttl: Duration,
 }
 
@@ -61,9 +74,7 @@ impl Peers {
 
     /// Every data source of an account, page by page.
     pub async fn list_data_sources(&self, account_id: Uuid) -> Result<Vec<DataSource>, Status> {
-        let mut all = Vec::new();
-        let mut page_token = String::new();
-        loop {
+        pagination::collect_pages(MAX_DATA_SOURCES, move |page_token: String| async move {
             let request = ListDataSourcesRequest {
                 account_id: account_id.to_string(),
                 page_size: 1000,
@@ -76,12 +87,15 @@ impl Peers {
                 .list_data_sources(authorized(request, &self.library_token()))
                 .await?
                 .into_inner();
-            all.extend(page.data_sources);
-            if page.next_page_token.is_empty() || page.next_page_token == page_token {
-                return Ok(all);
-            }
-            page_token = page.next_page_token;
-        }
+            // A token that does not move on would page forever.
+            let next = if page.next_page_token == page_token {
+                String::new()
+            } else {
+                page.next_page_token
+            };
+            Ok((page.data_sources, next))
+        })
+        .await
     }
 
     /// Resolves a data source for an account and user (empty: no user values). `bearer` is
@@ -231,9 +245,9 @@ impl Peers {
         &self,
         token_id: &str,
         rate_limit_key: &str,
-    ) -> Result<GetTokenLimitsResponse, Status> {
+    ) -> Result<TokenLimits, Status> {
         let cache_key = (token_id.to_owned(), rate_limit_key.to_owned());
-        if let Some((fetched, limits)) = self.limits.lock().expect("limits cache").get(&cache_key)
+        if let Some((fetched, limits)) = self.cached_limits().get(&cache_key)
             && fetched.elapsed() < self.limits_ttl
         {
             return Ok(limits.clone());
@@ -242,16 +256,24 @@ impl Peers {
             token_id: token_id.to_owned(),
             rate_limit_key: rate_limit_key.to_owned(),
         };
-        let limits = self
-            .tokens
-            .clone()
-            .get_token_limits(authorized(request, &self.tokens_token()))
-            .await?
-            .into_inner();
-        self.limits
-            .lock()
-            .expect("limits cache")
+        let limits = convert::token_limits(
+            &self
+                .tokens
+                .clone()
+                .get_token_limits(authorized(request, &self.tokens_token()))
+                .await?
+                .into_inner(),
+        );
+        self.cached_limits()
             .insert(cache_key, (Instant::now(), limits.clone()));
         Ok(limits)
+    }
+
+    /// The cache of limits. A panic while it was held left nothing half-written (each use
+    /// is one `get` or `insert`), so a poisoned lock is used as it is.
+    fn cached_limits(&self) -> std::sync::MutexGuard<'_, LimitsCache> {
+        self.limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

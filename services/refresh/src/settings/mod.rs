@@ -4,12 +4,17 @@
 
 use std::time::Duration;
 
-use clap::Parser;
-
+use trellis_platform::config;
 use trellis_platform::validate::MAX_JSON_DEPTH;
 
-use crate::backoff::{BackoffPolicy, BackoffSteps};
+use crate::domain::backoff::{BackoffPolicy, BackoffSteps};
 use crate::fetch::parse::{Bounds, MAX_CSV_COLUMNS, MAX_PARSED_MEMORY};
+
+#[cfg(test)]
+mod tests;
+mod values;
+
+pub use values::{RetryWaits, Secret, SmtpTls};
 
 /// The largest GetCachedData answer the library decodes (its `MAX_CACHED_DATA_BYTES`).
 pub const LIBRARY_DECODE_LIMIT: u64 = 16 * 1024 * 1024;
@@ -79,8 +84,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
 
     /// Longest time one fetch may take, body included.
-    #[arg(long, env = "TRELLIS_REFRESH_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
-    pub request_timeout: Duration,
+    #[arg(long = "fetch-timeout", env = "TRELLIS_REFRESH_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub fetch_timeout: Duration,
 
     /// Largest response body accepted, in bytes; a larger one fails the fetch.
     #[arg(long, env = "TRELLIS_REFRESH_MAX_RESPONSE_BYTES", default_value_t = 10 * 1024 * 1024)]
@@ -137,7 +142,8 @@ pub struct Settings {
     #[arg(long, env = "TRELLIS_REFRESH_MAX_DEFERRALS", default_value_t = 10)]
     pub max_deferrals: u32,
 
-    /// How long finished jobs are kept for GetRefreshJob and status.
+    /// How long finished jobs are kept for GetRefreshJob and status (request ids are the
+    /// platform's to purge, after `TRELLIS_REQUEST_ID_RETENTION`).
     #[arg(long, env = "TRELLIS_REFRESH_JOB_RETENTION", default_value = "24h", value_parser = parse_duration)]
     pub job_retention: Duration,
 
@@ -208,78 +214,10 @@ pub struct Settings {
     pub smtp_timeout: Duration,
 }
 
-/// How the connection to the SMTP relay is secured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SmtpTls {
-    /// Plain text: only for a trusted relay on the same host or network.
-    None,
-    /// Plain text upgraded with STARTTLS, which is required.
-    Starttls,
-    /// TLS from the first byte (SMTPS).
-    Tls,
-}
-
-/// A secret setting: its `Debug` never shows it, so logging the settings leaks nothing.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(text.to_owned()))
-    }
-}
-
-/// The waits before each retry of a report send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryWaits(pub Vec<Duration>);
-
-impl RetryWaits {
-    /// The wait before retrying after `failed` failed attempts, or `None` when no retry is
-    /// left.
-    pub fn after(&self, failed: u32) -> Option<Duration> {
-        let index = usize::try_from(failed).ok()?.checked_sub(1)?;
-        self.0.get(index).copied()
-    }
-}
-
-impl std::str::FromStr for RetryWaits {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let text = text.trim();
-        if text.is_empty() || text.eq_ignore_ascii_case("none") {
-            return Ok(RetryWaits(Vec::new()));
-        }
-        text.split(',')
-            .map(parse_duration)
-            .collect::<Result<Vec<_>, _>>()
-            .map(RetryWaits)
-    }
-}
-
 impl Default for Settings {
     /// The defaults above (and whatever the environment sets).
     fn default() -> Self {
-        #[derive(Parser)]
-        struct Only {
-            #[command(flatten)]
-            settings: Settings,
-        }
-        Only::parse_from(["trellis-refresh"]).settings
+        trellis_platform::config::defaults()
     }
 }
 
@@ -319,105 +257,15 @@ fn check_max_cached_bytes(bytes: u64) -> Result<u64, String> {
     Ok(bytes)
 }
 
-/// Parses `250ms`, `30s`, `5m`, `6h`, `1d`, or a bare number of seconds.
+/// A duration as `trellis_platform::config::parse_duration` reads it (`250ms`, `30s`, `5m`,
+/// `6h`, `1d`, or a bare number of seconds), of at most a hundred years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 500ms, 30s, 5m or 6h"))?;
-    let seconds = match unit.trim() {
-        "ms" => value / 1000.0,
-        "" | "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        "d" => value * 86_400.0,
-        other => return Err(format!("unknown duration unit `{other}` in `{text}`")),
-    };
-    Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|duration| *duration <= MAX_SETTING_DURATION)
-        .ok_or_else(|| format!("`{text}` is not a duration of at most 100 years"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(21_600)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5 parsecs").is_err());
-        assert!(parse_duration("99999999999999999999999").is_err());
-        assert!(parse_duration("101000d").is_err());
+    let duration = config::parse_duration(text)?;
+    if duration > MAX_SETTING_DURATION {
+        return Err(format!(
+            "`{}` is not a duration of at most 100 years",
+            text.trim()
+        ));
     }
-
-    #[test]
-    fn retry_waits_parse_and_run_out() {
-        let waits: RetryWaits = "1m,5m".parse().unwrap();
-        assert_eq!(waits.after(0), None);
-        assert_eq!(waits.after(1), Some(Duration::from_secs(60)));
-        assert_eq!(waits.after(2), Some(Duration::from_secs(300)));
-        assert_eq!(waits.after(3), None);
-        assert_eq!("none".parse::<RetryWaits>().unwrap().after(1), None);
-        assert!("1m,soon".parse::<RetryWaits>().is_err());
-    }
-
-    #[test]
-    fn cached_bytes_past_what_the_library_decodes_are_refused() {
-        // Checked where operators set it, the environment or a flag; settings built in code
-        // (tests of the library's own defences) may go past it on purpose.
-        assert!(check_max_cached_bytes(Settings::default().max_cached_bytes).is_ok());
-        assert!(check_max_cached_bytes(MAX_CACHED_BYTES_LIMIT).is_ok());
-        let error = check_max_cached_bytes(MAX_CACHED_BYTES_LIMIT + 1).unwrap_err();
-        assert!(
-            error.contains("TRELLIS_REFRESH_MAX_CACHED_BYTES"),
-            "{error}"
-        );
-        assert!(
-            error.contains(&MAX_CACHED_BYTES_LIMIT.to_string()),
-            "{error}"
-        );
-        assert!(error.contains("16 MiB"), "{error}");
-        assert_eq!(parse_max_cached_bytes("4000000"), Ok(4_000_000));
-        assert!(parse_max_cached_bytes("17000000").is_err());
-        assert!(parse_max_cached_bytes("lots").is_err());
-    }
-
-    #[test]
-    fn secrets_stay_out_of_debug_output() {
-        let settings = Settings {
-            smtp_password: Some("hunter2".parse().unwrap()),
-            ..Settings::default()
-        };
-        assert!(!format!("{settings:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn defaults_follow_the_design() {
-        let settings = Settings::default();
-        let policy = settings.backoff_policy();
-        assert_eq!(policy.disable_after(), 20);
-        assert_eq!(settings.lease, Duration::from_secs(60));
-        assert!(!settings.allow_private_networks);
-        assert_eq!(settings.report_lead_time, Duration::from_secs(15 * 60));
-        assert_eq!(settings.smtp_tls, SmtpTls::Starttls);
-        assert_eq!(settings.max_retry_after, Duration::from_secs(3600));
-        assert_eq!(settings.max_rows, 100_000);
-        assert_eq!(settings.activity_throttle, Duration::from_secs(60));
-        assert_eq!(settings.report_min_interval, Duration::from_secs(300));
-        assert_eq!(settings.report_max_schedules, 100);
-        assert_eq!(settings.max_deferrals, 10);
-        // A GetCachedData answer (the data and a few hundred bytes about it) stays under
-        // the 4 MiB gRPC clients decode by default.
-        assert!(settings.max_cached_bytes + 64 * 1024 <= 4 * 1024 * 1024);
-    }
+    Ok(duration)
 }

@@ -9,18 +9,18 @@
 
 use std::time::Duration;
 
-use diesel_async::AsyncConnection;
 use futures::StreamExt;
-use tonic::{Code, Status};
-use trellis_platform::db::DbPool;
-use trellis_platform::error::{ApiResult, StoreError};
-use trellis_platform::idempotency;
+use tonic::Status;
+use trellis_platform::db::{DbPool, connect};
+use trellis_platform::error::ApiResult;
+use trellis_platform::peer;
+use trellis_platform::replay::{self, RequestKey};
 use trellis_proto::refresh::v1::RecordActivityResponse;
 use uuid::Uuid;
 
-use crate::model::interval_ms;
-use crate::model::{InstanceId, ResolvedInstance, Trigger};
+use crate::domain::job::{InstanceId, ResolvedInstance, Trigger};
 use crate::peers::Peers;
+use crate::peers::convert::resolved_instance;
 use crate::store::{activity, instances};
 
 /// Data sources resolved at once while syncing an account.
@@ -47,22 +47,14 @@ pub async fn resolve_account(
         // Only a dynamic data source depends on the user's variable values.
         let user = if ds.template_properties.is_empty() { "" } else { user };
         match peers.resolve(id, account_id, user, None).await {
-            Ok(resolved) if resolved.unresolved_properties.is_empty() => Ok(Some(ResolvedInstance {
-                id: InstanceId {
-                    data_source_id: id,
-                    instance_key: resolved.instance_key.clone(),
-                },
-                account_id,
-                resolve_user_id: user.to_owned(),
-                url: resolved.url.clone(),
-                data_source_version: resolved.data_source_version,
-                refresh_interval_ms: interval_ms(resolved.refresh_interval.as_ref()),
-            })),
+            Ok(resolved) if resolved.unresolved_properties.is_empty() => {
+                Ok(Some(resolved_instance(id, account_id, user, &resolved)))
+            }
             Ok(resolved) => {
                 tracing::debug!(data_source = %id, unresolved = ?resolved.unresolved_properties, "not scheduling a data source with unresolved properties");
                 Ok(None)
             }
-            Err(status) if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) => Err(status),
+            Err(status) if peer::is_transient(&status) => Err(status),
             Err(status) => {
                 tracing::warn!(data_source = %id, code = ?status.code(), message = status.message(), "cannot resolve a data source");
                 Ok(None)
@@ -87,25 +79,30 @@ pub struct ActivityPolicy {
     pub throttle: Duration,
 }
 
-/// Records an activity of `user` in `account_id` and queues what it makes due.
+/// A RecordActivity, checked: who was active in which account, doing what.
+pub struct Activity<'a> {
+    pub account_id: Uuid,
+    pub user: &'a str,
+    /// `login`, `dashboard_view`, `klip_editor` or `library`.
+    pub kind: &'static str,
+    pub key: RequestKey<'a>,
+}
+
+/// Records an activity and queues what it makes due.
 pub async fn record(
     pool: &DbPool,
     peers: &Peers,
     policy: ActivityPolicy,
-    account_id: Uuid,
-    user: &str,
-    kind: &str,
-    is_login: bool,
-    request_id: &str,
+    checked: Activity<'_>,
 ) -> ApiResult<RecordActivityResponse> {
-    let window = policy.window;
-    let scope = format!("{account_id}/{user}");
-    const METHOD: &str = "RecordActivity";
+    let (account_id, user, kind, key) =
+        (checked.account_id, checked.user, checked.kind, &checked.key);
     // The jobs this call queues continue its trace when a worker fetches them.
     let trace_context = crate::trace::current();
     let sync = {
-        let mut conn = pool.get().await.map_err(StoreError::from)?;
-        if let Some(answer) = idempotency::replay(&mut conn, &scope, METHOD, request_id).await? {
+        let mut conn = connect(pool).await?;
+        // A retry gets the first answer, and resolves nothing again.
+        if let Some(answer) = key.replay(&mut conn).await? {
             return Ok(answer);
         }
         let was_active = activity::active_until(&mut conn, account_id)
@@ -115,7 +112,7 @@ pub async fn record(
         // a login of a user whose last one synced the active account moments ago does not
         // resolve everything again (the throttle), whoever loops it.
         // Concurrent calls of an inactive account claim the same sync: one resolves.
-        if !was_active || is_login {
+        if !was_active || kind == "login" {
             let claimed =
                 activity::claim_sync(&mut conn, account_id, user, policy.throttle).await?;
             if !claimed {
@@ -139,44 +136,32 @@ pub async fn record(
         None
     };
 
-    let scope_in = scope.clone();
-    let user = user.to_owned();
-    let kind = kind.to_owned();
-    let request_id = request_id.to_owned();
-    let mut conn = pool.get().await.map_err(StoreError::from)?;
-    let answer = conn
-        .transaction::<_, StoreError, _>(async move |conn| {
-            if let Some(answer) = idempotency::replay(conn, &scope_in, METHOD, &request_id).await? {
-                return Ok(answer);
-            }
-            let recorded = activity::record(conn, account_id, &user, &kind, window).await?;
-            let mut queued = 0;
-            if sync {
-                let wanted: Vec<InstanceId> = match &resolved {
-                    Some(resolved) => {
-                        instances::upsert_resolved(conn, resolved).await?;
-                        activity::mark_synced(conn, account_id).await?;
-                        resolved.iter().map(|r| r.id.clone()).collect()
-                    }
-                    None => instances::known_of_account(conn, account_id).await?,
-                };
-                queued = instances::enqueue_due(
-                    conn,
-                    account_id,
-                    &wanted,
-                    Trigger::Activity,
-                    trace_context.as_ref(),
-                )
-                .await?
-                .len();
-            }
-            let answer = RecordActivityResponse {
-                queued_jobs: queued as i32,
-                active_until: Some(crate::api::convert::timestamp(recorded.active_until)),
+    replay::write(pool, key, async |conn| {
+        let recorded = activity::record(conn, account_id, user, kind, policy.window).await?;
+        let mut queued = 0;
+        if sync {
+            let wanted: Vec<InstanceId> = match &resolved {
+                Some(resolved) => {
+                    instances::upsert_resolved(conn, resolved).await?;
+                    activity::mark_synced(conn, account_id).await?;
+                    resolved.iter().map(|r| r.id.clone()).collect()
+                }
+                None => instances::known_of_account(conn, account_id).await?,
             };
-            idempotency::remember(conn, &scope_in, METHOD, &request_id, &answer).await?;
-            Ok(answer)
+            queued = instances::enqueue_due(
+                conn,
+                account_id,
+                &wanted,
+                Trigger::Activity,
+                trace_context.as_ref(),
+            )
+            .await?
+            .len();
+        }
+        Ok(RecordActivityResponse {
+            queued_jobs: queued as i32,
+            active_until: Some(crate::api::convert::timestamp(recorded.active_until)),
         })
-        .await?;
-    Ok(answer)
+    })
+    .await
 }
