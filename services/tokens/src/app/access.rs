@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use trellis_platform::error::StoreResultExt;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
@@ -178,7 +179,7 @@ impl super::App {
             let mut conn = self.conn().await?;
             let stored = token_store::get(&mut conn, token_id)
                 .await
-                .map_err(|e| super::not_found_as(e, "token", token_id))?;
+                .about("token", token_id)?;
             if stored.token.account_id != account {
                 let grant = grants::find(&mut conn, token_id, data_source)
                     .await?
@@ -205,7 +206,7 @@ impl super::App {
         let mut conn = self.conn().await?;
         let stored = token_store::get(&mut conn, token_id)
             .await
-            .map_err(|e| super::not_found_as(e, "token", token_id))?;
+            .about("token", token_id)?;
         Ok(providers::get(&mut conn, stored.token.provider_id).await?)
     }
 }

@@ -2,10 +2,11 @@
 
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
+use trellis_platform::error::StoreResultExt;
 use trellis_platform::error::{ApiError, ApiResult};
 use uuid::Uuid;
 
-use super::{App, not_found_as};
+use super::App;
 use crate::store::credentials::{self as store, CredentialRow};
 
 /// A copy as an import asks for it.
@@ -30,7 +31,7 @@ impl App {
         let source_id = asked.source_id;
         let source = store::get(conn, source_id)
             .await
-            .map_err(|e| not_found_as(e, "credential", source_id))?;
+            .about("credential", source_id)?;
         // I15: only a credential of the import's source account is copied, and never a
         // copy (a copy serves its one data source alone, I5).
         if source.account_id != asked.source_account || source.scoped_data_source_id.is_some() {

@@ -3,11 +3,12 @@
 
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
+use trellis_platform::error::StoreResultExt;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::etag;
 use uuid::Uuid;
 
-use super::{App, not_found_as};
+use super::App;
 use crate::domain::credentials::{Login, Placement, SentSecrets, check_login};
 use crate::domain::{check_bound, columns, open, seal};
 use crate::secret::Secret;
@@ -105,9 +106,7 @@ impl App {
     /// Credential `id` of `account`; NOT_FOUND when it is not there, in that account.
     pub async fn credential_in(&self, id: Uuid, account: Uuid) -> ApiResult<CredentialRow> {
         let mut conn = self.conn().await?;
-        let row = store::get(&mut conn, id)
-            .await
-            .map_err(|e| not_found_as(e, "credential", id))?;
+        let row = store::get(&mut conn, id).await.about("credential", id)?;
         if row.account_id != account {
             return Err(ApiError::not_found("credential", id));
         }
@@ -165,9 +164,7 @@ impl App {
     pub async fn credential_secret(&self, asked: Use<'_>) -> ApiResult<(CredentialRow, Secret)> {
         let id = asked.credential_id;
         let mut conn = self.conn().await?;
-        let row = store::get(&mut conn, id)
-            .await
-            .map_err(|e| not_found_as(e, "credential", id))?;
+        let row = store::get(&mut conn, id).await.about("credential", id)?;
         if row.account_id != asked.account_id {
             return Err(ApiError::PermissionDenied(format!(
                 "credential {id} does not belong to account {}",
@@ -217,7 +214,7 @@ async fn locked_in(
 ) -> ApiResult<CredentialRow> {
     let row = store::get_for_update(conn, id)
         .await
-        .map_err(|e| not_found_as(e, "credential", id))?;
+        .about("credential", id)?;
     if row.account_id != account {
         return Err(ApiError::not_found("credential", id));
     }

@@ -9,11 +9,12 @@
 
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
+use trellis_platform::error::StoreResultExt;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::etag;
 use uuid::Uuid;
 
-use super::{App, not_found_as};
+use super::App;
 use crate::domain::TokenState;
 use crate::store::grants::{self as store, GrantRow};
 use crate::store::tokens;
@@ -60,7 +61,7 @@ impl App {
             Grants::OfToken { token_id, viewer } => {
                 let token = tokens::get(&mut conn, token_id)
                     .await
-                    .map_err(|e| not_found_as(e, "token", token_id))?;
+                    .about("token", token_id)?;
                 if viewer.is_some_and(|account| account != token.token.account_id) {
                     return Err(ApiError::not_found("token", token_id));
                 }
@@ -76,9 +77,7 @@ impl App {
 /// fingerprint).
 pub async fn create(conn: &mut AsyncPgConnection, grant: &NewGrant) -> ApiResult<GrantRow> {
     let token_id = grant.token_id;
-    let token = tokens::get(conn, token_id)
-        .await
-        .map_err(|e| not_found_as(e, "token", token_id))?;
+    let token = tokens::get(conn, token_id).await.about("token", token_id)?;
     // I15: only the import's source account's own token is handed out, so an import from
     // one account cannot grant another account's token.
     if token.token.account_id != grant.source_account {
@@ -123,9 +122,7 @@ pub async fn delete(
     viewer: Option<Uuid>,
     sent_etag: &str,
 ) -> ApiResult<()> {
-    let grant = store::get(conn, id)
-        .await
-        .map_err(|e| not_found_as(e, "grant", id))?;
+    let grant = store::get(conn, id).await.about("grant", id)?;
     let owner = tokens::get(conn, grant.token_id).await?.token.account_id;
     if viewer.is_some_and(|account| account != owner) {
         return Err(ApiError::not_found("grant", id));
@@ -139,9 +136,7 @@ async fn visible(
     id: Uuid,
     viewer: Option<Uuid>,
 ) -> ApiResult<GrantRow> {
-    let grant = store::get(conn, id)
-        .await
-        .map_err(|e| not_found_as(e, "grant", id))?;
+    let grant = store::get(conn, id).await.about("grant", id)?;
     let Some(account) = viewer else {
         return Ok(grant);
     };

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use diesel_async::AsyncPgConnection;
 use trellis_platform::db::{DbConn, DbPool};
-use trellis_platform::error::{ApiError, ApiResult, StoreError};
+use trellis_platform::error::{ApiResult, StoreError};
 use uuid::Uuid;
 
 use crate::crypto::Keyring;
@@ -60,13 +60,5 @@ impl App {
             .collect();
         let data_sources = self.library.data_sources_naming(token_id).await?;
         Ok(usage::uses(owner, data_sources, &grants))
-    }
-}
-
-/// A row that is not there, named.
-pub fn not_found_as(error: StoreError, resource: &'static str, id: Uuid) -> ApiError {
-    match error {
-        StoreError::NotFound => ApiError::not_found(resource, id),
-        other => other.into(),
     }
 }

@@ -1,11 +1,12 @@
 //! Providers: registered, read, changed under an etag, and deleted once no token uses them.
 
 use diesel_async::AsyncPgConnection;
+use trellis_platform::error::StoreResultExt;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::etag;
 use uuid::Uuid;
 
-use super::{App, not_found_as};
+use super::App;
 use crate::domain::{columns, seal};
 use crate::secret::Secret;
 use crate::store::providers::{self as store, ProviderRow};
@@ -28,9 +29,7 @@ impl App {
 
     pub async fn get_provider(&self, id: Uuid) -> ApiResult<ProviderRow> {
         let mut conn = self.conn().await?;
-        store::get(&mut conn, id)
-            .await
-            .map_err(|e| not_found_as(e, "provider", id))
+        store::get(&mut conn, id).await.about("provider", id)
     }
 
     pub async fn list_providers(
@@ -57,7 +56,7 @@ pub async fn update(
 ) -> ApiResult<ProviderRow> {
     let current = store::get_for_update(conn, id)
         .await
-        .map_err(|e| not_found_as(e, "provider", id))?;
+        .about("provider", id)?;
     etag::require(sent_etag, &current.etag(), "provider")?;
     let row = merge(&current)?;
     Ok(store::update(conn, &row).await?)
@@ -67,7 +66,7 @@ pub async fn update(
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid, sent_etag: &str) -> ApiResult<()> {
     let current = store::get_for_update(conn, id)
         .await
-        .map_err(|e| not_found_as(e, "provider", id))?;
+        .about("provider", id)?;
     etag::require(sent_etag, &current.etag(), "provider")?;
     let tokens = store::count_tokens(conn, id).await?;
     if tokens > 0 {

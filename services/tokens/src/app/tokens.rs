@@ -3,11 +3,12 @@
 
 use diesel_async::AsyncPgConnection;
 use tonic_types::PreconditionViolation;
+use trellis_platform::error::StoreResultExt;
 use trellis_platform::error::{ApiError, ApiResult};
 use trellis_platform::etag;
 use uuid::Uuid;
 
-use super::{App, not_found_as};
+use super::App;
 use crate::domain::usage::TokenUse;
 use crate::domain::{TokenState, client_secret, columns, open};
 use crate::store::tokens::{self as store, StoredToken};
@@ -25,9 +26,7 @@ impl App {
     /// The token `id` of `account`; NOT_FOUND when it is not there, in that account.
     pub async fn token_in(&self, id: Uuid, account: Uuid) -> ApiResult<StoredToken> {
         let mut conn = self.conn().await?;
-        let stored = store::get(&mut conn, id)
-            .await
-            .map_err(|e| not_found_as(e, "token", id))?;
+        let stored = store::get(&mut conn, id).await.about("token", id)?;
         if stored.token.account_id != account {
             return Err(ApiError::not_found("token", id));
         }
@@ -118,9 +117,7 @@ impl App {
     /// T3: the uses of token `id`, for a caller signed into `viewer` (none for a service).
     pub async fn token_usage(&self, id: Uuid, viewer: Option<Uuid>) -> ApiResult<Vec<TokenUse>> {
         let mut conn = self.conn().await?;
-        let stored = store::get(&mut conn, id)
-            .await
-            .map_err(|e| not_found_as(e, "token", id))?;
+        let stored = store::get(&mut conn, id).await.about("token", id)?;
         if viewer.is_some_and(|account| account != stored.token.account_id) {
             // Whether a token of another account exists is not the caller's to learn.
             return Err(ApiError::not_found("token", id));
@@ -137,9 +134,7 @@ pub async fn rename(
     sent_etag: &str,
     display_name: Option<&str>,
 ) -> ApiResult<StoredToken> {
-    let current = store::get_for_update(conn, id)
-        .await
-        .map_err(|e| not_found_as(e, "token", id))?;
+    let current = store::get_for_update(conn, id).await.about("token", id)?;
     if current.token.account_id != account {
         return Err(ApiError::not_found("token", id));
     }

@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use trellis_platform::error::ApiResult;
+use trellis_platform::error::StoreResultExt;
 use uuid::Uuid;
 
 use super::{Completed, Exchanged};
-use crate::app::{App, caps, not_found_as};
+use crate::app::{App, caps};
 use crate::domain::access::expire_time;
 use crate::domain::authorization as rules;
 use crate::domain::{TokenState, Warning, columns, seal};
@@ -134,7 +135,7 @@ async fn reauthorize(
 ) -> ApiResult<bool> {
     let previous = token_store::get_for_update(conn, token_id)
         .await
-        .map_err(|e| not_found_as(e, "token", token_id))?;
+        .about("token", token_id)?;
     let change = token_store::Reauthorization {
         external_user_id: &user.id,
         external_user_name: &user.name,

@@ -12,10 +12,11 @@ mod completion;
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use prost::Message;
+use trellis_platform::error::StoreResultExt;
 use trellis_platform::error::{ApiError, ApiResult};
 use uuid::Uuid;
 
-use super::{App, not_found_as};
+use super::App;
 use crate::domain::authorization::{
     self as rules, denied, exchange_failure, hex, state_hash, unknown_state,
 };
@@ -94,7 +95,7 @@ impl App {
         let provider_id = provider_to_authorize(conn, &input).await?;
         let provider = providers::get(conn, provider_id)
             .await
-            .map_err(|e| not_found_as(e, "provider", provider_id))?;
+            .about("provider", provider_id)?;
         let start = OAuthClient::authorization_url(&provider, &redirect_uri).map_err(|error| {
             ApiError::precondition(
                 "PROVIDER_CONFIGURATION",
@@ -192,7 +193,7 @@ impl App {
         let provider_id = pending.provider_id;
         let provider = providers::get(conn, provider_id)
             .await
-            .map_err(|e| not_found_as(e, "provider", provider_id))?;
+            .about("provider", provider_id)?;
         let verifier = open(
             &self.keyring,
             &pending.pkce_verifier,
@@ -240,7 +241,7 @@ async fn provider_to_authorize(
     };
     let stored = token_store::get(conn, token_id)
         .await
-        .map_err(|e| not_found_as(e, "token", token_id))?;
+        .about("token", token_id)?;
     if stored.token.account_id != input.account_id {
         return Err(ApiError::not_found("token", token_id));
     }
