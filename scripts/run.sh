@@ -5,6 +5,9 @@
 # cluster in .pg/ (scripts/postgres.sh), creates one database per service, and runs each
 # service with migrate-at-start and readable logs, each line prefixed with its service.
 #
+# Once the tokens service listens, it loads the provider catalogue (`trellis-tokens
+# catalogue`), so ListProviders lists its providers.
+#
 # With DEMO=1 it also starts the demo data server (127.0.0.1:8099) and, once the services
 # answer, seeds a partner with two clients and writes the walkthrough's variables to
 # .demo/env (see the README). The refresh service may then fetch from loopback.
@@ -51,6 +54,23 @@ for service in "${services[@]}"; do
   ) | sed -u "s/^/[${service}] /" &
   pids+=("$!")
 done
+
+# The provider catalogue (catalogue/providers.toml, built into trellis-tokens), loaded once
+# the tokens service listens, which it does only after migrating its database. Idempotent;
+# TRELLIS_CATALOGUE_CLIENTS may name a file of OAuth apps for its entries (docs/tokens.md).
+(
+  deadline=$((SECONDS + 120))
+  until (exec 3<>/dev/tcp/127.0.0.1/50053) 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "the tokens service did not start listening; the catalogue is not loaded" >&2
+      exit 1
+    fi
+    sleep 0.2
+  done
+  export DATABASE_URL="${base_url}/trellis_tokens"
+  export TRELLIS_DEVELOPMENT="${TRELLIS_DEVELOPMENT:-true}"
+  target/debug/trellis-tokens catalogue
+) 2>&1 | sed -u "s/^/[catalogue] /" || echo "loading the provider catalogue failed" >&2
 
 if [ "${DEMO:-0}" = 1 ]; then
   target/debug/trellis-demo seed --data-url http://127.0.0.1:8099 --env-file .demo/env 2>&1 | sed -u "s/^/[demo] /"

@@ -300,6 +300,7 @@ async fn data_source_definitions_are_applied_keeping_the_instance_auth() {
         refresh_interval: None,
         rate_limit_key: String::new(),
         etag: String::new(),
+        ..Default::default()
     };
     let applied = client
         .apply_data_source_definitions(with(

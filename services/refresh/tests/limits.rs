@@ -1,7 +1,30 @@
-//! API limits in PostgreSQL (F5): permits of a rate and a concurrency cap shared by every
-//! worker, deferral to the earliest time a permit frees, permits that free themselves when
-//! their holder dies, and a 429 holding back the whole token.
+//! API limits (F5). Here, the limiter in PostgreSQL: permits of a rate and a concurrency cap
+//! shared by every worker, deferral to the earliest time a permit frees, permits that free
+//! themselves when their holder dies, a 429 holding back the whole token, the slots of pages
+//! and the time a job waited. In `limits/`, the service end to end against the loopback
+//! data API: several periods at once (`periods`), the Google Analytics profile limit
+//! (`profile`), a credential's limit shared by its copies (`copies`), a data source's key
+//! limit per family (`families`), a host's limit from the setting (`hosts`), and the fetch
+//! figures GetRefreshStatus shows (`status`), pages waiting for the rates' slots (`pages`).
 #![cfg(test)] // test code: unwrap is allowed here (clippy.toml)
+
+mod common;
+#[path = "limits/copies.rs"]
+mod copies;
+#[path = "limits/families.rs"]
+mod families;
+#[path = "limits/hosts.rs"]
+mod hosts;
+#[path = "limits/pages.rs"]
+mod pages;
+#[path = "limits/periods.rs"]
+mod periods;
+#[path = "limits/profile.rs"]
+mod profile;
+#[path = "limits/setup.rs"]
+mod setup;
+#[path = "limits/status.rs"]
+mod status;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +36,9 @@ use tokio::sync::Mutex;
 use trellis_refresh::domain::job::{DataFormat, InstanceId, Trigger};
 use trellis_refresh::domain::limits::LimitSpec;
 use trellis_refresh::store::jobs;
-use trellis_refresh::store::limits::{Permit, acquire_or_defer, hold_back};
+use trellis_refresh::store::limits::{
+    PageSlot, Permit, acquire_or_defer, hold_back, take_page_slot,
+};
 use trellis_refresh::store::outcomes::{self, Fetched};
 use trellis_refresh::store::rows::{CachedData, NewJob, RefreshJob};
 use trellis_testkit::data_api::max_in_window;
@@ -258,4 +283,104 @@ async fn a_worker_that_lost_its_lease_gets_no_permit() {
     let mut stale = jobs::claim(&mut conn, 1, LEASE).await.unwrap().remove(0);
     stale.attempt -= 1;
     assert_eq!(acquire(&mut conn, &stale, &specs).await, Permit::LeaseLost);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_waits_for_the_next_slot_of_every_rate_and_never_past_the_bound() {
+    let database = TestDatabase::new(&trellis_refresh::SCHEMA).await;
+    let mut conn = database.connect().await;
+    let specs = [
+        limit("token:t", Some(Duration::from_millis(200)), Some(1)),
+        limit("token:t#5000ms", Some(Duration::from_millis(400)), None),
+    ];
+    let bound = Duration::from_secs(1);
+    assert_eq!(
+        take_page_slot(&mut conn, &specs, bound).await.unwrap(),
+        PageSlot::Taken {
+            wait: Duration::ZERO
+        },
+        "the first slot is free"
+    );
+    // The slowest rate decides: 400 ms later, then 800 ms.
+    let Ok(PageSlot::Taken { wait }) = take_page_slot(&mut conn, &specs, bound).await else {
+        panic!("the next slot is within the bound");
+    };
+    assert!(
+        wait > Duration::from_millis(300) && wait <= Duration::from_millis(400),
+        "{wait:?}"
+    );
+    let Ok(PageSlot::Taken { wait }) = take_page_slot(&mut conn, &specs, bound).await else {
+        panic!("the next slot is within the bound");
+    };
+    assert!(
+        wait > Duration::from_millis(700),
+        "each slot taken is reserved: {wait:?}"
+    );
+    let Ok(PageSlot::TooFar { wait }) = take_page_slot(&mut conn, &specs, bound).await else {
+        panic!("1.2 s is past the bound");
+    };
+    assert!(wait > bound, "{wait:?}");
+    // A page takes no permit: the cap of the fetch is untouched.
+    jobs::enqueue(&mut conn, &[new_job("a")]).await.unwrap();
+    let a = jobs::claim(&mut conn, 1, LEASE).await.unwrap().remove(0);
+    let cap_only = [limit("token:t", None, Some(1))];
+    assert_eq!(acquire(&mut conn, &a, &cap_only).await, Permit::Granted);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_time_a_limit_deferred_a_job_is_counted_when_it_is_granted() {
+    let database = TestDatabase::new(&trellis_refresh::SCHEMA).await;
+    let mut conn = database.connect().await;
+    jobs::enqueue(&mut conn, &[new_job("a"), new_job("b")])
+        .await
+        .unwrap();
+    let specs = [limit(
+        "host:api.example.com",
+        Some(Duration::from_millis(700)),
+        None,
+    )];
+    let a = jobs::claim(&mut conn, 1, LEASE).await.unwrap().remove(0);
+    assert_eq!(acquire(&mut conn, &a, &specs).await, Permit::Granted);
+    let b = jobs::claim(&mut conn, 1, LEASE).await.unwrap().remove(0);
+    assert!(matches!(
+        acquire(&mut conn, &b, &specs).await,
+        Permit::Deferred { .. }
+    ));
+    let url = database.url.clone();
+    let b = eventually("the deferral to end", WAIT, || {
+        let url = url.clone();
+        async move {
+            let mut conn = connect(&url).await;
+            jobs::promote_due_deferred(&mut conn).await.unwrap();
+            jobs::claim(&mut conn, 1, LEASE).await.unwrap().pop()
+        }
+    })
+    .await;
+    assert_eq!(acquire(&mut conn, &b, &specs).await, Permit::Granted);
+    let waits = limit_waits(&mut conn).await;
+    assert_eq!(waits.get("a"), Some(&0), "{waits:?}");
+    let b_wait = waits["b"];
+    assert!(
+        (500_000..5_000_000).contains(&b_wait),
+        "b waited for the slot 700 ms on: {b_wait} us"
+    );
+}
+
+/// Each job's counted wait for limits, by instance key, in microseconds.
+async fn limit_waits(conn: &mut AsyncPgConnection) -> std::collections::HashMap<String, i64> {
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Wait {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        instance_key: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        limit_wait_us: i64,
+    }
+    diesel::sql_query("SELECT instance_key, limit_wait_us FROM refresh_jobs")
+        .load::<Wait>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| (w.instance_key, w.limit_wait_us))
+        .collect()
 }

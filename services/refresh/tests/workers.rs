@@ -54,6 +54,7 @@ async fn an_api_limited_to_n_at_once_and_r_per_second_is_never_exceeded_and_answ
                     nanos: 0,
                 }),
                 max_concurrent: AT_ONCE as i32,
+                additional_rates: Vec::new(),
             },
         )
         .await;

@@ -9,6 +9,7 @@
 //! - `store`: Diesel queries and transactions, one module per table group; `store::schema`.
 //! - `peers`: the library service, and the providers' endpoints through the oauth2 crate.
 //! - `crypto`, `secret`: secrets sealed at rest, and redacted in memory.
+//! - `providers_catalogue`: the `catalogue` command, which loads the provider catalogue.
 //!
 //! docs/tokens.md tells the design in prose.
 
@@ -17,6 +18,7 @@ pub mod app;
 pub mod crypto;
 pub mod domain;
 pub mod peers;
+pub mod providers_catalogue;
 pub mod secret;
 pub mod settings;
 pub mod store;

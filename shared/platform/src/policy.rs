@@ -49,7 +49,9 @@ const REFRESH: &str = "trellis.refresh.v1.RefreshService";
 pub const RULES: &[(&str, &str, Rule)] = &[
     // The library.
     (LIBRARY, "CreateAccount", API),
-    (LIBRARY, "GetAccount", members(&[Operator, Imports])),
+    // The token registry asks which partner an account belongs to (who sees a family's
+    // OAuth apps).
+    (LIBRARY, "GetAccount", members(&[Operator, Imports, Tokens])),
     (LIBRARY, "ListAccounts", API),
     (LIBRARY, "UpdateAccount", API),
     (LIBRARY, "DeleteAccount", API),
@@ -128,11 +130,13 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     (IMPORTS, "ReimportInstance", API),
     (IMPORTS, "DeleteInstances", API),
     // The token registry.
-    (TOKENS, "CreateProvider", services(&[Operator])),
+    // Operators administer the providers every account sees; an account's admin its
+    // family's own OAuth apps (the handler keeps viewers, editors and other families out).
+    (TOKENS, "CreateProvider", API),
     (TOKENS, "GetProvider", API),
     (TOKENS, "ListProviders", API),
-    (TOKENS, "UpdateProvider", services(&[Operator])),
-    (TOKENS, "DeleteProvider", services(&[Operator])),
+    (TOKENS, "UpdateProvider", API),
+    (TOKENS, "DeleteProvider", API),
     (TOKENS, "BeginAuthorization", members(&[])),
     (TOKENS, "CompleteAuthorization", members(&[])),
     (TOKENS, "ListTokens", API),

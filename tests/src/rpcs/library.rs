@@ -19,7 +19,7 @@ pub const ROWS: &[Row] = &[
         L,
         "GetAccount",
         Read,
-        &[Operator, Imports],
+        &[Operator, Imports, Tokens],
         r#"{"id": "{A}"}"#,
     ),
     own(row(L, "ListAccounts", Read, &[Operator], r#"{}"#)),

@@ -124,6 +124,7 @@ async fn a_service_token_for_one_service_is_refused_by_another() {
             data_source_id: unknown.clone(),
             account_id: Uuid::new_v4().to_string(),
             user_id: String::new(),
+            date_range: None,
         };
         async move {
             library_client

@@ -23,6 +23,7 @@ async fn resolve(
                 data_source_id: data_source.into(),
                 account_id: account.to_string(),
                 user_id: String::new(),
+                date_range: None,
             },
             bearer,
         ))

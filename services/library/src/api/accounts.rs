@@ -15,7 +15,7 @@ use super::convert::timestamp;
 use super::mask::Mask;
 use crate::app::access::{self, Need, denied};
 use crate::app::pages::Pager;
-use crate::domain::account::AccountKind;
+use crate::domain::account::{AccountKind, DEFAULT_TIME_ZONE, parse_time_zone};
 use crate::domain::names::check_display_name;
 use crate::domain::stored::Account;
 use crate::domain::stored::Stored;
@@ -31,6 +31,7 @@ pub fn to_proto(account: &Account) -> pb::Account {
         etag: account.etag(),
         create_time: timestamp(account.created_at),
         update_time: timestamp(account.updated_at),
+        time_zone: account.time_zone.clone(),
     }
 }
 
@@ -69,6 +70,16 @@ fn valid_display_name(wanted: &pb::Account) -> ApiResult<()> {
     violations.into_result()
 }
 
+/// The time zone an account to create or update names, checked; empty means UTC.
+fn valid_time_zone(wanted: &pb::Account) -> ApiResult<&str> {
+    parse_time_zone(&wanted.time_zone)
+        .map_err(|problem| ApiError::invalid("account.time_zone", problem))?;
+    Ok(match wanted.time_zone.as_str() {
+        "" => DEFAULT_TIME_ZONE,
+        name => name,
+    })
+}
+
 fn parent_of_non_client() -> ApiError {
     ApiError::invalid("account.parent_id", "only client accounts have a parent")
 }
@@ -82,6 +93,7 @@ pub async fn create(
     let wanted = request.account.unwrap_or_default();
     let kind = required_kind(&wanted)?;
     valid_display_name(&wanted)?;
+    let time_zone = valid_time_zone(&wanted)?;
 
     replay::write(pool, &key, async |conn| {
         let parent_id = match kind {
@@ -102,6 +114,7 @@ pub async fn create(
                 kind,
                 parent_id,
                 display_name: &wanted.display_name,
+                time_zone,
             },
         )
         .await?;
@@ -219,6 +232,7 @@ pub async fn update(
             ("display_name", !wanted.display_name.is_empty()),
             ("kind", wanted.kind != 0),
             ("parent_id", !wanted.parent_id.is_empty()),
+            ("time_zone", !wanted.time_zone.is_empty()),
         ],
     )?;
     access::role(caller, Need::Admin)?;
@@ -232,9 +246,17 @@ pub async fn update(
             .ok_or_else(|| ApiError::not_found("account", id))?;
         trellis_platform::etag::require(&wanted.etag, &current.etag(), "account")?;
         let next = apply_mask(conn, caller, &current, &wanted, &mask).await?;
-        let account = if (&next.kind, &next.parent_id, &next.display_name)
-            == (&current.kind, &current.parent_id, &current.display_name)
-        {
+        let account = if (
+            &next.kind,
+            &next.parent_id,
+            &next.display_name,
+            &next.time_zone,
+        ) == (
+            &current.kind,
+            &current.parent_id,
+            &current.display_name,
+            &current.time_zone,
+        ) {
             current
         } else {
             accounts::update(conn, &next).await?
@@ -259,6 +281,9 @@ async fn apply_mask(
     if mask.has("display_name") {
         valid_display_name(wanted)?;
         next.display_name = wanted.display_name.clone();
+    }
+    if mask.has("time_zone") {
+        next.time_zone = valid_time_zone(wanted)?.to_owned();
     }
     if mask.has("kind") {
         next.kind = required_kind(wanted)?;

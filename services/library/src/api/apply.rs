@@ -289,6 +289,9 @@ async fn apply_data_source(
         format: update.format,
         refresh_interval: update.refresh_interval.as_ref(),
         rate_limit_key: &update.rate_limit_key,
+        pagination: update.pagination.as_ref(),
+        date_range: update.date_range.as_ref(),
+        rate_limit_key_limit: update.rate_limit_key_limit.as_ref(),
     }
     .definition(&mut violations, "definition", current.definition.auth);
     if let Err(skip) = valid(violations) {

@@ -6,6 +6,7 @@ use trellis_proto::library::v1::data_source_auth::Method as AuthMethod;
 use uuid::Uuid;
 
 use super::convert::{duration, seconds, timestamp};
+use super::source_options::{self, date_range_to_proto, limit_to_proto, pagination_to_proto};
 use crate::domain::data_source::{Auth, DataSourceDefinition, Format, Header, Method};
 use crate::domain::stored::DataSource;
 use crate::domain::stored::Stored;
@@ -32,6 +33,9 @@ pub fn to_proto(data_source: &DataSource) -> pb::DataSource {
         etag: data_source.etag(),
         create_time: timestamp(data_source.created_at),
         update_time: timestamp(data_source.updated_at),
+        pagination: definition.pagination.as_ref().map(pagination_to_proto),
+        date_range: definition.date_range.as_ref().map(date_range_to_proto),
+        rate_limit_key_limit: definition.rate_limit_key_limit.as_ref().map(limit_to_proto),
     }
 }
 
@@ -93,6 +97,9 @@ pub fn definition(message: &pb::DataSource, prefix: &str) -> ApiResult<DataSourc
         format: message.format,
         refresh_interval: message.refresh_interval.as_ref(),
         rate_limit_key: &message.rate_limit_key,
+        pagination: message.pagination.as_ref(),
+        date_range: message.date_range.as_ref(),
+        rate_limit_key_limit: message.rate_limit_key_limit.as_ref(),
     }
     .definition(&mut violations, prefix, auth);
     violations.into_result()?;
@@ -106,6 +113,9 @@ pub struct Parts<'a> {
     pub format: i32,
     pub refresh_interval: Option<&'a prost_types::Duration>,
     pub rate_limit_key: &'a str,
+    pub pagination: Option<&'a pb::Pagination>,
+    pub date_range: Option<&'a pb::DateRange>,
+    pub rate_limit_key_limit: Option<&'a pb::SourceLimit>,
 }
 
 impl Parts<'_> {
@@ -170,6 +180,13 @@ impl Parts<'_> {
             auth,
             refresh_interval_seconds,
             rate_limit_key: self.rate_limit_key.to_owned(),
+            pagination: source_options::pagination(
+                violations,
+                &format!("{prefix}.pagination"),
+                self.pagination,
+            ),
+            date_range: source_options::date_range(self.date_range),
+            rate_limit_key_limit: source_options::limit(self.rate_limit_key_limit),
         };
         definition.check(violations, prefix);
         definition

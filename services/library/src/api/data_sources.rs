@@ -14,10 +14,14 @@ use super::data_source_wire::{
     auth_to_proto, definition, format_to_proto, headers_to_proto, method_to_proto, to_proto,
 };
 use super::mask::Mask;
-use super::resolution::{property_to_proto, sources};
+use super::resolution::property_to_proto;
+use super::source_options::{limit_to_proto, pagination_to_proto};
 use crate::app::access::{self, Need};
 use crate::app::pages::Pager;
+use crate::app::resolving;
+use crate::clock::Clock;
 use crate::domain::data_source::{Auth, DataSourceDefinition};
+use crate::domain::dates::DateRange;
 use crate::domain::stored::DataSource;
 use crate::store::data_sources::DataSourceFilter;
 use crate::store::{data_sources, klips};
@@ -205,6 +209,15 @@ fn merge(mut current: pb::DataSource, wanted: &pb::DataSource, mask: &Mask) -> p
     if mask.has("rate_limit_key") {
         current.rate_limit_key = wanted.rate_limit_key.clone();
     }
+    if mask.has("pagination") {
+        current.pagination = wanted.pagination.clone();
+    }
+    if mask.has("date_range") {
+        current.date_range = wanted.date_range.clone();
+    }
+    if mask.has("rate_limit_key_limit") {
+        current.rate_limit_key_limit = wanted.rate_limit_key_limit.clone();
+    }
     current
 }
 
@@ -231,6 +244,12 @@ pub async fn update(
             ("auth", wanted.auth.is_some()),
             ("refresh_interval", wanted.refresh_interval.is_some()),
             ("rate_limit_key", !wanted.rate_limit_key.is_empty()),
+            ("pagination", wanted.pagination.is_some()),
+            ("date_range", wanted.date_range.is_some()),
+            (
+                "rate_limit_key_limit",
+                wanted.rate_limit_key_limit.is_some(),
+            ),
         ],
     )?;
 
@@ -297,26 +316,38 @@ pub async fn delete(
     .await
 }
 
+/// What resolving a data source needs: its tables and the clock its dates are read on.
+pub struct Resolving {
+    pub pool: DbPool,
+    pub clock: std::sync::Arc<dyn Clock>,
+}
+
 pub async fn resolve(
-    pool: &DbPool,
+    resolving: &Resolving,
     caller: &Caller,
     request: pb::ResolveDataSourceRequest,
 ) -> ApiResult<pb::ResolveDataSourceResponse> {
     let id = fields::id("data_source_id", &request.data_source_id)?;
     let user = access::user(caller, &request.user_id)?;
-    let (mut conn, account) = access::reading(pool, caller, &request.account_id).await?;
-    let found = data_sources::get(&mut conn, account, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("data source", id))?;
-    let sources = sources(&mut conn, account, user).await?;
-    let definition = &found.definition;
-    let resolved = definition.resolve(&sources.values())?;
-    let (properties, _) = sources.resolve_all(resolved.used.iter().map(String::as_str));
+    let narrow = request
+        .date_range
+        .as_ref()
+        .filter(|range| !(range.start.is_empty() && range.end.is_empty()))
+        .map(|range| DateRange {
+            start: range.start.clone(),
+            end: range.end.clone(),
+        });
+    let (mut conn, account) = access::reading(&resolving.pool, caller, &request.account_id).await?;
+    let now = resolving.clock.now();
+    let found = resolving::resolve(&mut conn, account, id, user, now, narrow.as_ref()).await?;
+    let (source, resolved) = (&found.data_source, found.request);
+    let definition = &source.definition;
+    let iso = |date: Option<chrono::NaiveDate>| date.map(|d| d.to_string()).unwrap_or_default();
     Ok(pb::ResolveDataSourceResponse {
         resolved_request: Some(pb::ResolvedRequest {
-            data_source_id: found.id.to_string(),
-            account_id: found.account_id.to_string(),
-            data_source_version: found.version,
+            data_source_id: source.id.to_string(),
+            account_id: source.account_id.to_string(),
+            data_source_version: source.version,
             method: method_to_proto(resolved.method) as i32,
             url: resolved.url,
             headers: headers_to_proto(&resolved.headers),
@@ -326,9 +357,15 @@ pub async fn resolve(
             rate_limit_key: resolved.rate_limit_key,
             refresh_interval: duration(definition.refresh_interval_seconds),
             instance_key: resolved.instance_key,
-            properties: properties.iter().map(property_to_proto).collect(),
+            properties: found.properties.iter().map(property_to_proto).collect(),
             unresolved_properties: resolved.unresolved,
-            fingerprint: found.fingerprint.clone(),
+            fingerprint: source.fingerprint.clone(),
+            pagination: definition.pagination.as_ref().map(pagination_to_proto),
+            rate_limit_key_limit: definition.rate_limit_key_limit.as_ref().map(limit_to_proto),
+            limit_scope_account_id: found.limit_scope.to_string(),
+            date_range_start: iso(resolved.date_range.map(|r| r.start)),
+            date_range_end: iso(resolved.date_range.map(|r| r.end)),
+            token_parameters: resolved.token_parameters,
         }),
     })
 }

@@ -21,6 +21,7 @@ pub mod memberships;
 mod render;
 mod render_wire;
 mod resolution;
+mod source_options;
 mod strings;
 mod variables;
 
@@ -45,6 +46,7 @@ pub struct LibraryApi {
     renderer: Arc<Renderer>,
     members: memberships::Members,
     saving: data_sources::Saving,
+    resolving: data_sources::Resolving,
 }
 
 impl LibraryApi {
@@ -56,7 +58,6 @@ impl LibraryApi {
     ) -> Self {
         Self {
             pool: context.pool.clone(),
-            renderer,
             members: memberships::Members {
                 pool: context.pool.clone(),
                 cache: memberships,
@@ -65,6 +66,11 @@ impl LibraryApi {
                 pool: context.pool.clone(),
                 registry,
             },
+            resolving: data_sources::Resolving {
+                pool: context.pool.clone(),
+                clock: renderer.clock(),
+            },
+            renderer,
         }
     }
 }
@@ -157,7 +163,7 @@ handlers! {
     delete_data_source(DeleteDataSourceRequest) -> DeleteDataSourceResponse
         => data_sources::delete;
     resolve_data_source(ResolveDataSourceRequest) -> ResolveDataSourceResponse
-        => data_sources::resolve;
+        => data_sources::resolve via resolving;
 
     create_klip(CreateKlipRequest) -> CreateKlipResponse => klips::create;
     get_klip(GetKlipRequest) -> GetKlipResponse => klips::get;

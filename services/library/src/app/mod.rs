@@ -9,6 +9,7 @@ pub mod company_properties;
 pub mod dashboards;
 pub mod klips;
 pub mod pages;
+pub mod resolving;
 pub mod variables;
 
 use diesel_async::AsyncPgConnection;

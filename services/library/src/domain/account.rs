@@ -1,6 +1,30 @@
-//! Accounts and families (DESIGN.md section 1, I1).
+//! Accounts and families (DESIGN.md section 1, I1), and their time zones.
 
+use chrono_tz::Tz;
 use uuid::Uuid;
+
+use super::stored::Account;
+
+/// The time zone of an account created without one.
+pub const DEFAULT_TIME_ZONE: &str = "UTC";
+
+/// The zone an IANA name (`Europe/Berlin`) names; empty means [`DEFAULT_TIME_ZONE`].
+pub fn parse_time_zone(name: &str) -> Result<Tz, String> {
+    if name.is_empty() {
+        return Ok(Tz::UTC);
+    }
+    name.parse::<Tz>().map_err(|_| {
+        "is not a known IANA time zone, e.g. `Europe/Berlin`, `America/New_York` or `UTC`"
+            .to_owned()
+    })
+}
+
+impl Account {
+    /// The zone its `{date.…}` expressions resolve in (checked when saved).
+    pub fn zone(&self) -> Tz {
+        parse_time_zone(&self.time_zone).unwrap_or(Tz::UTC)
+    }
+}
 
 trellis_platform::text_enum! {
     /// The place of an account in its family, as stored and shown.
@@ -46,6 +70,18 @@ mod tests {
             kind,
             parent_id,
         }
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        assert_eq!(parse_time_zone("").unwrap(), Tz::UTC);
+        assert_eq!(
+            parse_time_zone("Europe/Berlin").unwrap(),
+            Tz::Europe__Berlin
+        );
+        assert!(parse_time_zone("Mars/Olympus").is_err());
+        assert!(parse_time_zone("europe/berlin").is_err());
+        assert!(parse_time_zone("+01:00").is_err());
     }
 
     #[test]

@@ -5,11 +5,15 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use trellis_platform::error::Violations;
 use uuid::Uuid;
 
-use super::names::check_display_name;
+use super::dates::DateRange;
+use super::pagination::{Pagination, SourceLimit};
 use super::template;
+
+mod checks;
+
+pub(super) use checks::check_absolute_http;
 
 pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_HEADERS: usize = 50;
@@ -19,16 +23,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MIN_REFRESH_SECONDS: i64 = 60;
 pub const MAX_REFRESH_SECONDS: i64 = 7 * 24 * 3600;
 pub const MAX_RATE_LIMIT_KEY_CHARS: usize = 200;
-
-/// Headers the HTTP client or the data source's auth sets; a template must not.
-const RESERVED_HEADERS: [&str; 6] = [
-    "authorization",
-    "proxy-authorization",
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-];
 
 trellis_platform::text_enum! {
     /// The HTTP method of a data source's request.
@@ -123,115 +117,15 @@ pub struct DataSourceDefinition {
     /// 0 means never on schedule.
     pub refresh_interval_seconds: i64,
     pub rate_limit_key: String,
+    /// Following the pages; `None`: one request.
+    pub pagination: Option<Pagination>,
+    /// The range of `{date.range.start}` and `{date.range.end}`.
+    pub date_range: Option<DateRange>,
+    /// The limit of `rate_limit_key` (sources without an OAuth token).
+    pub rate_limit_key_limit: Option<SourceLimit>,
 }
 
 impl DataSourceDefinition {
-    /// Checks every field; violations are named under `prefix` (`data_source`), with the
-    /// request's fields under `prefix.request`.
-    pub fn check(&self, violations: &mut Violations, prefix: &str) {
-        check_display_name(violations, &format!("{prefix}.name"), &self.name);
-        self.check_url(violations, &format!("{prefix}.request.url"));
-        self.check_headers(violations, &format!("{prefix}.request.headers"));
-        let body_field = format!("{prefix}.request.body");
-        if self.body.len() > MAX_BODY_BYTES {
-            violations.add(
-                &body_field,
-                format!(
-                    "is {} bytes; at most {MAX_BODY_BYTES} are allowed",
-                    self.body.len()
-                ),
-            );
-        } else if !self.body.is_empty() && self.method == Method::Get {
-            violations.add(
-                &body_field,
-                "a GET request has no body; use POST, PUT or PATCH",
-            );
-        } else if self.body.contains('\0') {
-            violations.add(&body_field, "must not contain NUL characters");
-        } else {
-            check_template(violations, &body_field, &self.body);
-        }
-        let interval = self.refresh_interval_seconds;
-        if interval != 0 && !(MIN_REFRESH_SECONDS..=MAX_REFRESH_SECONDS).contains(&interval) {
-            violations.add(
-                format!("{prefix}.refresh_interval"),
-                "must be unset (never on schedule) or between 1 minute and 7 days",
-            );
-        }
-        let key_field = format!("{prefix}.rate_limit_key");
-        if self.rate_limit_key.chars().count() > MAX_RATE_LIMIT_KEY_CHARS {
-            violations.add(
-                &key_field,
-                format!("must be at most {MAX_RATE_LIMIT_KEY_CHARS} characters"),
-            );
-        } else if self.rate_limit_key.chars().any(char::is_control) {
-            violations.add(&key_field, "must not contain control characters");
-        } else {
-            check_template(violations, &key_field, &self.rate_limit_key);
-        }
-    }
-
-    fn check_url(&self, violations: &mut Violations, field: &str) {
-        let url = &self.url;
-        if url.is_empty() {
-            return violations.add(field, "is required");
-        }
-        if url.chars().count() > MAX_URL_CHARS {
-            return violations.add(field, format!("must be at most {MAX_URL_CHARS} characters"));
-        }
-        if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-            return violations.add(field, "must not contain spaces or control characters");
-        }
-        let template = match template::parse(url) {
-            Ok(template) => template,
-            Err(error) => return violations.add(field, error.to_string()),
-        };
-        // Every property stands for a plain value here: the URL must be absolute http(s)
-        // whatever the values, so the scheme and the `//` cannot come from a property.
-        if let Err(problem) = check_absolute_http(&template.with_placeholder("x")) {
-            violations.add(field, problem);
-        }
-    }
-
-    fn check_headers(&self, violations: &mut Violations, field: &str) {
-        if self.headers.len() > MAX_HEADERS {
-            return violations.add(field, format!("at most {MAX_HEADERS} headers are allowed"));
-        }
-        for (i, header) in self.headers.iter().enumerate() {
-            let name_field = format!("{field}[{i}].name");
-            let lower = header.name.to_ascii_lowercase();
-            if header.name.is_empty() {
-                violations.add(&name_field, "is required");
-            } else if header.name.len() > MAX_HEADER_NAME_CHARS
-                || !header.name.bytes().all(is_token_byte)
-            {
-                violations.add(
-                    &name_field,
-                    "is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
-                );
-            } else if RESERVED_HEADERS.contains(&lower.as_str()) {
-                violations.add(
-                    &name_field,
-                    format!(
-                        "`{}` is set from the data source's auth or by the HTTP client",
-                        header.name
-                    ),
-                );
-            }
-            let value_field = format!("{field}[{i}].value");
-            if header.value.len() > MAX_HEADER_VALUE_BYTES {
-                violations.add(
-                    &value_field,
-                    format!("must be at most {MAX_HEADER_VALUE_BYTES} bytes"),
-                );
-            } else if header.value.chars().any(|c| c.is_control() && c != '\t') {
-                violations.add(&value_field, "must not contain control characters");
-            } else {
-                check_template(violations, &value_field, &header.value);
-            }
-        }
-    }
-
     fn templates(&self) -> impl Iterator<Item = &str> {
         std::iter::once(self.url.as_str())
             .chain(self.headers.iter().map(|h| h.value.as_str()))
@@ -250,13 +144,27 @@ impl DataSourceDefinition {
         names.into_iter().collect()
     }
 
+    /// The `{token.NAME}` names of every template, sorted and unique (for checked
+    /// definitions, like [`Self::template_properties`]).
+    pub fn token_parameters(&self) -> Vec<String> {
+        let mut names = BTreeSet::new();
+        for text in self.templates() {
+            if let Ok(template) = template::parse(text) {
+                names.extend(template.tokens().map(str::to_owned));
+            }
+        }
+        names.into_iter().collect()
+    }
+
     /// SHA-256 (hex) of what determines the fetched data: method, URL, headers, body,
-    /// format, auth kind and token id, rate-limit key. Not the name or the refresh interval,
-    /// and not the credential id: an import points each instance at its own copy of the
-    /// credential (I5), which must not make the instance look changed (I10).
+    /// format, auth kind and token id, rate-limit key, pagination and date range. Not the
+    /// name, the refresh interval or the rate-limit key's limit, and not the credential id:
+    /// an import points each instance at its own copy of the credential (I5), which must not
+    /// make the instance look changed (I10).
     pub fn fingerprint(&self) -> String {
         hash(&Canonical {
             rate_limit_key: Some(&self.rate_limit_key),
+            date_range: self.date_range.as_ref(),
             ..Canonical::request(
                 self.method,
                 &self.url,
@@ -264,6 +172,7 @@ impl DataSourceDefinition {
                 &self.body,
                 self.format,
                 self.auth,
+                self.pagination.as_ref(),
             )
         })
     }
@@ -271,7 +180,9 @@ impl DataSourceDefinition {
 
 /// What a hash of a request covers, serialized in this order: fingerprints and instance
 /// keys are stored, so the names and order of the fields are part of them. A hash leaves
-/// out `credential_id` or `rate_limit_key` where it does not cover it (`None`).
+/// out `credential_id` or `rate_limit_key` where it does not cover it (`None`), and
+/// `pagination` and `date_range` where there are none, so that the hashes of data sources
+/// saved before those existed stay as they were.
 #[derive(Serialize)]
 pub(super) struct Canonical<'a> {
     pub v: u8,
@@ -286,10 +197,15 @@ pub(super) struct Canonical<'a> {
     pub token_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<&'a Pagination>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_range: Option<&'a DateRange>,
 }
 
 impl<'a> Canonical<'a> {
-    /// The request and its auth kind and token, neither optional field covered.
+    /// The request, its pages and its auth kind and token, neither `credential_id` nor
+    /// `rate_limit_key` nor `date_range` covered.
     pub fn request(
         method: Method,
         url: &'a str,
@@ -297,6 +213,7 @@ impl<'a> Canonical<'a> {
         body: &'a str,
         format: Format,
         auth: Auth,
+        pagination: Option<&'a Pagination>,
     ) -> Self {
         Canonical {
             v: 1,
@@ -309,6 +226,8 @@ impl<'a> Canonical<'a> {
             credential_id: None,
             token_id: auth.token_id(),
             rate_limit_key: None,
+            pagination,
+            date_range: None,
         }
     }
 }
@@ -318,30 +237,7 @@ pub(super) fn hash(canonical: &impl Serialize) -> String {
     hex::encode(Sha256::digest(json))
 }
 
-fn check_template(violations: &mut Violations, field: &str, text: &str) {
-    if let Err(error) = template::parse(text) {
-        violations.add(field, error.to_string());
-    }
-}
-
-pub(super) fn check_absolute_http(url: &str) -> Result<(), String> {
-    let parsed = url::Url::parse(url).map_err(|error| format!("not an absolute URL: {error}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("must be http or https, not `{}`", parsed.scheme()));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err("needs a host".into());
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("must not contain credentials; use a saved credential".into());
-    }
-    Ok(())
-}
-
-/// RFC 9110 `tchar`.
-fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte)
-}
-
+#[cfg(test)]
+mod option_tests;
 #[cfg(test)]
 mod tests;

@@ -21,6 +21,9 @@ pub fn data_source(graph: &mut AssetGraph, url: &str, auth: Auth) -> Uuid {
         auth,
         refresh_interval_seconds: 0,
         rate_limit_key: String::new(),
+        pagination: None,
+        date_range: None,
+        rate_limit_key_limit: None,
     };
     let id = Uuid::now_v7();
     graph.data_sources.insert(

@@ -1,6 +1,7 @@
 //! The library's rules in plain Rust, testable without gRPC or a database: validation of
-//! names and definitions, `{props.NAME}` templates, property resolution (I13), fingerprints
-//! and instance keys, dependency closures (I3, I4) and clone plans (I5, I7), Klip rendering
+//! names and definitions, `{props.NAME}`, `{date.…}` and `{token.NAME}` templates, date
+//! expressions, pagination and limits, property resolution (I13), fingerprints and
+//! instance keys, dependency closures (I3, I4) and clone plans (I5, I7), Klip rendering
 //! (section 8) and the embed render cache (F6).
 
 pub mod account;
@@ -9,10 +10,12 @@ pub mod clone;
 pub mod closure;
 pub mod dashboard;
 pub mod data_source;
+pub mod dates;
 pub mod embed;
 pub mod instance;
 pub mod klip;
 pub mod names;
+pub mod pagination;
 pub mod properties;
 pub mod render;
 pub mod render_size;

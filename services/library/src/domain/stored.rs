@@ -51,6 +51,8 @@ pub struct Account {
     pub kind: AccountKind,
     pub parent_id: Option<Uuid>,
     pub display_name: String,
+    /// The IANA time zone its `{date.…}` expressions resolve in.
+    pub time_zone: String,
     pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

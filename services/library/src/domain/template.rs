@@ -1,31 +1,51 @@
-//! `{props.NAME}` templates of data-source requests (I13).
+//! Templates of data-source requests: `{props.NAME}` (I13), `{date.EXPR}` /
+//! `{date.EXPR|FORMAT}` (see [`super::dates`]) and `{token.NAME}`.
 //!
-//! `{props.NAME}` is the only template syntax: any other text, braces included (a JSON body
-//! is full of them), is literal. An unterminated `{props.` or a bad NAME is an error with the
-//! position of its `{`, counted in characters from 1.
+//! These three are the only template syntax: any other text, braces included (a JSON body
+//! is full of them), is literal. An unterminated placeholder, a bad NAME, an unknown date
+//! expression or format is an error with the position of its `{`, counted in characters
+//! from 1. `{token.NAME}` is left as it is for the refresh service, which fills it from the
+//! OAuth token's parameters at fetch time.
 
 use std::collections::BTreeMap;
 
+use super::dates::{DateExpr, DateFormat, DateValues};
 use super::names::{PROPERTY_NAME_RULE, is_property_name};
 
-const OPEN: &str = "{props.";
+/// The openings of placeholders, each with what it holds.
+const OPENINGS: [(&str, Kind); 3] = [
+    ("{props.", Kind::Property),
+    ("{date.", Kind::Date),
+    ("{token.", Kind::Token),
+];
+const TOKEN_OPEN: &str = "{token.";
+const PROPS_OPEN: &str = "{props.";
 
-/// A parsed template: literal text and property references, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Property,
+    Date,
+    Token,
+}
+
+/// A parsed template: literal text and placeholders, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template<'a> {
     segments: Vec<Segment<'a>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment<'a> {
     Literal(&'a str),
     Property(&'a str),
+    Date(DateExpr, DateFormat),
+    Token(&'a str),
 }
 
 /// Why a template does not parse, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
-    /// 1-based character position of the offending `{props.`.
+    /// 1-based character position of the offending `{`.
     pub position: usize,
     pub message: String,
 }
@@ -46,6 +66,13 @@ pub enum Encoding {
     UrlComponent,
 }
 
+/// What a template is rendered with: property values and, for dates, today and the range.
+#[derive(Debug, Clone, Copy)]
+pub struct Values<'v> {
+    pub properties: &'v BTreeMap<String, String>,
+    pub dates: &'v DateValues,
+}
+
 /// The outcome of substituting values into a template.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rendered {
@@ -54,31 +81,74 @@ pub struct Rendered {
     pub unresolved: Vec<String>,
 }
 
+/// The earliest placeholder opening in `text`: its byte offset and kind.
+fn next_opening(text: &str) -> Option<(usize, &'static str, Kind)> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find('{') {
+        let at = from + found;
+        if let Some((open, kind)) = OPENINGS
+            .iter()
+            .find(|(open, _)| text[at..].starts_with(open))
+        {
+            return Some((at, open, *kind));
+        }
+        from = at + 1;
+    }
+    None
+}
+
+fn segment<'a>(kind: Kind, inner: &'a str) -> Result<Segment<'a>, String> {
+    match kind {
+        Kind::Property if is_property_name(inner) => Ok(Segment::Property(inner)),
+        Kind::Property => Err(format!(
+            "bad property name in `{{props.{inner}}}`: {PROPERTY_NAME_RULE}"
+        )),
+        Kind::Token if is_property_name(inner) => Ok(Segment::Token(inner)),
+        Kind::Token => Err(format!(
+            "bad token parameter name in `{{token.{inner}}}`: {PROPERTY_NAME_RULE}"
+        )),
+        Kind::Date => {
+            let (expr, format) = match inner.split_once('|') {
+                Some((expr, format)) => (expr, Some(format)),
+                None => (inner, None),
+            };
+            let expr = DateExpr::parse(expr).map_err(|e| format!("in `{{date.{inner}}}`: {e}"))?;
+            let format = match format {
+                None => DateFormat::Iso,
+                Some(format) => {
+                    DateFormat::parse(format).map_err(|e| format!("in `{{date.{inner}}}`: {e}"))?
+                }
+            };
+            Ok(Segment::Date(expr, format))
+        }
+    }
+}
+
 pub fn parse(text: &str) -> Result<Template<'_>, TemplateError> {
     let mut segments = Vec::new();
     let mut rest = text;
     let mut consumed = 0;
-    while let Some(start) = rest.find(OPEN) {
+    while let Some((start, open, kind)) = next_opening(rest) {
         if start > 0 {
             segments.push(Segment::Literal(&rest[..start]));
         }
         let position = text[..consumed + start].chars().count() + 1;
-        let after = &rest[start + OPEN.len()..];
+        let after = &rest[start + open.len()..];
         let Some(end) = after.find('}') else {
+            let expected = match kind {
+                Kind::Property => "`{props.NAME}`",
+                Kind::Date => "`{date.EXPR}` or `{date.EXPR|FORMAT}`",
+                Kind::Token => "`{token.NAME}`",
+            };
             return Err(TemplateError {
                 position,
-                message: "unterminated `{props.`: expected `{props.NAME}`".into(),
+                message: format!("unterminated `{open}`: expected {expected}"),
             });
         };
-        let name = &after[..end];
-        if !is_property_name(name) {
-            return Err(TemplateError {
-                position,
-                message: format!("bad property name in `{{props.{name}}}`: {PROPERTY_NAME_RULE}"),
-            });
-        }
-        segments.push(Segment::Property(name));
-        let used = start + OPEN.len() + end + 1;
+        let segment =
+            segment(kind, &after[..end]).map_err(|message| TemplateError { position, message })?;
+        segments.push(segment);
+        let used = start + open.len() + end + 1;
         consumed += used;
         rest = &rest[used..];
     }
@@ -93,34 +163,56 @@ impl<'a> Template<'a> {
     pub fn properties(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.segments.iter().filter_map(|segment| match segment {
             Segment::Property(name) => Some(*name),
-            Segment::Literal(_) => None,
+            _ => None,
         })
     }
 
-    /// The text with every property replaced by `placeholder` (to check a URL's shape).
+    /// The `{token.NAME}` names, in order, with repetitions.
+    pub fn tokens(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.segments.iter().filter_map(|segment| match segment {
+            Segment::Token(name) => Some(*name),
+            _ => None,
+        })
+    }
+
+    /// Whether a `{date.range.start}` or `{date.range.end}` is used.
+    pub fn uses_range(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| matches!(segment, Segment::Date(expr, _) if expr.uses_range()))
+    }
+
+    /// The text with every property and date replaced by `placeholder`, to check a URL's
+    /// shape. A `{token.NAME}` stands for `placeholder` too, except at the very start, where
+    /// it stands for a base URL (`https://x`): a provider's instance URL, such as
+    /// Salesforce's `instance_url`.
     pub fn with_placeholder(&self, placeholder: &str) -> String {
         self.segments
             .iter()
-            .map(|segment| match segment {
+            .enumerate()
+            .map(|(i, segment)| match segment {
                 Segment::Literal(text) => *text,
-                Segment::Property(_) => placeholder,
+                Segment::Token(_) if i == 0 => "https://x",
+                _ => placeholder,
             })
             .collect()
     }
 
-    /// Substitutes `values`; names without a value stay as `{props.NAME}`.
-    pub fn render(&self, values: &BTreeMap<String, String>, encoding: Encoding) -> Rendered {
+    /// Substitutes `values`; names without a value stay as `{props.NAME}`, and every
+    /// `{token.NAME}` stays as it is. A date that cannot be written is an error.
+    pub fn render(&self, values: Values<'_>, encoding: Encoding) -> Result<Rendered, String> {
         let mut rendered = Rendered::default();
+        let write = |text: &str, out: &mut String| match encoding {
+            Encoding::Raw => out.push_str(text),
+            Encoding::UrlComponent => percent_encode(text, out),
+        };
         for segment in &self.segments {
             match segment {
                 Segment::Literal(text) => rendered.text.push_str(text),
-                Segment::Property(name) => match values.get(*name) {
-                    Some(value) => match encoding {
-                        Encoding::Raw => rendered.text.push_str(value),
-                        Encoding::UrlComponent => percent_encode(value, &mut rendered.text),
-                    },
+                Segment::Property(name) => match values.properties.get(*name) {
+                    Some(value) => write(value, &mut rendered.text),
                     None => {
-                        rendered.text.push_str(OPEN);
+                        rendered.text.push_str(PROPS_OPEN);
                         rendered.text.push_str(name);
                         rendered.text.push('}');
                         if !rendered.unresolved.iter().any(|n| n == name) {
@@ -128,9 +220,18 @@ impl<'a> Template<'a> {
                         }
                     }
                 },
+                Segment::Date(expr, format) => {
+                    let text = values.dates.text(*expr, format)?;
+                    write(&text, &mut rendered.text);
+                }
+                Segment::Token(name) => {
+                    rendered.text.push_str(TOKEN_OPEN);
+                    rendered.text.push_str(name);
+                    rendered.text.push('}');
+                }
             }
         }
-        rendered
+        Ok(rendered)
     }
 }
 
@@ -145,61 +246,4 @@ fn percent_encode(value: &str, out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn only_props_references_are_templates() {
-        let body = r#"{"query": {"company": "{props.companyID}", "x": "{prop.y}"}}"#;
-        let template = parse(body).unwrap();
-        assert_eq!(template.properties().collect::<Vec<_>>(), ["companyID"]);
-        let rendered = template.render(&values(&[("companyID", "42")]), Encoding::Raw);
-        assert_eq!(
-            rendered.text,
-            r#"{"query": {"company": "42", "x": "{prop.y}"}}"#
-        );
-        assert!(rendered.unresolved.is_empty());
-    }
-
-    #[test]
-    fn errors_name_the_position_of_the_brace() {
-        let error = parse("https://x/é{props.a").unwrap_err();
-        assert_eq!(error.position, 12);
-        assert!(error.message.contains("unterminated"));
-        let error = parse("ab{props.1x}").unwrap_err();
-        assert_eq!(error.position, 3);
-        assert!(error.message.contains("bad property name"));
-        assert!(parse("{props.}").is_err());
-        assert!(parse("{props.a.b}").is_err());
-    }
-
-    #[test]
-    fn unresolved_names_stay_in_place_once_each() {
-        let template = parse("{props.a}/{props.b}/{props.b}").unwrap();
-        let rendered = template.render(&values(&[("a", "1")]), Encoding::Raw);
-        assert_eq!(rendered.text, "1/{props.b}/{props.b}");
-        assert_eq!(rendered.unresolved, ["b"]);
-    }
-
-    #[test]
-    fn url_values_cannot_change_the_url_structure() {
-        let template = parse("https://api/x?c={props.c}").unwrap();
-        let rendered = template.render(&values(&[("c", "a&b=c/ é")]), Encoding::UrlComponent);
-        assert_eq!(rendered.text, "https://api/x?c=a%26b%3Dc%2F%20%C3%A9");
-    }
-
-    #[test]
-    fn text_without_templates_is_one_literal() {
-        let template = parse("plain {text}").unwrap();
-        assert_eq!(template.properties().count(), 0);
-        assert_eq!(template.with_placeholder("x"), "plain {text}");
-        assert_eq!(parse("").unwrap().with_placeholder("x"), "");
-    }
-}
+mod tests;

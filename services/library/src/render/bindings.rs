@@ -10,11 +10,12 @@ use futures::{StreamExt, stream};
 use trellis_platform::error::{ApiError, ApiResult};
 use uuid::Uuid;
 
+use crate::app::resolving;
 use crate::cached_data::RefreshClient;
 use crate::domain::data_source::{Auth, Format};
 use crate::domain::properties::PropertySources;
 use crate::domain::render::{BindingState, BoundData};
-use crate::domain::stored::Klip;
+use crate::domain::stored::{Account, Klip};
 use crate::store::data_sources;
 use crate::token_registry::{Holding, TokenRegistry};
 
@@ -30,10 +31,11 @@ pub enum Plan {
     },
 }
 
-/// Resolves every binding of `klip` with `sources`, as ResolveDataSource does.
+/// Resolves every binding of `klip` with `sources` at `now` in the account's time zone, as
+/// ResolveDataSource does.
 pub async fn plan(
     conn: &mut AsyncPgConnection,
-    account: Uuid,
+    (account, now): (&Account, DateTime<Utc>),
     klip: &Klip,
     sources: &PropertySources,
 ) -> ApiResult<Vec<Plan>> {
@@ -51,11 +53,13 @@ pub async fn plan(
             plans.push(known(None, String::new(), BindingState::Dangling));
             continue;
         };
-        let Some(source) = data_sources::get(conn, account, id).await? else {
+        let Some(source) = data_sources::get(conn, account.id, id).await? else {
             plans.push(known(None, String::new(), BindingState::Dangling));
             continue;
         };
-        plans.push(match source.definition.resolve(&values) {
+        let resolved = resolving::dates(&source, account, now, None)
+            .and_then(|dates| source.definition.resolve(&values, &dates));
+        plans.push(match resolved {
             Err(error) => known(
                 Some(id),
                 String::new(),

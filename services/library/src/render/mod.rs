@@ -77,6 +77,11 @@ impl Renderer {
         &self.settings
     }
 
+    /// The clock renders and data-source resolutions read.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The render clock, to the microsecond that PostgreSQL keeps.
     fn now(&self) -> DateTime<Utc> {
         self.clock.now().trunc_subsecs(6)
@@ -98,7 +103,8 @@ impl Renderer {
                 .await?
                 .ok_or_else(|| ApiError::not_found("Klip", klip_id))?;
             let sources = store::properties::sources(&mut conn, account, user).await?;
-            let plans = bindings::plan(&mut conn, account, &klip, &sources).await?;
+            let owner = crate::app::resolving::account(&mut conn, account).await?;
+            let plans = bindings::plan(&mut conn, (&owner, self.now()), &klip, &sources).await?;
             (klip, sources, plans)
         };
         let plans = bindings::without_revoked(&self.registry, account, plans).await?;

@@ -20,6 +20,7 @@ struct AccountRow {
     revision: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    time_zone: String,
 }
 
 // A stored kind this version does not know is a deserialization error.
@@ -32,6 +33,7 @@ impl From<AccountRow> for Account {
             kind: row.kind,
             parent_id: row.parent_id,
             display_name: row.display_name,
+            time_zone: row.time_zone,
             revision: row.revision,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -96,6 +98,8 @@ pub struct NewAccount<'a> {
     pub kind: AccountKind,
     pub parent_id: Option<Uuid>,
     pub display_name: &'a str,
+    /// An IANA name, checked by the caller.
+    pub time_zone: &'a str,
 }
 
 pub async fn insert(
@@ -108,6 +112,7 @@ pub async fn insert(
             accounts::kind.eq(account.kind),
             accounts::parent_id.eq(account.parent_id),
             accounts::display_name.eq(account.display_name),
+            accounts::time_zone.eq(account.time_zone),
         ))
         .returning(AccountRow::as_returning())
         .get_result(conn)
@@ -125,6 +130,7 @@ pub async fn update(
             accounts::kind.eq(account.kind),
             accounts::parent_id.eq(account.parent_id),
             accounts::display_name.eq(&account.display_name),
+            accounts::time_zone.eq(&account.time_zone),
             accounts::revision.eq(accounts::revision + 1),
             accounts::updated_at.eq(diesel::dsl::now),
         ))

@@ -10,6 +10,8 @@ use uuid::Uuid;
 use super::corrupt;
 use super::schema::data_sources as ds;
 use crate::domain::data_source::{Auth, DataSourceDefinition, Format, Header, Method};
+use crate::domain::dates::DateRange;
+use crate::domain::pagination::{Pagination, SourceLimit};
 use crate::domain::stored::DataSource;
 
 #[derive(Queryable, Selectable)]
@@ -30,6 +32,7 @@ struct DataSourceRow {
     fingerprint: String,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    options: serde_json::Value,
 }
 
 /// The `request` column.
@@ -53,6 +56,26 @@ fn request_column(definition: &DataSourceDefinition) -> serde_json::Value {
 
 trellis_platform::text_column!(Format);
 
+/// The `options` column: what the data source has of these, each left out when it has none.
+#[derive(Serialize, Deserialize, Default)]
+struct OptionsColumn {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pagination: Option<Pagination>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    date_range: Option<DateRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate_limit_key_limit: Option<SourceLimit>,
+}
+
+fn options_column(definition: &DataSourceDefinition) -> serde_json::Value {
+    serde_json::to_value(OptionsColumn {
+        pagination: definition.pagination.clone(),
+        date_range: definition.date_range.clone(),
+        rate_limit_key_limit: definition.rate_limit_key_limit.clone(),
+    })
+    .expect("the options serialize")
+}
+
 impl TryFrom<DataSourceRow> for DataSource {
     type Error = StoreError;
 
@@ -60,6 +83,8 @@ impl TryFrom<DataSourceRow> for DataSource {
         let broken = |what: &str| corrupt(format!("data source {}: {what}", row.id));
         let request =
             serde_json::from_value::<RequestColumn>(row.request).map_err(|_| broken("request"))?;
+        let options =
+            serde_json::from_value::<OptionsColumn>(row.options).map_err(|_| broken("options"))?;
         let definition = DataSourceDefinition {
             method: Method::parse(&request.method).ok_or_else(|| broken("method"))?,
             headers: request.headers,
@@ -71,6 +96,9 @@ impl TryFrom<DataSourceRow> for DataSource {
             body: request.body,
             refresh_interval_seconds: row.refresh_interval_seconds,
             rate_limit_key: row.rate_limit_key,
+            pagination: options.pagination,
+            date_range: options.date_range,
+            rate_limit_key_limit: options.rate_limit_key_limit,
         };
         Ok(DataSource {
             id: row.id,
@@ -107,6 +135,7 @@ macro_rules! definition_columns {
             ds::rate_limit_key.eq(definition.rate_limit_key.clone()),
             ds::template_properties.eq(definition.template_properties()),
             ds::fingerprint.eq(definition.fingerprint()),
+            ds::options.eq(options_column(definition)),
         )
     }};
 }

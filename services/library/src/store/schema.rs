@@ -9,6 +9,7 @@ diesel::table! {
         revision -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        time_zone -> Text,
     }
 }
 
@@ -63,6 +64,7 @@ diesel::table! {
         fingerprint -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        options -> Jsonb,
     }
 }
 

@@ -10,9 +10,12 @@ pub mod registry;
 
 use registry::TokenRegistry;
 
+use std::sync::Arc;
+
 use diesel_async::RunQueryDsl;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
+use trellis_library::{Clock, SystemClock};
 use trellis_platform::auth::Role;
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
@@ -63,8 +66,18 @@ pub async fn start_admin() -> (Library, Client, Uuid, String) {
     (library, client, account, tokens::admin(account))
 }
 
+/// The library alone on `clock` (ResolveDataSource reads its dates on it).
+pub async fn start_at(clock: Arc<dyn Clock>) -> Library {
+    started_at(NOWHERE, clock).await
+}
+
 /// The library with its token registry at `tokens_url` (none for [`NOWHERE`]).
 async fn started(tokens_url: &str) -> Library {
+    started_at(tokens_url, Arc::new(SystemClock)).await
+}
+
+/// [`started`] on `clock`.
+async fn started_at(tokens_url: &str, clock: Arc<dyn Clock>) -> Library {
     let service = RunningService::start(
         ServiceKind::Library,
         &trellis_library::SCHEMA,
@@ -73,7 +86,7 @@ async fn started(tokens_url: &str) -> Library {
             common.refresh_url = NOWHERE.into();
             common.tokens_url = tokens_url.into();
         },
-        trellis_library::build,
+        |context| trellis_library::build_with(context, clock),
     )
     .await;
     let client = LibraryServiceClient::new(service.server.channel());

@@ -2,6 +2,9 @@
 //! credentials: started on its own database with the test OAuth server as a provider, and
 //! the calls that give an account a credential, an OAuth token, a copy or a grant.
 
+use std::sync::Arc;
+
+use trellis_library::{Clock, SystemClock};
 use trellis_platform::auth::Identity;
 use trellis_platform::client::TracedChannel;
 use trellis_platform::config::ServiceKind;
@@ -35,10 +38,15 @@ impl TokenRegistry {
 /// registry whether a data source may name its token or credential (I14, I15), the
 /// registry asks the library about memberships, over real gRPC, each on its own database.
 pub async fn start_with_tokens() -> Library {
+    start_with_tokens_at(Arc::new(SystemClock)).await
+}
+
+/// [`start_with_tokens`] with the library on `clock`.
+pub async fn start_with_tokens_at(clock: Arc<dyn Clock>) -> Library {
     // Each service calls the other: the registry's address is taken first, the library
     // starts pointing at it, then the registry is built pointing at the library.
     let port = Port::bind().await;
-    let mut library = super::started(&port.url()).await;
+    let mut library = super::started_at(&port.url(), clock).await;
     let library_url = library.service.server.url();
     let service = InProcess::new(
         ServiceKind::Tokens,
@@ -105,6 +113,7 @@ impl Library {
                     secret: Some(tk::CredentialSecret {
                         password: String::new(),
                         api_key: "sk_test_key".into(),
+                        ..Default::default()
                     }),
                 },
             ))

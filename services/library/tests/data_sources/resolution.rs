@@ -45,6 +45,7 @@ async fn a_dynamic_data_source_resolves_per_account_and_user() {
             data_source_id: id,
             account_id: account,
             user_id: user.into(),
+            date_range: None,
         };
         let library = &library;
         async move { library.resolve_data_source(&token, request).await }

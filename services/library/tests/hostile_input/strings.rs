@@ -110,6 +110,7 @@ async fn nul_and_control_characters_are_invalid_in_every_rpc() {
                     data_source_id: uuid::Uuid::nil().to_string(),
                     account_id: account.to_string(),
                     user_id: nul.clone(),
+                    date_range: None,
                 },
             ))
             .await,

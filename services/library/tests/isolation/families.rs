@@ -16,6 +16,7 @@ fn by_id(victim: &Assets, account_id: &str) -> Vec<Call> {
             data_source_id: victim.source.id.clone(),
             account_id: account_id.to_owned(),
             user_id: String::new(),
+            date_range: None,
         }
         .into(),
     );

@@ -160,6 +160,7 @@ async fn in_a_client_the_company_property_wins_over_any_user_value() {
             data_source_id: source.id.clone(),
             account_id: account,
             user_id: user.into(),
+            date_range: None,
         };
         let library = &library;
         async move { library.resolve_data_source(&token, request).await.unwrap() }

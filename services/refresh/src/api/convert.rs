@@ -5,8 +5,9 @@ use prost_types::value::Kind;
 use trellis_proto::refresh::v1 as pb;
 
 use crate::domain::job::{DataFormat, JobState, Trigger};
+use crate::store::fetch_samples::FetchMetrics;
 use crate::store::queue_status::{Positioned, QueueFigures};
-use crate::store::rows::{CachedData, Instance, RefreshJob};
+use crate::store::rows::{CachedData, FetchFigures, Instance, RefreshJob};
 
 pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -68,6 +69,36 @@ pub fn instance_status(instance: &Instance, job: Option<&RefreshJob>) -> pb::Ins
         disabled: instance.disabled,
         backoff_until: instance.backoff_until.map(timestamp),
         job: job.map(self::job),
+        last_fetch: instance.last_fetch().map(|figures| fetch_stats(&figures)),
+    }
+}
+
+/// What one fetch took.
+pub fn fetch_stats(figures: &FetchFigures) -> pb::FetchStats {
+    pb::FetchStats {
+        duration: Some(std_duration(figures.duration)),
+        bytes: figures.bytes,
+        pages: figures.pages,
+        limit_wait: Some(std_duration(figures.limit_wait)),
+    }
+}
+
+/// A data source's fetch metrics.
+pub fn fetch_metrics(metrics: &FetchMetrics) -> pb::FetchMetrics {
+    pb::FetchMetrics {
+        fetches: metrics.fetches,
+        p50_duration: Some(std_duration(metrics.p50_duration)),
+        p95_duration: Some(std_duration(metrics.p95_duration)),
+        p50_bytes: metrics.p50_bytes,
+        total_limit_wait: Some(std_duration(metrics.total_limit_wait)),
+    }
+}
+
+/// A duration as protobuf writes it, saturating at the longest it holds.
+pub fn std_duration(span: std::time::Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(span.as_secs()).unwrap_or(i64::MAX),
+        nanos: span.subsec_nanos() as i32,
     }
 }
 

@@ -192,6 +192,7 @@ impl RefreshService for RefreshApi {
                 .map(|(instance, job)| convert::instance_status(instance, job.as_ref()))
                 .collect(),
             account_active_until: status.account_active_until.map(convert::timestamp),
+            metrics: status.metrics.as_ref().map(convert::fetch_metrics),
         }))
     }
 

@@ -1,5 +1,6 @@
 //! The refresh use cases: RefreshNow (F3, F8: a manual refresh re-enables a disabled
-//! instance), and reading a job, the queue's figures and a data source's refresh status.
+//! instance), and reading a job, the queue's figures and a data source's refresh status
+//! (with its fetch metrics).
 
 use chrono::{DateTime, Utc};
 use trellis_platform::auth::Caller;
@@ -15,6 +16,7 @@ use crate::api::convert as wire;
 use crate::domain::job::{InstanceId, ResolvedInstance, Trigger};
 use crate::peers::Peers;
 use crate::peers::convert;
+use crate::store::fetch_samples::{self, FetchMetrics};
 use crate::store::queue_status::{self, Positioned, QueueFigures};
 use crate::store::rows::{Instance, NewJob, RefreshJob};
 use crate::store::{activity as activity_store, instances, jobs};
@@ -159,6 +161,9 @@ pub struct RefreshStatus {
     /// Each instance of the data source, with its waiting or running job, else its latest.
     pub instances: Vec<(Instance, Option<RefreshJob>)>,
     pub account_active_until: Option<DateTime<Utc>>,
+    /// The data source's fetch times over its recent fetches in the account; `None` before
+    /// any.
+    pub metrics: Option<FetchMetrics>,
 }
 
 pub async fn refresh_status(
@@ -183,5 +188,6 @@ pub async fn refresh_status(
     Ok(RefreshStatus {
         instances: statuses,
         account_active_until: activity_store::active_until(&mut conn, account).await?,
+        metrics: fetch_samples::metrics(&mut conn, account, data_source_id).await?,
     })
 }

@@ -1,21 +1,30 @@
-//! API limits (F5): before a fetch, a worker takes a permit from every limit of the job's
-//! OAuth token and rate-limit key. Each limit is a rate (GCRA without burst, so that no
-//! window of one period ever holds more than the allowed requests) and a cap on requests at
-//! once. The state lives in PostgreSQL ([`crate::store::limits`]) so every replica shares
-//! it; this module holds the arithmetic. `crate::peers` reads the limits from the token
-//! registry's answer into [`TokenLimits`].
+//! API limits (F5): before a fetch, a worker takes a permit from every limit of the fetch:
+//! its OAuth token's and its provider's rate-limit key, its saved credential's, its data
+//! source's rate-limit key (sources without a token, counted across the account's family)
+//! and its host's (an operator setting). Each limit holds rates (GCRA without burst, so
+//! that no window of a rate's period ever holds more than the allowed requests) and a cap
+//! on requests at once. The state lives in PostgreSQL ([`crate::store::limits`]) so every
+//! replica shares it; this module holds the arithmetic. `crate::peers` reads the limits
+//! from the token registry's and the library's answers into [`ApiLimit`].
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// A limit as the token registry states it; zero counts mean no such limit.
+/// A rate: at most `requests` per `period`; a zero count or period is no rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rate {
+    pub requests: i32,
+    pub period: Duration,
+}
+
+/// A limit as a peer or a setting states it: rates that all hold at once (per second and
+/// per day, say) and a cap on requests in flight; zero counts mean no such limit.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApiLimit {
-    /// Requests allowed per `period`.
-    pub requests_per_period: i32,
-    /// Zero when unset (or unreadable): then no rate.
-    pub period: Duration,
+    /// The first is counted under the limit's own key, each further one under a key of its
+    /// own (see [`specs_of`]).
+    pub rates: Vec<Rate>,
     /// Requests allowed in flight at once.
     pub max_concurrent: i32,
 }
@@ -30,10 +39,40 @@ pub struct TokenLimits {
     pub rate_limit_key_limit: Option<ApiLimit>,
 }
 
-/// One limit a fetch must respect.
+/// The key of an OAuth token's own limit.
+pub fn token_key(token_id: &str) -> String {
+    format!("token:{token_id}")
+}
+
+/// The key of a provider's limit of a rate-limit key (sources with an OAuth token).
+pub fn provider_key(provider_id: &str, rate_limit_key: &str) -> String {
+    format!("key:{provider_id}:{rate_limit_key}")
+}
+
+/// The key of a saved credential's limit: `limit_key` names the credential its copies were
+/// made from, so that every copy counts against one limit.
+pub fn credential_key(limit_key: &str) -> String {
+    format!("credential:{limit_key}")
+}
+
+/// The key of a data source's limit of its rate-limit key (sources without an OAuth token),
+/// counted across the family of `scope_account_id` (a partner and its clients), so that one
+/// family never throttles another that happens to use the same key.
+pub fn family_key(scope_account_id: &str, rate_limit_key: &str) -> String {
+    format!("key:family:{scope_account_id}:{rate_limit_key}")
+}
+
+/// The key of a host's limit (`TRELLIS_REFRESH_HOST_LIMITS`).
+pub fn host_key(host: &str) -> String {
+    format!("host:{host}")
+}
+
+/// One limit a fetch must respect, under one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitSpec {
-    /// `token:<id>` or `key:<provider>:<rate-limit key>`.
+    /// A limit's key (`token:<id>`, `key:<provider>:<key>`, `credential:<key>`,
+    /// `key:family:<account>:<key>`, `host:<host>`), or `<key>#<period_ms>ms` for a further
+    /// rate of it.
     pub key: String,
     /// The GCRA emission interval: at most one request starts per interval.
     pub emission_interval: Option<Duration>,
@@ -41,49 +80,72 @@ pub struct LimitSpec {
     pub max_concurrent: Option<u32>,
 }
 
-impl LimitSpec {
-    /// The limit `limit` under `key`, with `margin` added to its period (see the
-    /// `limit_margin` setting); `None` when it limits nothing.
-    pub fn from_api_limit(key: String, limit: &ApiLimit, margin: Duration) -> Option<Self> {
-        let period = limit.period;
-        // What a peer says is not trusted to stay in range: no overflow, no division by a
-        // count that wrapped to zero.
-        let per_period = u32::try_from(limit.requests_per_period).unwrap_or(u32::MAX);
-        let emission_interval = (limit.requests_per_period > 0 && !period.is_zero())
-            .then(|| period.saturating_add(margin) / per_period);
-        let max_concurrent = (limit.max_concurrent > 0).then_some(limit.max_concurrent as u32);
-        (emission_interval.is_some() || max_concurrent.is_some()).then_some(Self {
-            key,
-            emission_interval,
-            max_concurrent,
-        })
-    }
+/// The emission interval of `rate` with `margin` added to its period (see the
+/// `limit_margin` setting); `None` when it limits nothing.
+fn emission_interval(rate: &Rate, margin: Duration) -> Option<Duration> {
+    // What a peer says is not trusted to stay in range: no overflow, no division by a
+    // count that wrapped to zero.
+    let per_period = u32::try_from(rate.requests).ok().filter(|n| *n > 0)?;
+    (!rate.period.is_zero()).then(|| rate.period.saturating_add(margin) / per_period)
 }
 
-/// The limits of a fetch with `token_id` (and `rate_limit_key`, if any), from the token
-/// registry's answer: the token's own and its provider's limit for the key.
-pub fn specs_for(
-    token_id: &str,
-    rate_limit_key: &str,
-    limits: &TokenLimits,
-    margin: Duration,
-) -> Vec<LimitSpec> {
-    let mut specs = Vec::new();
-    if let Some(limit) = &limits.token_limit {
-        specs.extend(LimitSpec::from_api_limit(
-            format!("token:{token_id}"),
-            limit,
-            margin,
-        ));
+/// What `limit` under `key` comes to: the cap and the first rate on `key` itself, and each
+/// further rate on `<key>#<period_ms>ms`, each paced on its own (so that no window of any
+/// of the periods holds more than its count). Rates of the same period keep the stricter.
+/// Empty when it limits nothing.
+pub fn specs_of(key: &str, limit: &ApiLimit, margin: Duration) -> Vec<LimitSpec> {
+    let mut specs = vec![LimitSpec {
+        key: key.to_owned(),
+        emission_interval: None,
+        max_concurrent: u32::try_from(limit.max_concurrent).ok().filter(|n| *n > 0),
+    }];
+    let mut first_period = None;
+    for rate in &limit.rates {
+        let Some(interval) = emission_interval(rate, margin) else {
+            continue;
+        };
+        let period_key = match first_period {
+            None => {
+                first_period = Some(rate.period.as_millis());
+                key.to_owned()
+            }
+            Some(first) if first == rate.period.as_millis() => key.to_owned(),
+            Some(_) => format!("{key}#{}ms", rate.period.as_millis()),
+        };
+        match specs.iter_mut().find(|s| s.key == period_key) {
+            Some(spec) => {
+                let stricter = spec.emission_interval.map_or(interval, |i| i.max(interval));
+                spec.emission_interval = Some(stricter);
+            }
+            None => specs.push(LimitSpec {
+                key: period_key,
+                emission_interval: Some(interval),
+                max_concurrent: None,
+            }),
+        }
     }
-    if !rate_limit_key.is_empty()
-        && let Some(limit) = &limits.rate_limit_key_limit
-    {
-        specs.extend(LimitSpec::from_api_limit(
-            format!("key:{}:{rate_limit_key}", limits.provider_id),
-            limit,
-            margin,
-        ));
+    specs.retain(|s| s.emission_interval.is_some() || s.max_concurrent.is_some());
+    specs
+}
+
+/// Every spec of the limits of one fetch (each with its key), sorted by key: the order
+/// their rows are locked in, so that two workers never deadlock. A key named twice keeps
+/// its stricter rate and cap.
+pub fn specs_for(limits: &[(String, ApiLimit)], margin: Duration) -> Vec<LimitSpec> {
+    let mut specs: Vec<LimitSpec> = Vec::new();
+    for (key, limit) in limits {
+        for spec in specs_of(key, limit, margin) {
+            match specs.iter_mut().find(|s| s.key == spec.key) {
+                Some(known) => {
+                    known.emission_interval = known.emission_interval.max(spec.emission_interval);
+                    known.max_concurrent = match (known.max_concurrent, spec.max_concurrent) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                None => specs.push(spec),
+            }
+        }
     }
     specs.sort_by(|a, b| a.key.cmp(&b.key));
     specs
@@ -192,138 +254,25 @@ pub fn decide(now: DateTime<Utc>, limits: &[(LimitSpec, KeyState)], returning: b
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(ms: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp_millis(1_800_000_000_000 + ms).unwrap()
-    }
-
-    fn rate(key: &str, interval_ms: u64) -> LimitSpec {
-        LimitSpec {
-            key: key.into(),
-            emission_interval: Some(Duration::from_millis(interval_ms)),
-            max_concurrent: None,
-        }
-    }
-
-    fn cap(key: &str, max: u32) -> LimitSpec {
-        LimitSpec {
-            key: key.into(),
-            emission_interval: None,
-            max_concurrent: Some(max),
-        }
-    }
-
-    #[test]
-    fn a_limit_adds_the_margin_to_its_period() {
-        let limit = ApiLimit {
-            requests_per_period: 5,
-            period: Duration::from_secs(1),
-            max_concurrent: 2,
-        };
-        let spec = LimitSpec::from_api_limit("token:t".into(), &limit, Duration::from_millis(100))
-            .unwrap();
-        assert_eq!(spec.emission_interval, Some(Duration::from_millis(220)));
-        assert_eq!(spec.max_concurrent, Some(2));
-        assert_eq!(
-            LimitSpec::from_api_limit("token:t".into(), &ApiLimit::default(), Duration::ZERO),
-            None
-        );
-    }
-
-    #[test]
-    fn the_rate_spaces_grants_one_interval_apart() {
-        let limits = [(rate("k", 200), KeyState::default())];
-        let Decision::Grant { tats, .. } = decide(at(0), &limits, false) else {
-            panic!("the first request goes");
-        };
-        assert_eq!(tats, vec![("k".to_string(), at(200))]);
-
-        let state = KeyState {
-            tat: Some(at(200)),
-            ..KeyState::default()
-        };
-        let limits = [(rate("k", 200), state)];
-        assert_eq!(
-            decide(at(150), &limits, false),
-            Decision::Defer {
-                until: at(200),
-                promised: vec![("k".into(), at(200))],
-                waiting_on: None
-            }
-        );
-        assert!(matches!(
-            decide(at(200), &limits, false),
-            Decision::Grant { .. }
-        ));
-    }
-
-    #[test]
-    fn deferred_jobs_are_promised_successive_slots_and_keep_them() {
-        // One job was promised the slot at 400 already: the next fresh job gets 600.
-        let state = KeyState {
-            tat: Some(at(200)),
-            deferred_until: Some(at(400)),
-            ..KeyState::default()
-        };
-        let limits = [(rate("k", 200), state.clone())];
-        assert_eq!(
-            decide(at(100), &limits, false),
-            Decision::Defer {
-                until: at(600),
-                promised: vec![("k".into(), at(600))],
-                waiting_on: None
-            }
-        );
-        // A fresh job cannot take a promised slot even when the rate would allow it...
-        let limits = [(
-            rate("k", 200),
-            KeyState {
-                tat: Some(at(200)),
-                deferred_until: Some(at(400)),
-                ..KeyState::default()
-            },
-        )];
-        assert!(matches!(
-            decide(at(450), &limits, false),
-            Decision::Defer { .. }
-        ));
-        // ...but the job it was promised to can.
-        assert!(matches!(
-            decide(at(450), &limits, true),
-            Decision::Grant { .. }
-        ));
-    }
-
-    #[test]
-    fn a_full_cap_defers_until_a_permit_expires_and_names_the_cap() {
-        let full = KeyState {
-            permits: 2,
-            earliest_expiry: Some(at(5_000)),
-            ..KeyState::default()
-        };
-        let limits = [(cap("c", 2), full), (rate("r", 100), KeyState::default())];
-        assert_eq!(
-            decide(at(0), &limits, false),
-            Decision::Defer {
-                until: at(5_000),
-                promised: vec![],
-                waiting_on: Some("c".into())
-            }
-        );
-        let room = KeyState {
-            permits: 1,
-            ..KeyState::default()
-        };
-        let limits = [(cap("c", 2), room)];
-        assert_eq!(
-            decide(at(0), &limits, false),
-            Decision::Grant {
-                tats: vec![],
-                permits: vec!["c".into()]
-            }
-        );
-    }
+/// The slot of a page after the first of a fetch that holds its permits already: the
+/// earliest time every rate of `limits` allows a request, and the rates' arrival times once
+/// it is taken. A page takes the next free slot, ahead of jobs promised later ones: it is
+/// part of a fetch under way.
+pub fn page_slot(
+    now: DateTime<Utc>,
+    limits: &[(LimitSpec, KeyState)],
+) -> (DateTime<Utc>, Vec<(String, DateTime<Utc>)>) {
+    let start = limits
+        .iter()
+        .filter(|(spec, _)| spec.emission_interval.is_some())
+        .filter_map(|(_, state)| state.tat)
+        .fold(now, DateTime::max);
+    let tats = limits
+        .iter()
+        .filter_map(|(spec, _)| Some((spec.key.clone(), after(start, spec.emission_interval?))))
+        .collect();
+    (start, tats)
 }
+
+#[cfg(test)]
+mod tests;

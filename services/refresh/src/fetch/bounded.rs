@@ -78,7 +78,14 @@ impl Budget<'_> {
 }
 
 /// Parses `body` as one JSON document within `bounds`.
+#[cfg(test)]
 pub fn json(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
+    json_counted(body, bounds).map(|(value, _)| value)
+}
+
+/// Parses `body` as one JSON document within `bounds`; with the memory it takes, as
+/// estimated.
+pub fn json_counted(body: &[u8], bounds: &Bounds) -> Result<(Value, u64), String> {
     let budget = Budget {
         bounds,
         charged: Cell::new(0),
@@ -99,7 +106,7 @@ pub fn json(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
         (_, Some(Crossed::Memory)) => Err(bounds.too_much_memory()),
         (_, Some(Crossed::Nul)) => Err(Bounds::has_nul()),
         (Ok((_, len)), None) if len > bounds.max_bytes => Err(bounds.too_large()),
-        (Ok((value, _)), None) => Ok(value),
+        (Ok((value, _)), None) => Ok((value, budget.memory.get())),
         (Err(error), None) => Err(format!("the response is not valid JSON: {error}")),
     }
 }

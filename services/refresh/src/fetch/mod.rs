@@ -1,27 +1,42 @@
-//! Fetching a data source's resolved request over HTTP: credentials applied, connect and
-//! total timeouts, a response size cap enforced while streaming, the SSRF guard
-//! ([`guard`]), the body parsed as JSON or CSV within bounds ([`parse`]), and a 429's
+//! Fetching a data source's resolved request over HTTP: credentials applied (a login or a
+//! client-credentials token obtained and cached first, a signature per request), the pages
+//! of a paginated API followed and combined ([`pages`], fetched by `run`), connect and
+//! total timeouts, a response size cap over every page enforced while streaming, the SSRF
+//! guard ([`guard`]), the body parsed as JSON or CSV within bounds ([`parse`]), and a 429's
 //! Retry-After read without trusting it ([`retry_after`]). Error messages never contain a
-//! secret: URLs are left out of client errors and every secret of the request is redacted
-//! from whatever message is kept.
+//! secret: URLs are left out of client errors and every secret of the request (and every
+//! token or signature made while fetching) is redacted from whatever message is kept.
 
 mod bounded;
+pub mod convert;
+mod credentials;
 pub mod guard;
+pub mod pages;
 pub mod parse;
+mod placeholders;
 pub mod retry_after;
+mod run;
 mod secrets;
+mod session;
+pub mod sign;
 pub mod wire_size;
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{HeaderValue, RETRY_AFTER};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+pub use self::credentials::{
+    Algorithm, ClientCredentials, Credentials, Encoding, Login, OAuthToken, Placement, Signed,
+    TimestampFormat,
+};
+pub use self::pages::{Paging, Style};
 use self::parse::Bounds;
 use self::retry_after::RetryAfter;
 pub use self::secrets::redact;
 use self::secrets::same_destination;
+pub use self::session::MAX_TOKEN_ANSWER;
 use crate::domain::job::DataFormat;
 use crate::settings::Settings;
 
@@ -35,51 +50,37 @@ pub struct HttpRequest {
     pub format: DataFormat,
 }
 
-/// How a request authenticates, with the secret the token registry gave.
-#[derive(Clone, PartialEq, Eq)]
-pub enum Credentials {
-    None,
-    Bearer(String),
-    Basic { username: String, password: String },
-    ApiKeyHeader { name: String, key: String },
-    ApiKeyQuery { name: String, key: String },
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print a secret.
-        let kind = match self {
-            Credentials::None => "None",
-            Credentials::Bearer(_) => "Bearer(..)",
-            Credentials::Basic { .. } => "Basic(..)",
-            Credentials::ApiKeyHeader { .. } => "ApiKeyHeader(..)",
-            Credentials::ApiKeyQuery { .. } => "ApiKeyQuery(..)",
-        };
-        f.write_str(kind)
-    }
-}
-
-impl Credentials {
-    fn secrets(&self) -> Vec<&str> {
-        match self {
-            Credentials::None => vec![],
-            Credentials::Bearer(token) => vec![token],
-            Credentials::Basic { password, .. } => vec![password],
-            Credentials::ApiKeyHeader { key, .. } | Credentials::ApiKeyQuery { key, .. } => {
-                vec![key]
-            }
-        }
-    }
-}
-
 /// A parsed response body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Body {
     pub format: DataFormat,
     pub data: Value,
-    /// SHA-256 of the body, hex.
+    /// SHA-256 of the body (of every page's, one after the other), hex.
     pub content_hash: String,
+    /// Response bytes read, over every page.
     pub size_bytes: i64,
+    /// Pages fetched (1 without pagination).
+    pub pages: u32,
+    /// From the first request sent (a login's included) to the last page read.
+    pub duration: Duration,
+}
+
+/// What a fetch asks before each page after the first: the API limits (F5) count every
+/// page. A gate waits until the page may go, or ends the fetch.
+pub trait PageGate {
+    /// Waits until page `page` (2, 3, …) may be sent; `Err` ends the fetch with that
+    /// outcome instead (a failure, or `RateLimited` to defer the job).
+    fn before_page(&self, page: u32) -> impl Future<Output = Result<(), FetchOutcome>> + Send;
+}
+
+/// A gate that lets every page through at once.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoGate;
+
+impl PageGate for NoGate {
+    async fn before_page(&self, _page: u32) -> Result<(), FetchOutcome> {
+        Ok(())
+    }
 }
 
 /// What a fetch came to.
@@ -96,7 +97,8 @@ pub enum FetchOutcome {
     RateLimitedUnreadable {
         retry_after: String,
     },
-    /// HTTP 401 to a bearer token: the access token may have been revoked or rotated.
+    /// HTTP 401 to an OAuth bearer token: the access token may have been revoked or
+    /// rotated. (A login's or client-credentials token is renewed by the fetch itself.)
     Unauthorized,
     /// Anything else that went wrong, said without secrets.
     Failed(String),
@@ -116,6 +118,8 @@ pub struct Fetcher {
     default_retry_after: Duration,
     max_retry_after: Duration,
     fetch_timeout: Duration,
+    /// Tokens of logins and client-credentials grants, until they expire.
+    sessions: Arc<session::Sessions>,
 }
 
 impl Fetcher {
@@ -157,55 +161,19 @@ impl Fetcher {
             default_retry_after: settings.default_retry_after,
             max_retry_after: settings.max_retry_after,
             fetch_timeout: settings.fetch_timeout,
+            sessions: Arc::new(session::Sessions::default()),
         })
     }
 
-    /// Sends `request` with `credentials` and parses the answer.
+    /// Sends `request` with `credentials` and parses the answer: one page, no gate.
     pub async fn fetch(&self, request: &HttpRequest, credentials: &Credentials) -> FetchOutcome {
-        let outcome = self.fetch_inner(request, credentials).await;
-        match outcome {
-            FetchOutcome::Failed(message) => {
-                FetchOutcome::Failed(redact(&message, &credentials.secrets()))
-            }
-            other => other,
-        }
+        self.fetch_pages(request, None, credentials, &NoGate).await
     }
 
-    async fn fetch_inner(&self, request: &HttpRequest, credentials: &Credentials) -> FetchOutcome {
-        let builder = match self.request(request, credentials) {
-            Ok(builder) => builder,
-            Err(message) => return FetchOutcome::Failed(message),
-        };
-        let response = match builder.send().await {
-            Ok(response) => response,
-            Err(error) => return FetchOutcome::Failed(self.describe(error)),
-        };
-        if let Some(refused) = self.refusal(&response, credentials) {
-            return refused;
-        }
-        let body = match self.body(response).await {
-            Ok(body) => body,
-            Err(message) => return FetchOutcome::Failed(message),
-        };
-        match parse::parse(request.format, &body, &self.bounds) {
-            Ok(data) => FetchOutcome::Fetched(Body {
-                format: request.format,
-                data,
-                content_hash: hex::encode(Sha256::digest(&body)),
-                size_bytes: body.len() as i64,
-            }),
-            Err(message) => FetchOutcome::Failed(message),
-        }
-    }
-
-    /// The request to send: the destination checked, the credentials, headers and body in
-    /// place, on the client that keeps them at their destination when they may be secret.
-    fn request(
-        &self,
-        request: &HttpRequest,
-        credentials: &Credentials,
-    ) -> Result<reqwest::RequestBuilder, String> {
-        let mut url = match url::Url::parse(&request.url) {
+    /// `text` as a URL a fetch may send to: http or https, and not a forbidden address
+    /// literal (names are checked as they resolve).
+    fn destination(&self, text: &str) -> Result<url::Url, String> {
+        let url = match url::Url::parse(text) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             Ok(url) => {
                 return Err(format!("unsupported URL scheme `{}`", url.scheme()));
@@ -215,67 +183,16 @@ impl Fetcher {
         if let Err(refused) = guard::check_literal(&url, self.allow_private) {
             return Err(refused.to_string());
         }
-        if let Credentials::ApiKeyQuery { name, key } = credentials {
-            url.query_pairs_mut().append_pair(name, key);
-        }
-
-        let auth_header = match credentials {
-            Credentials::Bearer(_) | Credentials::Basic { .. } => Some(AUTHORIZATION),
-            Credentials::ApiKeyHeader { name, .. } => HeaderName::from_bytes(name.as_bytes()).ok(),
-            _ => None,
-        };
-        // Headers and a body are the data source author's too, and may carry a secret of
-        // their own (an API key kept as a company property): they stay at the destination
-        // as the credentials do.
-        let client = match credentials {
-            Credentials::None if request.headers.is_empty() && request.body.is_empty() => {
-                &self.client
-            }
-            _ => &self.credentialed,
-        };
-        let mut builder = client.request(request.method.clone(), url);
-        for (name, value) in &request.headers {
-            let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(value),
-            ) else {
-                return Err(format!("invalid header `{name}`"));
-            };
-            if auth_header.as_ref() == Some(&name) {
-                continue;
-            }
-            builder = builder.header(name, value);
-        }
-        builder = match credentials {
-            Credentials::None | Credentials::ApiKeyQuery { .. } => builder,
-            Credentials::Bearer(token) => builder.bearer_auth(token),
-            Credentials::Basic { username, password } => {
-                builder.basic_auth(username, Some(password))
-            }
-            Credentials::ApiKeyHeader { name, key } => match HeaderValue::from_str(key) {
-                Ok(mut value) => {
-                    value.set_sensitive(true);
-                    builder.header(name.as_str(), value)
-                }
-                Err(_) => {
-                    return Err(format!(
-                        "the API key for header `{name}` is not a valid header value"
-                    ));
-                }
-            },
-        };
-        if !request.body.is_empty() {
-            builder = builder.body(request.body.clone());
-        }
-        Ok(builder)
+        Ok(url)
     }
 
     /// What an answer that is not the data means: a 429 (with its wait), an expired access
-    /// token, an error status, or a length past the cap. `None` for data to read.
+    /// token, or an error status. `None` for data to read.
     fn refusal(
         &self,
         response: &reqwest::Response,
         credentials: &Credentials,
+        secrets: &[&str],
     ) -> Option<FetchOutcome> {
         let status = response.status();
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
@@ -283,7 +200,7 @@ impl Fetcher {
                 .headers()
                 .get(RETRY_AFTER)
                 .map(HeaderValue::as_bytes);
-            let wait = match RetryAfter::read(header, chrono::Utc::now(), &credentials.secrets()) {
+            let wait = match RetryAfter::read(header, chrono::Utc::now(), secrets) {
                 RetryAfter::Absent => self.default_retry_after,
                 RetryAfter::Wait(wait) => wait,
                 RetryAfter::Unreadable(retry_after) => {
@@ -302,30 +219,30 @@ impl Fetcher {
         if !status.is_success() {
             return Some(FetchOutcome::Failed(format!("HTTP {status}")));
         }
-        if let Some(length) = response.content_length()
-            && length > self.max_bytes
-        {
-            return Some(FetchOutcome::Failed(format!(
-                "the response is larger than the limit of {} bytes ({length} bytes)",
-                self.max_bytes
-            )));
-        }
         None
     }
 
-    /// The body, read up to the cap. A body without a length (chunked, or endless) is cut off
-    /// at the cap, and the client's total timeout bounds one that trickles.
-    async fn body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, String> {
+    /// The body, read up to `limit` bytes (`too_large` says so past it). A body without a
+    /// length (chunked, or endless) is cut off at the limit, and the client's total timeout
+    /// bounds one that trickles.
+    async fn body(
+        &self,
+        mut response: reqwest::Response,
+        limit: u64,
+        too_large: impl Fn(Option<u64>) -> String,
+    ) -> Result<Vec<u8>, String> {
+        if let Some(length) = response.content_length()
+            && length > limit
+        {
+            return Err(too_large(Some(length)));
+        }
         let mut body =
-            Vec::with_capacity(response.content_length().unwrap_or(0).min(self.max_bytes) as usize);
+            Vec::with_capacity(response.content_length().unwrap_or(0).min(limit) as usize);
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
-                        return Err(format!(
-                            "the response is larger than the limit of {} bytes",
-                            self.max_bytes
-                        ));
+                    if body.len() as u64 + chunk.len() as u64 > limit {
+                        return Err(too_large(None));
                     }
                     body.extend_from_slice(&chunk);
                 }
@@ -353,19 +270,5 @@ impl Fetcher {
             source = cause.source();
         }
         message
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_never_print_their_secret() {
-        let credentials = Credentials::Basic {
-            username: "u".into(),
-            password: "hunter2".into(),
-        };
-        assert!(!format!("{credentials:?}").contains("hunter2"));
     }
 }

@@ -81,14 +81,24 @@ impl Bounds {
 }
 
 pub fn parse(format: DataFormat, body: &[u8], bounds: &Bounds) -> Result<Value, String> {
+    parse_counted(format, body, bounds).map(|(value, _)| value)
+}
+
+/// [`parse`], with the memory the data takes as estimated (the pages of one fetch share
+/// the memory bound).
+pub fn parse_counted(
+    format: DataFormat,
+    body: &[u8],
+    bounds: &Bounds,
+) -> Result<(Value, u64), String> {
     match format {
-        DataFormat::Json => bounded::json(body, bounds),
+        DataFormat::Json => bounded::json_counted(body, bounds),
         DataFormat::Csv => csv(body, bounds),
     }
 }
 
 /// Rows are counted and sized as they are read; reading stops at the first bound crossed.
-fn csv(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
+fn csv(body: &[u8], bounds: &Bounds) -> Result<(Value, u64), String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -137,7 +147,7 @@ fn csv(body: &[u8], bounds: &Bounds) -> Result<Value, String> {
                 .collect(),
         ));
     }
-    Ok(Value::Array(rows))
+    Ok((Value::Array(rows), memory))
 }
 
 #[cfg(test)]

@@ -1,15 +1,15 @@
 //! What the library and the token registry answer, read into the service's own values: a
 //! resolved request as the instance it names, protobuf durations that a peer may send out
-//! of range, and the limits of a token (F5).
+//! of range, and the limits of a token, a credential and a data source (F5).
 
 use std::time::Duration;
 
-use trellis_proto::library::v1::ResolvedRequest;
+use trellis_proto::library::v1::{ResolvedRequest, SourceLimit};
 use trellis_proto::tokens::v1 as tokens;
 use uuid::Uuid;
 
 use crate::domain::job::{InstanceId, ResolvedInstance};
-use crate::domain::limits::{ApiLimit, TokenLimits};
+use crate::domain::limits::{ApiLimit, Rate, TokenLimits};
 
 /// A protobuf duration from a peer as a `Duration`: `None` when negative or malformed.
 /// (prost-types' own conversion negates the seconds of a negative duration, which
@@ -50,12 +50,41 @@ pub fn resolved_instance(
     }
 }
 
-fn api_limit(limit: &tokens::ApiLimit) -> ApiLimit {
+/// A limit of the token registry (a provider's or a credential's): its first rate and
+/// every additional one.
+pub fn api_limit(limit: &tokens::ApiLimit) -> ApiLimit {
+    let first = Rate {
+        requests: limit.requests_per_period,
+        period: period(limit.period.as_ref()),
+    };
+    let further = limit.additional_rates.iter().map(|rate| Rate {
+        requests: rate.requests,
+        period: period(rate.period.as_ref()),
+    });
     ApiLimit {
-        requests_per_period: limit.requests_per_period,
-        period: limit.period.as_ref().and_then(duration).unwrap_or_default(),
+        rates: std::iter::once(first).chain(further).collect(),
         max_concurrent: limit.max_concurrent,
     }
+}
+
+/// A data source's limit of its rate-limit key, as the library resolved it.
+pub fn source_limit(limit: &SourceLimit) -> ApiLimit {
+    ApiLimit {
+        rates: limit
+            .rates
+            .iter()
+            .map(|rate| Rate {
+                requests: rate.requests,
+                period: period(rate.period.as_ref()),
+            })
+            .collect(),
+        max_concurrent: limit.max_concurrent,
+    }
+}
+
+/// A rate's period; zero (no rate) when unset or unreadable.
+fn period(period: Option<&prost_types::Duration>) -> Duration {
+    period.and_then(duration).unwrap_or_default()
 }
 
 pub fn token_limits(answer: &tokens::GetTokenLimitsResponse) -> TokenLimits {
@@ -82,5 +111,53 @@ mod tests {
             Some(Duration::from_secs(i64::MAX as u64))
         );
         assert_eq!(proto(2, 500_000_000), Some(Duration::from_millis(2500)));
+    }
+
+    #[test]
+    fn a_limit_keeps_every_rate_and_drops_none_it_cannot_read() {
+        let second = |seconds| Some(prost_types::Duration { seconds, nanos: 0 });
+        let limit = api_limit(&tokens::ApiLimit {
+            requests_per_period: 5,
+            period: second(1),
+            max_concurrent: 2,
+            additional_rates: vec![
+                tokens::ApiRate {
+                    requests: 12,
+                    period: second(5),
+                },
+                tokens::ApiRate {
+                    requests: 3,
+                    period: second(i64::MIN),
+                },
+            ],
+        });
+        assert_eq!(limit.max_concurrent, 2);
+        assert_eq!(
+            limit.rates,
+            vec![
+                Rate {
+                    requests: 5,
+                    period: Duration::from_secs(1)
+                },
+                Rate {
+                    requests: 12,
+                    period: Duration::from_secs(5)
+                },
+                // Unreadable: a rate of no period, which limits nothing.
+                Rate {
+                    requests: 3,
+                    period: Duration::ZERO
+                },
+            ]
+        );
+        let source = source_limit(&SourceLimit {
+            rates: vec![trellis_proto::library::v1::Rate {
+                requests: 10,
+                period: second(1),
+            }],
+            max_concurrent: 10,
+        });
+        assert_eq!(source.rates.len(), 1);
+        assert_eq!(source.max_concurrent, 10);
     }
 }

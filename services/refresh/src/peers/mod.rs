@@ -30,6 +30,7 @@ use trellis_proto::tokens::v1::{
 use uuid::Uuid;
 
 use crate::domain::limits::TokenLimits;
+use crate::fetch::OAuthToken;
 
 /// Data sources of one account read at most while syncing it: a library that never stops
 /// paging cannot hold a sync forever.
@@ -37,6 +38,14 @@ const MAX_DATA_SOURCES: usize = 100_000;
 
 /// The limits read per token and rate-limit key, and when.
 type LimitsCache = HashMap<(String, String), (Instant, TokenLimits)>;
+
+/// An access token as the token registry gave it for a fetch.
+pub struct AccessToken {
+    /// The token and its parameters.
+    pub access_token: OAuthToken,
+    /// Pass it as `rejected_generation` after a 401.
+    pub generation: i64,
+}
 
 /// Clients of the library and the token registry.
 pub struct Peers {
@@ -112,6 +121,7 @@ impl Peers {
             data_source_id: data_source_id.to_string(),
             account_id: account_id.to_string(),
             user_id: user_id.to_owned(),
+            date_range: None,
         };
         self.library
             .clone()
@@ -196,6 +206,8 @@ impl Peers {
             .ok_or_else(|| Status::internal("the library rendered nothing"))
     }
 
+    /// An access token for a data source's fetch, with the token's parameters for
+    /// `{token.NAME}` (`rejected_generation`: the generation an API refused, 0 for none).
     pub async fn access_token(
         &self,
         token_id: &str,
@@ -203,7 +215,7 @@ impl Peers {
         data_source_id: Uuid,
         fingerprint: &str,
         rejected_generation: i64,
-    ) -> Result<GetAccessTokenResponse, Status> {
+    ) -> Result<AccessToken, Status> {
         let request = GetAccessTokenRequest {
             token_id: token_id.to_owned(),
             account_id: account_id.to_string(),
@@ -211,12 +223,19 @@ impl Peers {
             rejected_generation,
             request_fingerprint: fingerprint.to_owned(),
         };
-        Ok(self
+        let answer: GetAccessTokenResponse = self
             .tokens
             .clone()
             .get_access_token(authorized(request, &self.tokens_token()))
             .await?
-            .into_inner())
+            .into_inner();
+        Ok(AccessToken {
+            access_token: OAuthToken {
+                access_token: answer.access_token,
+                parameters: answer.parameters.into_iter().collect(),
+            },
+            generation: answer.generation,
+        })
     }
 
     pub async fn credential_secret(

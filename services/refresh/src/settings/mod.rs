@@ -10,10 +10,12 @@ use trellis_platform::validate::MAX_JSON_DEPTH;
 use crate::domain::backoff::{BackoffPolicy, BackoffSteps};
 use crate::fetch::parse::{Bounds, MAX_CSV_COLUMNS, MAX_PARSED_MEMORY};
 
+mod host_limits;
 #[cfg(test)]
 mod tests;
 mod values;
 
+pub use host_limits::HostLimits;
 pub use values::{RetryWaits, Secret, SmtpTls};
 
 /// The largest GetCachedData answer the library decodes (its `MAX_CACHED_DATA_BYTES`).
@@ -128,6 +130,18 @@ pub struct Settings {
     /// arrive at most `n` per period when the network delays some more than others (F5).
     #[arg(long, env = "TRELLIS_REFRESH_LIMIT_MARGIN", default_value = "100ms", value_parser = parse_duration)]
     pub limit_margin: Duration,
+
+    /// Limits per API host, whatever the data source's auth (F5): a comma-separated list of
+    /// `host=limit`, a limit being rates `N/PERIOD` joined by `+` and `max=N` requests at
+    /// once, separated by `;`, e.g. `api.example.com=10/1s+5000/1d;max=4,other.example.org=max=2`.
+    /// Each rate holds on its own; hosts match the URL's host without its port.
+    #[arg(long, env = "TRELLIS_REFRESH_HOST_LIMITS", default_value = "")]
+    pub host_limits: HostLimits,
+
+    /// Longest wait of a paginated fetch for the API limits' next slot before a page; a
+    /// longer wait fails the refresh (it backs off, F8) instead of holding a worker.
+    #[arg(long, env = "TRELLIS_REFRESH_MAX_PAGE_WAIT", default_value = "30s", value_parser = parse_duration)]
+    pub max_page_wait: Duration,
 
     /// How long the limits read from the token registry are reused.
     #[arg(long, env = "TRELLIS_REFRESH_LIMITS_CACHE", default_value = "30s", value_parser = parse_duration)]

@@ -71,7 +71,27 @@ fn defaults_follow_the_design() {
     assert_eq!(settings.report_min_interval, Duration::from_secs(300));
     assert_eq!(settings.report_max_schedules, 100);
     assert_eq!(settings.max_deferrals, 10);
+    assert!(settings.host_limits.is_empty());
+    assert_eq!(settings.max_page_wait, Duration::from_secs(30));
     // A GetCachedData answer (the data and a few hundred bytes about it) stays under
     // the 4 MiB gRPC clients decode by default.
     assert!(settings.max_cached_bytes + 64 * 1024 <= 4 * 1024 * 1024);
+}
+
+#[test]
+fn a_bad_host_limit_stops_the_service_at_start_naming_the_entry() {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: Settings,
+    }
+    let parse = |value: &str| {
+        <Cli as clap::Parser>::try_parse_from(["trellis-refresh", "--host-limits", value])
+    };
+    let error = parse("api.example.com=10/soon").err().unwrap().to_string();
+    assert!(error.contains("--host-limits"), "{error}");
+    assert!(error.contains("`api.example.com=10/soon`"), "{error}");
+    let cli = parse("api.example.com=10/1s+5000/1d;max=4").ok().unwrap();
+    let limit = cli.settings.host_limits.of("api.example.com").unwrap();
+    assert_eq!((limit.rates.len(), limit.max_concurrent), (2, 4));
 }

@@ -4,9 +4,13 @@
 //! Taking a permit and deferring are one transaction that holds the rows of every limit
 //! key of the fetch (locked in key order, so two workers never deadlock), and releasing a
 //! permit takes the same lock: a job that finds a cap full is deferred before any release
-//! can look for it, so the release that frees its permit promotes it.
+//! can look for it, so the release that frees its permit promotes it. A page after the
+//! first of a fetch takes the next slot of every rate under the same locks
+//! ([`take_page_slot`]), and a job's time deferred by a limit is added to its
+//! `limit_wait_us` when it is granted.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -16,7 +20,7 @@ use trellis_platform::db;
 use trellis_platform::error::StoreError;
 
 use crate::domain::job::Lease;
-use crate::domain::limits::{Decision, KeyState, LimitSpec, decide};
+use crate::domain::limits::{Decision, KeyState, LimitSpec, decide, page_slot};
 use crate::store::lease_columns;
 
 /// The outcome of asking for a permit.
@@ -64,6 +68,49 @@ struct Now {
     now: DateTime<Utc>,
 }
 
+/// The slot of a page after the first (see [`take_page_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageSlot {
+    /// The slot is taken: send the page once `wait` has passed (zero: at once).
+    Taken { wait: Duration },
+    /// The next slot is `wait` away, more than the caller may wait: nothing is taken.
+    TooFar { wait: Duration },
+}
+
+/// Takes the next slot of every rate of `specs` for a page of a fetch that holds its
+/// permits already (no new permit: its cap is the fetch's), when it is at most `max_wait`
+/// away. The slot is reserved at once (the rates' arrival times move past it), so the
+/// caller waits for it without holding any lock, and no other request takes it meanwhile.
+pub async fn take_page_slot(
+    conn: &mut AsyncPgConnection,
+    specs: &[LimitSpec],
+    max_wait: Duration,
+) -> Result<PageSlot, StoreError> {
+    let rates: Vec<LimitSpec> = specs
+        .iter()
+        .filter(|s| s.emission_interval.is_some())
+        .cloned()
+        .collect();
+    if rates.is_empty() {
+        return Ok(PageSlot::Taken {
+            wait: Duration::ZERO,
+        });
+    }
+    db::transaction(conn, async |conn| {
+        let (now, limits) = lock_limits(conn, &rates).await?;
+        let (start, tats) = page_slot(now, &limits);
+        let wait = (start - now).to_std().unwrap_or_default();
+        if wait > max_wait {
+            return Ok(PageSlot::TooFar { wait });
+        }
+        for (key, tat) in tats {
+            set_key_time(conn, KeyTime::Tat, &key, tat, now).await?;
+        }
+        Ok(PageSlot::Taken { wait })
+    })
+    .await
+}
+
 /// Takes a permit of every limit in `specs` for the fetch of `group` (jobs fetched together,
 /// the permit held under `holder`), or defers every job of the group until one is free.
 /// `returning` is true when the holder was deferred before (see [`decide`]).
@@ -82,6 +129,7 @@ pub async fn acquire_or_defer(
         let (now, limits) = lock_limits(conn, specs).await?;
         match decide(now, &limits, returning) {
             Decision::Grant { tats, permits } => {
+                count_limit_wait(conn, &ids, &attempts, now).await?;
                 for (key, tat) in tats {
                     set_key_time(conn, KeyTime::Tat, &key, tat, now).await?;
                 }
@@ -109,12 +157,47 @@ pub async fn acquire_or_defer(
                 for (key, slot) in promised {
                     set_key_time(conn, KeyTime::DeferredUntil, &key, slot, now).await?;
                 }
+                diesel::sql_query(
+                    "UPDATE refresh_jobs AS j SET limit_deferred_at = COALESCE(j.limit_deferred_at, $3)
+                     FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+                     WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'",
+                )
+                .bind::<Array<SqlUuid>, _>(&ids)
+                .bind::<Array<Integer>, _>(&attempts)
+                .bind::<Timestamptz, _>(now)
+                .execute(conn)
+                .await?;
                 defer_held(conn, &ids, &attempts, until, waiting_on.as_deref()).await?;
                 Ok(Permit::Deferred { until })
             }
         }
     })
     .await
+}
+
+/// Adds the time since a limit first deferred them (`limit_deferred_at`) to the waits of the
+/// group's jobs, now that they are granted (fetch observability).
+async fn count_limit_wait(
+    conn: &mut AsyncPgConnection,
+    ids: &[uuid::Uuid],
+    attempts: &[i32],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "UPDATE refresh_jobs AS j
+         SET limit_wait_us = j.limit_wait_us
+                 + GREATEST(0, (extract(epoch FROM $3 - j.limit_deferred_at) * 1000000)::bigint),
+             limit_deferred_at = NULL
+         FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
+         WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
+           AND j.limit_deferred_at IS NOT NULL",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Integer>, _>(attempts)
+    .bind::<Timestamptz, _>(now)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Locks the jobs of a group still leased under these attempts (fencing: only those are

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod cache;
 pub mod deliveries;
+pub mod fetch_samples;
 pub mod instances;
 pub mod jobs;
 pub mod limits;

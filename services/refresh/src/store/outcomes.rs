@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::domain::backoff::{AfterFailure, BackoffPolicy};
 use crate::domain::job::{InstanceId, JobState, Lease};
-use crate::store::rows::CachedData;
-use crate::store::{cache, lease_columns, limits};
+use crate::store::rows::{CachedData, FetchFigures, as_micros};
+use crate::store::{cache, fetch_samples as samples, lease_columns, limits};
 
 #[derive(QueryableByName)]
 struct Finished {
@@ -23,6 +23,11 @@ struct Finished {
     data_source_id: Uuid,
     #[diesel(sql_type = Text)]
     instance_key: String,
+    #[diesel(sql_type = SqlUuid)]
+    account_id: Uuid,
+    /// What the job waited for API limits before it was sent.
+    #[diesel(sql_type = BigInt)]
+    limit_wait_us: i64,
 }
 
 async fn finish(
@@ -37,7 +42,7 @@ async fn finish(
          SET state = $3, error = $4, finish_time = now(), lease_deadline = NULL
          FROM unnest($1::uuid[], $2::int4[]) AS mine(id, attempt)
          WHERE j.id = mine.id AND j.attempt = mine.attempt AND j.state = 'running'
-         RETURNING j.id, j.data_source_id, j.instance_key",
+         RETURNING j.id, j.data_source_id, j.instance_key, j.account_id, j.limit_wait_us",
     )
     .bind::<Array<SqlUuid>, _>(ids)
     .bind::<Array<Integer>, _>(attempts)
@@ -54,14 +59,33 @@ pub struct Fetched {
     pub data_source_version: i64,
 }
 
-/// Completes the jobs whose lease is still held, stores the data once for them, moves
-/// their instances' next refresh a refresh interval on and clears their failures, and
-/// releases the permit. Returns the ids of the jobs completed.
+/// Completes the jobs whose lease is still held as [`succeed_measured`] does, for a fetch
+/// whose figures were not measured (one page of `data.size_bytes`, no time).
 pub async fn succeed(
     conn: &mut AsyncPgConnection,
     permit_holder: Option<Lease>,
     jobs: &[Fetched],
     data: &CachedData,
+) -> Result<Vec<Uuid>, StoreError> {
+    let figures = FetchFigures {
+        bytes: data.size_bytes,
+        pages: 1,
+        ..FetchFigures::default()
+    };
+    succeed_measured(conn, permit_holder, jobs, data, &figures).await
+}
+
+/// Completes the jobs whose lease is still held, stores the data once for them, moves
+/// their instances' next refresh a refresh interval on and clears their failures, records
+/// what the fetch took (`figures`, whose `limit_wait` is the wait between its pages; each
+/// job adds the time a limit deferred it) on each instance and as a sample, and releases
+/// the permit. Returns the ids of the jobs completed.
+pub async fn succeed_measured(
+    conn: &mut AsyncPgConnection,
+    permit_holder: Option<Lease>,
+    jobs: &[Fetched],
+    data: &CachedData,
+    figures: &FetchFigures,
 ) -> Result<Vec<Uuid>, StoreError> {
     db::transaction(conn, async |conn| {
         let leases: Vec<Lease> = jobs.iter().map(|j| j.lease).collect();
@@ -76,21 +100,44 @@ pub async fn succeed(
             let ds: Vec<Uuid> = finished.iter().map(|f| f.data_source_id).collect();
             let keys: Vec<String> = finished.iter().map(|f| f.instance_key.clone()).collect();
             let versions: Vec<i64> = finished.iter().map(|f| version_of(f.id)).collect();
+            let page_wait = as_micros(figures.limit_wait);
+            let waits: Vec<i64> = finished
+                .iter()
+                .map(|f| f.limit_wait_us.max(0).saturating_add(page_wait))
+                .collect();
             diesel::sql_query(
                 "UPDATE instances AS i
-                 SET last_fetch_time = $4, fetched_version = u.version, last_attempt_time = now(),
+                 SET last_fetch_time = $5, fetched_version = u.version, last_attempt_time = now(),
                      consecutive_failures = 0, last_error = '', backoff_until = NULL,
                      disabled = false, fetch_count = i.fetch_count + 1,
                      next_due_time = CASE WHEN i.refresh_interval_ms > 0
-                         THEN $4 + i.refresh_interval_ms * interval '1 millisecond' END
-                 FROM unnest($1::uuid[], $2::text[], $3::int8[]) AS u(data_source_id, instance_key, version)
+                         THEN $5 + i.refresh_interval_ms * interval '1 millisecond' END,
+                     last_fetch_duration_us = $6, last_fetch_bytes = $7, last_fetch_pages = $8,
+                     last_fetch_limit_wait_us = u.limit_wait_us
+                 FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::int8[])
+                     AS u(data_source_id, instance_key, version, limit_wait_us)
                  WHERE i.data_source_id = u.data_source_id AND i.instance_key = u.instance_key",
             )
-            .bind::<Array<SqlUuid>, _>(ds)
-            .bind::<Array<Text>, _>(keys)
+            .bind::<Array<SqlUuid>, _>(&ds)
+            .bind::<Array<Text>, _>(&keys)
             .bind::<Array<BigInt>, _>(versions)
+            .bind::<Array<BigInt>, _>(&waits)
             .bind::<Timestamptz, _>(data.fetch_time)
+            .bind::<BigInt, _>(as_micros(figures.duration))
+            .bind::<BigInt, _>(figures.bytes.max(0))
+            .bind::<Integer, _>(figures.pages.max(0))
             .execute(conn)
+            .await?;
+            let accounts: Vec<Uuid> = finished.iter().map(|f| f.account_id).collect();
+            samples::record(
+                conn,
+                &ds,
+                &accounts,
+                &keys,
+                &waits,
+                data.fetch_time,
+                figures,
+            )
             .await?;
         }
         release(conn, permit_holder).await?;

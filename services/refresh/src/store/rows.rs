@@ -125,6 +125,43 @@ pub struct Instance {
     pub disabled: bool,
     pub backoff_until: Option<DateTime<Utc>>,
     pub fetch_count: i64,
+    /// The last successful fetch's figures (see [`Instance::last_fetch`]).
+    pub last_fetch_duration_us: Option<i64>,
+    pub last_fetch_bytes: Option<i64>,
+    pub last_fetch_pages: Option<i32>,
+    pub last_fetch_limit_wait_us: Option<i64>,
+}
+
+impl Instance {
+    /// What the last successful fetch took; `None` before the first.
+    pub fn last_fetch(&self) -> Option<FetchFigures> {
+        Some(FetchFigures {
+            duration: micros(self.last_fetch_duration_us?),
+            bytes: self.last_fetch_bytes?,
+            pages: self.last_fetch_pages?,
+            limit_wait: micros(self.last_fetch_limit_wait_us.unwrap_or(0)),
+        })
+    }
+}
+
+/// What one fetch took: from its first request to the last byte of its last page, the
+/// bytes and pages read, and the time waited for API limits before and between requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FetchFigures {
+    pub duration: Duration,
+    pub bytes: i64,
+    pub pages: i32,
+    pub limit_wait: Duration,
+}
+
+/// A number of microseconds from the database; negative (never written) is zero.
+pub fn micros(us: i64) -> Duration {
+    Duration::from_micros(u64::try_from(us).unwrap_or(0))
+}
+
+/// A duration in microseconds for the database, saturating.
+pub fn as_micros(duration: Duration) -> i64 {
+    i64::try_from(duration.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The last successful fetch of an instance key (a row of `cached_data`).

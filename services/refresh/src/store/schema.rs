@@ -29,6 +29,10 @@ diesel::table! {
         disabled -> Bool,
         backoff_until -> Nullable<Timestamptz>,
         fetch_count -> Int8,
+        last_fetch_duration_us -> Nullable<Int8>,
+        last_fetch_bytes -> Nullable<Int8>,
+        last_fetch_pages -> Nullable<Int4>,
+        last_fetch_limit_wait_us -> Nullable<Int8>,
     }
 }
 
@@ -52,6 +56,8 @@ diesel::table! {
         error -> Text,
         trace_context -> Nullable<Jsonb>,
         deferrals -> Int4,
+        limit_wait_us -> Int8,
+        limit_deferred_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -70,6 +76,20 @@ diesel::table! {
         job_id -> Uuid,
         attempt -> Int4,
         expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    fetch_samples (id) {
+        id -> Int8,
+        data_source_id -> Uuid,
+        account_id -> Uuid,
+        instance_key -> Text,
+        fetch_time -> Timestamptz,
+        duration_us -> Int8,
+        bytes -> Int8,
+        pages -> Int4,
+        limit_wait_us -> Int8,
     }
 }
 

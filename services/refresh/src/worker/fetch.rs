@@ -1,5 +1,6 @@
-//! Fetching a group of prepared jobs once, within the limits of their token and rate-limit
-//! key (F5), and settling the outcome: success stores the data and moves the schedule on, a
+//! Fetching a group of prepared jobs once, within the limits of the fetch (F5: token,
+//! rate-limit key, credential, host; see [`super::limits`]), and settling the outcome:
+//! success stores the data, what the fetch took and moves the schedule on, a
 //! 429 defers (honouring a clamped Retry-After; past `TRELLIS_REFRESH_MAX_DEFERRALS` in a
 //! row it counts as a failure), a failure backs off (F8).
 
@@ -9,14 +10,15 @@ use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 
 use super::WorkerContext;
+use super::limits::{LimitGate, fetch_limits};
 use super::prepare::{Auth, Prepared, upstream_problem};
 use super::settle::settle_problem;
 use crate::domain::job::Lease;
-use crate::domain::limits::{LimitSpec, specs_for};
+use crate::domain::limits::LimitSpec;
 use crate::fetch::{Body, Credentials, FetchOutcome};
 use crate::store::limits::{self as limit_store, Permit, acquire_or_defer};
 use crate::store::outcomes::{self, Fetched};
-use crate::store::rows::CachedData;
+use crate::store::rows::{CachedData, FetchFigures};
 
 pub(super) async fn fetch_group(
     context: &WorkerContext,
@@ -29,16 +31,23 @@ pub(super) async fn fetch_group(
     let mut credentials = leader.auth.credentials();
     let mut returning = leader.job.defer_until.is_some();
     let mut retried_with_new_token = false;
+    // Pages after the first take the limits' next slots (F5).
+    let gate = LimitGate::new(context, &group.specs);
     loop {
         let Go::Fetch(permit) = group.permit(returning).await? else {
             return Ok(());
         };
         #[cfg(feature = "fault-injection")]
         crate::faults::before_fetch(&leader.request.url);
-        let outcome = context.fetcher.fetch(&leader.request, &credentials).await;
+        let outcome = context
+            .fetcher
+            .fetch_pages(&leader.request, leader.paging.as_ref(), &credentials, &gate)
+            .await;
         let mut conn = context.pool.get().await?;
         match outcome {
-            FetchOutcome::Fetched(body) => return group.succeed(&mut conn, permit, body).await,
+            FetchOutcome::Fetched(body) => {
+                return group.succeed(&mut conn, permit, body, gate.waited()).await;
+            }
             FetchOutcome::RateLimited { retry_after } => {
                 return group.defer(&mut conn, permit, retry_after).await;
             }
@@ -83,7 +92,7 @@ struct Group<'a> {
     leader: &'a Prepared,
     holder: Lease,
     leases: Vec<Lease>,
-    /// The limits of the token and of the rate-limit key (F5).
+    /// The limits of the fetch: token, rate-limit key, credential, host (F5).
     specs: Vec<LimitSpec>,
     /// The limit keys a 429 holds back.
     hold_back_keys: Vec<String>,
@@ -97,25 +106,12 @@ impl<'a> Group<'a> {
         ready: &'a [Prepared],
     ) -> anyhow::Result<Option<Self>> {
         let leader = &ready[0];
-        let rate_limit_key = &leader.resolved.rate_limit_key;
-        let (specs, hold_back_keys) = match &leader.auth {
-            Auth::Token { token_id, .. } => {
-                match context.peers.token_limits(token_id, rate_limit_key).await {
-                    Ok(limits) => {
-                        let mut keys = vec![format!("token:{token_id}")];
-                        if !rate_limit_key.is_empty() {
-                            keys.push(format!("key:{}:{rate_limit_key}", limits.provider_id));
-                        }
-                        let margin = context.settings.limit_margin;
-                        (specs_for(token_id, rate_limit_key, &limits, margin), keys)
-                    }
-                    Err(status) => {
-                        settle_all(context, ready, "reading the API limits", status).await?;
-                        return Ok(None);
-                    }
-                }
+        let limits = match fetch_limits(context, leader).await {
+            Ok(limits) => limits,
+            Err(status) => {
+                settle_all(context, ready, "reading the API limits", status).await?;
+                return Ok(None);
             }
-            _ => (Vec::new(), Vec::new()),
         };
         Ok(Some(Self {
             context,
@@ -123,8 +119,8 @@ impl<'a> Group<'a> {
             leader,
             holder: leader.job.lease(),
             leases: ready.iter().map(|p| p.job.lease()).collect(),
-            specs,
-            hold_back_keys,
+            specs: limits.specs,
+            hold_back_keys: limits.hold_back_keys,
         }))
     }
 
@@ -153,7 +149,14 @@ impl<'a> Group<'a> {
         conn: &mut AsyncPgConnection,
         permit: Option<Lease>,
         body: Body,
+        page_wait: Duration,
     ) -> anyhow::Result<()> {
+        let figures = FetchFigures {
+            duration: body.duration,
+            bytes: body.size_bytes,
+            pages: i32::try_from(body.pages).unwrap_or(i32::MAX),
+            limit_wait: page_wait,
+        };
         let data = CachedData {
             instance_key: self.leader.job.instance_key.clone(),
             format: body.format,
@@ -170,11 +173,14 @@ impl<'a> Group<'a> {
                 data_source_version: p.resolved.data_source_version,
             })
             .collect();
-        let completed = outcomes::succeed(conn, permit, &fetched, &data).await?;
+        let completed = outcomes::succeed_measured(conn, permit, &fetched, &data, &figures).await?;
         tracing::info!(
             instance = %self.leader.job.instance_key,
             jobs = completed.len(),
             bytes = data.size_bytes,
+            pages = figures.pages,
+            duration = ?figures.duration,
+            page_wait = ?figures.limit_wait,
             "refreshed"
         );
         Ok(())

@@ -10,6 +10,7 @@
 mod dispatch;
 mod fetch;
 mod job;
+mod limits;
 mod listener;
 mod prepare;
 mod settle;

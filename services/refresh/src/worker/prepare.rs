@@ -1,16 +1,17 @@
 //! Preparing a claimed job for its fetch: its data source resolved again for its account
 //! and user (I13; a deleted data source or a request that now resolves differently retires
-//! the instance), and its credentials from the token registry.
+//! the instance), its pagination, and its credentials from the token registry (read into
+//! the fetch's own values by `fetch::convert`).
 
 use tonic::{Code, Status};
 use trellis_platform::peer;
 use trellis_proto::library::v1::data_source_auth::Method as AuthMethod;
 use trellis_proto::library::v1::{self as library, ResolvedRequest};
-use trellis_proto::tokens::v1::{ApiKeyPlacement, CredentialKind};
 
 use super::WorkerContext;
 use crate::domain::job::DataFormat;
-use crate::fetch::{Credentials, HttpRequest};
+use crate::fetch::convert::{credentials_of, paging_of};
+use crate::fetch::{Credentials, HttpRequest, OAuthToken, Paging};
 use crate::store::rows::RefreshJob;
 
 /// A job ready to fetch.
@@ -18,7 +19,11 @@ pub(super) struct Prepared {
     pub job: RefreshJob,
     pub resolved: ResolvedRequest,
     pub request: HttpRequest,
+    /// How the request's pages are followed; `None`: one request.
+    pub paging: Option<Paging>,
     pub auth: Auth,
+    /// The saved credential's API limit and the key it is counted under (F5).
+    pub credential_limit: Option<(String, trellis_proto::tokens::v1::ApiLimit)>,
 }
 
 pub(super) enum Auth {
@@ -27,7 +32,7 @@ pub(super) enum Auth {
     Token {
         token_id: String,
         generation: i64,
-        access_token: String,
+        access_token: OAuthToken,
     },
 }
 
@@ -84,6 +89,8 @@ pub(super) async fn prepare(
         return Err(Problem::Superseded(resolved));
     }
     let request = http_request(&resolved).map_err(Problem::Failure)?;
+    let paging = paging_of(resolved.pagination.as_ref()).map_err(Problem::Failure)?;
+    let mut credential_limit = None;
     let auth = match resolved.auth.as_ref().and_then(|auth| auth.method.as_ref()) {
         None | Some(AuthMethod::None(_)) => Auth::None,
         Some(AuthMethod::CredentialId(credential_id)) => {
@@ -97,7 +104,11 @@ pub(super) async fn prepare(
                 )
                 .await
                 .map_err(|status| upstream_problem("getting the saved credential", status))?;
-            Auth::Credential(credentials_of(&secret).map_err(Problem::Failure)?)
+            credential_limit = secret
+                .limit
+                .clone()
+                .map(|limit| (secret.limit_key.clone(), limit));
+            Auth::Credential(credentials_of(credential_id, &secret).map_err(Problem::Failure)?)
         }
         Some(AuthMethod::TokenId(token_id)) => {
             let access = context
@@ -122,7 +133,9 @@ pub(super) async fn prepare(
         job: job.clone(),
         resolved,
         request,
+        paging,
         auth,
+        credential_limit,
     })
 }
 
@@ -162,29 +175,4 @@ fn http_request(resolved: &ResolvedRequest) -> Result<HttpRequest, String> {
         body: resolved.body.clone(),
         format,
     })
-}
-
-fn credentials_of(
-    secret: &trellis_proto::tokens::v1::GetCredentialSecretResponse,
-) -> Result<Credentials, String> {
-    match secret.kind() {
-        CredentialKind::Basic => Ok(Credentials::Basic {
-            username: secret.username.clone(),
-            password: secret.password.clone(),
-        }),
-        CredentialKind::ApiKey => match secret.api_key_placement() {
-            ApiKeyPlacement::Header => Ok(Credentials::ApiKeyHeader {
-                name: secret.api_key_name.clone(),
-                key: secret.api_key.clone(),
-            }),
-            ApiKeyPlacement::QueryParameter => Ok(Credentials::ApiKeyQuery {
-                name: secret.api_key_name.clone(),
-                key: secret.api_key.clone(),
-            }),
-            ApiKeyPlacement::Unspecified => {
-                Err("the API key credential says nowhere to put the key".into())
-            }
-        },
-        CredentialKind::Unspecified => Err("the saved credential has no kind".into()),
-    }
 }

@@ -25,6 +25,7 @@ impl Services {
                     secret: Some(tokens_pb::CredentialSecret {
                         password: String::new(),
                         api_key: key.into(),
+                        ..Default::default()
                     }),
                 },
                 &tokens::admin(account),
@@ -45,15 +46,26 @@ impl Services {
         account: Uuid,
         limit: tokens_pb::ApiLimit,
     ) -> String {
+        let provider = tokens_pb::Provider {
+            token_limit: Some(limit),
+            ..oauth.provider()
+        };
+        self.authorized_token(account, provider).await.id
+    }
+
+    /// Registers `provider` (its OAuth server approves at once) and runs the code flow for
+    /// `account`'s admin. Returns the token.
+    pub async fn authorized_token(
+        &self,
+        account: Uuid,
+        provider: tokens_pb::Provider,
+    ) -> tokens_pb::Token {
         let mut client = self.tokens_client();
         let provider = client
             .create_provider(call(
                 tokens_pb::CreateProviderRequest {
                     request_id: String::new(),
-                    provider: Some(tokens_pb::Provider {
-                        token_limit: Some(limit),
-                        ..oauth.provider()
-                    }),
+                    provider: Some(provider),
                 },
                 &tokens::service(),
             ))
@@ -64,14 +76,13 @@ impl Services {
             .expect("a provider");
 
         let admin = tokens::admin(account);
-        let redirect_uri = "http://127.0.0.1:9/oauth/callback";
         let begun = client
             .begin_authorization(call(
                 tokens_pb::BeginAuthorizationRequest {
                     request_id: String::new(),
                     account_id: String::new(),
-                    provider_id: provider.id.clone(),
-                    redirect_uri: redirect_uri.into(),
+                    provider_id: provider.id,
+                    redirect_uri: "http://127.0.0.1:9/oauth/callback".into(),
                     display_name: "Analytics".into(),
                     token_id: String::new(),
                 },
@@ -97,6 +108,5 @@ impl Services {
             .into_inner()
             .token
             .expect("a token")
-            .id
     }
 }

@@ -11,9 +11,11 @@ pub mod jobs;
 pub mod reports;
 mod tenants;
 
-// Not every test binary reads the database directly.
+// Not every test binary reads the database directly, or builds its own data sources.
 #[allow(unused_imports)]
 pub use db::*;
+#[allow(unused_imports)]
+pub use tenants::source_of;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -49,37 +49,26 @@ impl Services {
         auth: Option<library::data_source_auth::Method>,
         rate_limit_key: &str,
     ) -> Uuid {
-        let format = if url.ends_with(".csv") {
-            library::DataFormat::Csv
-        } else {
-            library::DataFormat::Json
-        };
+        self.create_data_source(library::DataSource {
+            auth: Some(library::DataSourceAuth {
+                kind: 0,
+                method: auth,
+            }),
+            rate_limit_key: rate_limit_key.to_owned(),
+            ..source_of(account, url, interval)
+        })
+        .await
+    }
+
+    /// Creates `data_source` as its account's admin; answers its id.
+    pub async fn create_data_source(&self, data_source: library::DataSource) -> Uuid {
+        let account = Uuid::parse_str(&data_source.account_id).expect("an account id");
         let created = self
             .library_client()
             .create_data_source(call(
                 library::CreateDataSourceRequest {
                     request_id: String::new(),
-                    data_source: Some(library::DataSource {
-                        account_id: account.to_string(),
-                        name: format!("data from {url}"),
-                        request: Some(library::HttpRequestTemplate {
-                            method: library::HttpMethod::Get as i32,
-                            url: url.to_owned(),
-                            headers: vec![],
-                            body: String::new(),
-                        }),
-                        format: format as i32,
-                        auth: Some(library::DataSourceAuth {
-                            kind: 0,
-                            method: auth,
-                        }),
-                        refresh_interval: (!interval.is_zero()).then_some(prost_types::Duration {
-                            seconds: interval.as_secs() as i64,
-                            nanos: 0,
-                        }),
-                        rate_limit_key: rate_limit_key.to_owned(),
-                        ..Default::default()
-                    }),
+                    data_source: Some(data_source),
                 },
                 &tokens::admin(account),
             ))
@@ -153,5 +142,31 @@ impl Services {
             .dashboard
             .expect("a dashboard");
         Uuid::parse_str(&created.id).unwrap()
+    }
+}
+
+/// A data source of `account` fetching `url` (CSV when it ends in `.csv`, else JSON) every
+/// `interval` (zero: never on schedule), without auth.
+pub fn source_of(account: Uuid, url: &str, interval: Duration) -> library::DataSource {
+    let format = if url.ends_with(".csv") {
+        library::DataFormat::Csv
+    } else {
+        library::DataFormat::Json
+    };
+    library::DataSource {
+        account_id: account.to_string(),
+        name: format!("data from {url}"),
+        request: Some(library::HttpRequestTemplate {
+            method: library::HttpMethod::Get as i32,
+            url: url.to_owned(),
+            headers: vec![],
+            body: String::new(),
+        }),
+        format: format as i32,
+        refresh_interval: (!interval.is_zero()).then_some(prost_types::Duration {
+            seconds: interval.as_secs() as i64,
+            nanos: 0,
+        }),
+        ..Default::default()
     }
 }

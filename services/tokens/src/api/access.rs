@@ -55,6 +55,7 @@ impl TokensApi {
             expire_time: access.expire_time.map(convert::timestamp),
             refreshed: access.refreshed,
             generation: access.generation,
+            parameters: access.parameters.into_iter().collect(),
         })
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use trellis_proto::tokens::v1::{
-    ApiKeyPlacement, ApiLimit, Credential, CredentialKind, Provider, Token, TokenGrant,
+    ApiKeyPlacement, ApiLimit, ApiRate, Credential, CredentialKind, Provider, Token, TokenGrant,
     TokenStatus, TokenUse, TokenUseVia, TokenWarning, TokenWarningKind,
 };
 use uuid::Uuid;
@@ -25,13 +25,24 @@ pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
 }
 
 pub fn limit(limit: &Limit) -> ApiLimit {
+    let period = |ms: i64| {
+        (ms > 0).then(|| prost_types::Duration {
+            seconds: ms / 1000,
+            nanos: ((ms % 1000) * 1_000_000) as i32,
+        })
+    };
     ApiLimit {
         requests_per_period: limit.requests_per_period,
-        period: (limit.period_ms > 0).then(|| prost_types::Duration {
-            seconds: limit.period_ms / 1000,
-            nanos: ((limit.period_ms % 1000) * 1_000_000) as i32,
-        }),
+        period: period(limit.period_ms),
         max_concurrent: limit.max_concurrent,
+        additional_rates: limit
+            .additional_rates
+            .iter()
+            .map(|rate| ApiRate {
+                requests: rate.requests,
+                period: period(rate.period_ms),
+            })
+            .collect(),
     }
 }
 
@@ -56,6 +67,12 @@ pub fn provider(row: &ProviderRow) -> Provider {
         etag: row.version.to_string(),
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
+        catalogue_key: row.catalogue_key.clone(),
+        owner_account_id: row
+            .owner_account_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
+        token_parameters: row.token_parameters.clone(),
     }
 }
 
@@ -86,6 +103,7 @@ pub fn token(stored: &StoredToken) -> Token {
         etag: stored.etag(),
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
+        parameters: row.parameters().into_iter().collect(),
     }
 }
 
@@ -105,6 +123,9 @@ pub fn credential_kind(kind: LoginKind) -> CredentialKind {
     match kind {
         LoginKind::Basic => CredentialKind::Basic,
         LoginKind::ApiKey => CredentialKind::ApiKey,
+        LoginKind::Login => CredentialKind::Login,
+        LoginKind::ClientCredentials => CredentialKind::ClientCredentials,
+        LoginKind::Signed => CredentialKind::Signed,
     }
 }
 
@@ -112,6 +133,7 @@ pub fn placement(placement: Placement) -> ApiKeyPlacement {
     match placement {
         Placement::Header => ApiKeyPlacement::Header,
         Placement::QueryParameter => ApiKeyPlacement::QueryParameter,
+        Placement::Body => ApiKeyPlacement::Body,
         Placement::None => ApiKeyPlacement::Unspecified,
     }
 }
@@ -121,11 +143,14 @@ pub fn placement_name(placement: ApiKeyPlacement) -> Placement {
     match placement {
         ApiKeyPlacement::Header => Placement::Header,
         ApiKeyPlacement::QueryParameter => Placement::QueryParameter,
+        ApiKeyPlacement::Body => Placement::Body,
         ApiKeyPlacement::Unspecified => Placement::None,
     }
 }
 
+/// A credential as its readers see it: its flows and limit, never its secret.
 pub fn credential(row: &CredentialRow) -> Credential {
+    let shown = super::credentials::wire::shown(&row.flows(), row.limit().as_ref());
     Credential {
         id: row.id.to_string(),
         account_id: row.account_id.to_string(),
@@ -145,11 +170,21 @@ pub fn credential(row: &CredentialRow) -> Credential {
         etag: row.etag(),
         create_time: Some(timestamp(row.create_time)),
         update_time: Some(timestamp(row.update_time)),
+        login: shown.login,
+        client_credentials: shown.client_credentials,
+        signing: shown.signing,
+        limit: shown.limit,
     }
 }
 
-/// The stored form of a checked provider; the client secret is sealed to `id`.
-pub fn provider_row(id: Uuid, provider: &Provider, client_secret: Option<Vec<u8>>) -> ProviderRow {
+/// The stored form of a checked provider; the client secret is sealed to `id`. The owner
+/// is the one the caller may set (checked before), not the message's text.
+pub fn provider_row(
+    id: Uuid,
+    provider: &Provider,
+    client_secret: Option<Vec<u8>>,
+    owner_account_id: Option<Uuid>,
+) -> ProviderRow {
     let limits = Limits {
         token: validate::limit(provider.token_limit.as_ref()),
         rate_limit_key: validate::limit(provider.rate_limit_key_limit.as_ref()),
@@ -178,6 +213,9 @@ pub fn provider_row(id: Uuid, provider: &Provider, client_secret: Option<Vec<u8>
         version: 1,
         create_time: now,
         update_time: now,
+        catalogue_key: provider.catalogue_key.clone(),
+        owner_account_id,
+        token_parameters: provider.token_parameters.clone(),
     }
 }
 

@@ -7,6 +7,7 @@ use trellis_platform::error::{ApiResult, Violations};
 use trellis_platform::request::{caller, id};
 use trellis_proto::tokens::v1::*;
 
+use super::credentials::wire;
 use super::grants::check_fingerprint;
 use super::{TokensApi, convert};
 use crate::app::copies::CopyRequest;
@@ -60,18 +61,27 @@ impl TokensApi {
             request_fingerprint: &request.request_fingerprint,
         };
         let (row, secret) = self.app.credential_secret(asked).await?;
-        let (password, api_key) = if row.kind == LoginKind::Basic {
-            (secret.expose().to_owned(), String::new())
-        } else {
-            (String::new(), secret.expose().to_owned())
-        };
-        Ok(GetCredentialSecretResponse {
+        let shown = wire::shown(&row.flows(), row.limit().as_ref());
+        // The one secret of its kind, in the field of its kind.
+        let mut answer = GetCredentialSecretResponse {
             kind: convert::credential_kind(row.kind) as i32,
-            username: row.username,
-            password,
-            api_key,
             api_key_placement: convert::placement(row.api_key_placement) as i32,
+            login: shown.login,
+            client_credentials: shown.client_credentials,
+            signing: shown.signing,
+            limit: shown.limit,
+            limit_key: row.limit_key().to_string(),
+            username: row.username,
             api_key_name: row.api_key_name,
-        })
+            ..Default::default()
+        };
+        let field = match row.kind {
+            LoginKind::Basic | LoginKind::Login => &mut answer.password,
+            LoginKind::ApiKey => &mut answer.api_key,
+            LoginKind::ClientCredentials => &mut answer.client_secret,
+            LoginKind::Signed => &mut answer.signing_key,
+        };
+        secret.expose().clone_into(field);
+        Ok(answer)
     }
 }

@@ -1,6 +1,9 @@
 //! Saved credentials (I5): CreateCredential, GetCredential, ListCredentials,
 //! UpdateCredential, DeleteCredential; the import and refresh services' calls are in
-//! `credential_copies`.
+//! `credential_copies`. The flows of the kinds beyond BASIC and API_KEY and the limit go
+//! between their messages and their stored form in `wire`.
+
+pub(super) mod wire;
 
 use tonic::Request;
 use trellis_platform::error::{ApiError, ApiResult, Violations};
@@ -14,24 +17,32 @@ use crate::app::credentials::{self as app, CredentialChange, NewCredential};
 use crate::domain::credentials::{Login, LoginKind, SentSecrets, secret_field};
 use trellis_platform::replay::{self, RequestKey};
 
-const UPDATABLE: [&str; 4] = [
+const UPDATABLE: [&str; 8] = [
     "display_name",
     "username",
     "api_key_placement",
     "api_key_name",
+    "login",
+    "client_credentials",
+    "signing",
+    "limit",
 ];
 
-/// Checks both secret fields of a request (a credential uses one of them).
+/// Checks every secret field of a request (a credential uses one of them).
 fn sent_secrets(secret: Option<CredentialSecret>) -> ApiResult<Option<SentSecrets>> {
     let mut v = Violations::new();
     if let Some(secret) = &secret {
         check_secret(&mut v, "secret.password", &secret.password);
         check_secret(&mut v, "secret.api_key", &secret.api_key);
+        check_secret(&mut v, "secret.client_secret", &secret.client_secret);
+        check_secret(&mut v, "secret.signing_key", &secret.signing_key);
     }
     v.into_result()?;
     Ok(secret.map(|s| SentSecrets {
         password: s.password,
         api_key: s.api_key,
+        client_secret: s.client_secret,
+        signing_key: s.signing_key,
     }))
 }
 
@@ -54,10 +65,13 @@ impl TokensApi {
         let kind = match CredentialKind::try_from(given.kind) {
             Ok(CredentialKind::Basic) => LoginKind::Basic,
             Ok(CredentialKind::ApiKey) => LoginKind::ApiKey,
+            Ok(CredentialKind::Login) => LoginKind::Login,
+            Ok(CredentialKind::ClientCredentials) => LoginKind::ClientCredentials,
+            Ok(CredentialKind::Signed) => LoginKind::Signed,
             _ => {
                 return Err(ApiError::invalid(
                     "credential.kind",
-                    "required: BASIC or API_KEY",
+                    "required: BASIC, API_KEY, LOGIN, CLIENT_CREDENTIALS or SIGNED",
                 ));
             }
         };
@@ -67,6 +81,10 @@ impl TokensApi {
             .ok_or_else(|| {
                 ApiError::invalid(format!("secret.{}", secret_field(kind)), "required")
             })?;
+        let mut v = Violations::new();
+        let flows = wire::flows_of(&mut v, &given);
+        let limit = wire::limit_of(&mut v, given.limit.as_ref());
+        v.into_result()?;
         let display_name = given.display_name.trim();
         let row = self.app.credential_row(NewCredential {
             account_id,
@@ -76,7 +94,9 @@ impl TokensApi {
                 username: &given.username,
                 api_key_placement: convert::placement_name(placement),
                 api_key_name: &given.api_key_name,
+                flows: &flows,
             },
+            limit,
             secret,
         })?;
         replay::write(&self.app.pool, &key, async |conn| {
@@ -142,16 +162,37 @@ impl TokensApi {
                 "username" => !given.username.is_empty(),
                 "api_key_placement" => placement != ApiKeyPlacement::Unspecified,
                 "api_key_name" => !given.api_key_name.is_empty(),
+                "login" => given.login.is_some(),
+                "client_credentials" => given.client_credentials.is_some(),
+                "signing" => given.signing.is_some(),
+                "limit" => given.limit.is_some(),
                 _ => false,
             },
         )?;
         let masked = |path: &str| paths.iter().any(|p| p == path);
+        // A masked flow or limit replaces the stored one whole; masked and unset clears it.
+        let mut v = Violations::new();
+        let login =
+            masked("login").then(|| given.login.as_ref().map(|l| wire::login_of(&mut v, l)));
+        let signing =
+            masked("signing").then(|| given.signing.as_ref().map(|s| wire::signing_of(&mut v, s)));
+        let limit = masked("limit").then(|| wire::limit_of(&mut v, given.limit.as_ref()));
+        v.into_result()?;
         let change = CredentialChange {
             display_name: masked("display_name").then(|| given.display_name.trim().to_owned()),
             username: masked("username").then(|| given.username.clone()),
             api_key_placement: masked("api_key_placement")
                 .then(|| convert::placement_name(placement)),
             api_key_name: masked("api_key_name").then(|| given.api_key_name.clone()),
+            login,
+            client_credentials: masked("client_credentials").then(|| {
+                given
+                    .client_credentials
+                    .as_ref()
+                    .map(wire::client_credentials_of)
+            }),
+            signing,
+            limit,
             secrets,
         };
         replay::write(&self.app.pool, &key, async |conn| {

@@ -10,6 +10,7 @@ mod credentials;
 mod grants;
 mod holding;
 mod providers;
+pub(crate) mod providers_catalogue;
 mod tokens;
 mod validate;
 

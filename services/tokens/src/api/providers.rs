@@ -1,9 +1,13 @@
 //! CreateProvider, GetProvider, ListProviders, UpdateProvider, DeleteProvider.
+//!
+//! Operators register the providers every account sees; an account's admin registers its
+//! family's own OAuth apps (`owner_account_id`), filled from a catalogue entry when it
+//! names one (`catalogue_key`). Who sees and changes which is `crate::domain::providers`.
 
 use tonic::Request;
 use trellis_platform::error::{ApiError, ApiResult, Violations};
 use trellis_platform::pagination::PageRequest;
-use trellis_platform::request::{caller, id, required};
+use trellis_platform::request::{caller, id, optional_id};
 use trellis_proto::tokens::v1::*;
 use uuid::Uuid;
 
@@ -11,9 +15,11 @@ use super::TokensApi;
 use super::convert;
 use super::validate::{self, check_provider, mask_paths};
 use crate::app::providers::{self as app, PageKey};
+use crate::domain::providers_catalogue::is_key;
+use crate::store::providers::ProviderRow;
 use trellis_platform::replay::{self, RequestKey};
 
-const UPDATABLE: [&str; 13] = [
+const UPDATABLE: [&str; 14] = [
     "name",
     "authorization_url",
     "token_url",
@@ -27,6 +33,7 @@ const UPDATABLE: [&str; 13] = [
     "warn_tokens_per_user",
     "token_limit",
     "rate_limit_key_limit",
+    "token_parameters",
 ];
 
 impl TokensApi {
@@ -35,14 +42,42 @@ impl TokensApi {
         request: Request<CreateProviderRequest>,
     ) -> ApiResult<CreateProviderResponse> {
         let caller = caller(&request)?;
-        caller.require_service()?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "CreateProvider", &request.request_id)?;
-        let provider = required("provider", request.provider)?;
+        // Who may register it comes first: a missing provider registers one every account
+        // sees, which only an operator may.
+        let requested_owner = optional_id(
+            "provider.owner_account_id",
+            request
+                .provider
+                .as_ref()
+                .map_or("", |p| p.owner_account_id.as_str()),
+        )?;
+        let owner = self.app.owner_of_new(&caller, requested_owner).await?;
+        let mut provider = request
+            .provider
+            .ok_or_else(|| ApiError::invalid("provider", "required"))?;
+        if !provider.catalogue_key.is_empty() {
+            // Checked before it is looked up: a key is a word, never a database error.
+            if !is_key(&provider.catalogue_key) {
+                return Err(ApiError::invalid(
+                    "provider.catalogue_key",
+                    "a catalogue key is a lower-case word (letters, digits, `_`, `-`)",
+                ));
+            }
+            let entry = self.app.catalogue_provider(&provider.catalogue_key).await?;
+            fill_from_catalogue(&mut provider, &entry);
+        }
         check_provider(&provider, "provider.")?;
+        if provider.client_id.trim().is_empty() {
+            return Err(ApiError::invalid(
+                "provider.client_id",
+                "required: the OAuth app's client id at the provider",
+            ));
+        }
         let id = Uuid::now_v7();
         let secret = self.app.seal_client_secret(id, &provider.client_secret);
-        let row = convert::provider_row(id, &provider, secret);
+        let row = convert::provider_row(id, &provider, secret, owner);
         replay::write(&self.app.pool, &key, async |conn| {
             let stored = app::create(conn, &row).await?;
             Ok(CreateProviderResponse {
@@ -56,11 +91,10 @@ impl TokensApi {
         &self,
         request: Request<GetProviderRequest>,
     ) -> ApiResult<GetProviderResponse> {
-        caller(&request)?;
-        let row = self
-            .app
-            .get_provider(id("id", &request.get_ref().id)?)
-            .await?;
+        let caller = caller(&request)?;
+        let id = id("id", &request.get_ref().id)?;
+        let viewer = self.app.viewer_family(&caller).await?;
+        let row = self.app.get_provider(id, viewer).await?;
         Ok(GetProviderResponse {
             provider: Some(convert::provider(&row)),
         })
@@ -70,7 +104,7 @@ impl TokensApi {
         &self,
         request: Request<ListProvidersRequest>,
     ) -> ApiResult<ListProvidersResponse> {
-        caller(&request)?;
+        let caller = caller(&request)?;
         let request = request.into_inner();
         let page = PageRequest::parse(request.page_size, &request.page_token)?;
         let after = page.after_key::<PageKey>()?;
@@ -83,7 +117,11 @@ impl TokensApi {
                 "not a token this service issued",
             ));
         }
-        let mut rows = self.app.list_providers(after, page.fetch_limit()).await?;
+        let viewer = self.app.viewer_family(&caller).await?;
+        let mut rows = self
+            .app
+            .list_providers(viewer, after, page.fetch_limit())
+            .await?;
         let next_page_token = page.finish(&mut rows, |r| format!("{}\u{1f}{}", r.name, r.id));
         Ok(ListProvidersResponse {
             providers: rows.iter().map(convert::provider).collect(),
@@ -96,11 +134,13 @@ impl TokensApi {
         request: Request<UpdateProviderRequest>,
     ) -> ApiResult<UpdateProviderResponse> {
         let caller = caller(&request)?;
-        caller.require_service()?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "UpdateProvider", &request.request_id)?;
-        let given = required("provider", request.provider)?;
+        let given = request
+            .provider
+            .ok_or_else(|| ApiError::invalid("provider", "required"))?;
         let id = id("provider.id", &given.id)?;
+        let manager = self.app.manager(&caller).await?;
         let paths = mask_paths(request.update_mask.as_ref(), &UPDATABLE, |path| {
             is_set(&given, path)
         })?;
@@ -112,7 +152,7 @@ impl TokensApi {
             &given.client_secret,
         );
         violations.into_result()?;
-        let merge = |current: &crate::store::providers::ProviderRow| {
+        let merge = |current: &ProviderRow| {
             let mut merged = convert::provider(current);
             for path in &paths {
                 apply(&mut merged, &given, path);
@@ -123,10 +163,15 @@ impl TokensApi {
             } else {
                 current.client_secret.clone()
             };
-            Ok(convert::provider_row(id, &merged, client_secret))
+            Ok(convert::provider_row(
+                id,
+                &merged,
+                client_secret,
+                current.owner_account_id,
+            ))
         };
         replay::write(&self.app.pool, &key, async |conn| {
-            let stored = app::update(conn, id, &given.etag, merge).await?;
+            let stored = app::update(conn, id, &manager, &given.etag, merge).await?;
             Ok(UpdateProviderResponse {
                 provider: Some(convert::provider(&stored)),
             })
@@ -139,15 +184,51 @@ impl TokensApi {
         request: Request<DeleteProviderRequest>,
     ) -> ApiResult<DeleteProviderResponse> {
         let caller = caller(&request)?;
-        caller.require_service()?;
         let request = request.into_inner();
         let key = RequestKey::new(&caller, "DeleteProvider", &request.request_id)?;
         let id = id("id", &request.id)?;
+        let manager = self.app.manager(&caller).await?;
         replay::write(&self.app.pool, &key, async |conn| {
-            app::delete(conn, id, &request.etag).await?;
+            app::delete(conn, id, &manager, &request.etag).await?;
             Ok(DeleteProviderResponse {})
         })
         .await
+    }
+}
+
+/// Fills what an app registered for a catalogue entry leaves empty from the entry: its
+/// name, endpoints, scopes, parameters, caps and limits; never its client id or secret.
+fn fill_from_catalogue(provider: &mut Provider, entry: &ProviderRow) {
+    let entry = convert::provider(entry);
+    let fill = |target: &mut String, from: &str| {
+        if target.is_empty() {
+            *target = from.to_owned();
+        }
+    };
+    fill(&mut provider.name, &entry.name);
+    fill(&mut provider.authorization_url, &entry.authorization_url);
+    fill(&mut provider.token_url, &entry.token_url);
+    fill(&mut provider.revocation_url, &entry.revocation_url);
+    fill(&mut provider.userinfo_url, &entry.userinfo_url);
+    if provider.scopes.is_empty() {
+        provider.scopes = entry.scopes;
+    }
+    if provider.authorization_parameters.is_empty() {
+        provider.authorization_parameters = entry.authorization_parameters;
+    }
+    if provider.token_parameters.is_empty() {
+        provider.token_parameters = entry.token_parameters;
+    }
+    if provider.max_tokens_per_user == 0 && provider.warn_tokens_per_user == 0 {
+        provider.max_tokens_per_user = entry.max_tokens_per_user;
+        provider.warn_tokens_per_user = entry.warn_tokens_per_user;
+    }
+    let unset = |limit: &Option<ApiLimit>| limit.as_ref().is_none_or(|l| *l == ApiLimit::default());
+    if unset(&provider.token_limit) {
+        provider.token_limit = entry.token_limit;
+    }
+    if unset(&provider.rate_limit_key_limit) {
+        provider.rate_limit_key_limit = entry.rate_limit_key_limit;
     }
 }
 
@@ -166,6 +247,7 @@ fn is_set(p: &Provider, path: &str) -> bool {
         "warn_tokens_per_user" => p.warn_tokens_per_user != 0,
         "token_limit" => p.token_limit.is_some(),
         "rate_limit_key_limit" => p.rate_limit_key_limit.is_some(),
+        "token_parameters" => !p.token_parameters.is_empty(),
         _ => false,
     }
 }
@@ -184,8 +266,9 @@ fn apply(target: &mut Provider, given: &Provider, path: &str) {
         }
         "max_tokens_per_user" => target.max_tokens_per_user = given.max_tokens_per_user,
         "warn_tokens_per_user" => target.warn_tokens_per_user = given.warn_tokens_per_user,
-        "token_limit" => target.token_limit = given.token_limit,
-        "rate_limit_key_limit" => target.rate_limit_key_limit = given.rate_limit_key_limit,
+        "token_limit" => target.token_limit = given.token_limit.clone(),
+        "rate_limit_key_limit" => target.rate_limit_key_limit = given.rate_limit_key_limit.clone(),
+        "token_parameters" => target.token_parameters = given.token_parameters.clone(),
         _ => {}
     }
 }

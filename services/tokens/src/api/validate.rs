@@ -10,7 +10,11 @@ use trellis_platform::error::{ApiResult, Violations};
 use trellis_platform::validate;
 use trellis_proto::tokens::v1::{ApiLimit, Provider};
 
-use crate::store::providers::Limit;
+use crate::domain::providers::{
+    MAX_TOKEN_PARAMETER_NAME_CHARS, MAX_TOKEN_PARAMETERS, is_parameter_name,
+};
+use crate::domain::providers_catalogue::{is_key, placeholders};
+use crate::store::providers::{Limit, Rate};
 
 pub use crate::domain::limits::*;
 
@@ -103,9 +107,20 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
         ("userinfo_url", &provider.userinfo_url, false),
     ] {
         check_url(&mut v, &field(name), value, required);
+        if !placeholders(value).is_empty() {
+            v.add(
+                field(name),
+                "holds a placeholder such as {shop}: give this app's own URL",
+            );
+        }
     }
+    // A catalogue provider is listed before an OAuth app is registered for it.
     if provider.client_id.trim().is_empty() {
-        v.add(field("client_id"), "required");
+        v.check(
+            !provider.catalogue_key.is_empty(),
+            &field("client_id"),
+            "required",
+        );
     } else {
         validate::single_line(
             &mut v,
@@ -117,6 +132,12 @@ pub fn check_provider(provider: &Provider, prefix: &str) -> ApiResult<()> {
     check_secret(&mut v, &field("client_secret"), &provider.client_secret);
     check_scopes(&mut v, &field, &provider.scopes);
     check_parameters(&mut v, &field, &provider.authorization_parameters);
+    check_token_parameters(&mut v, &field, &provider.token_parameters);
+    v.check(
+        provider.catalogue_key.is_empty() || is_key(&provider.catalogue_key),
+        &field("catalogue_key"),
+        "a catalogue key is a lower-case word (letters, digits, `_`, `-`)",
+    );
     check_counts(&mut v, &field, provider);
     if let Some(limit) = &provider.token_limit {
         check_limit(&mut v, &field("token_limit"), limit);
@@ -175,6 +196,44 @@ fn check_parameters(
     }
 }
 
+/// Fields of the token answer that are read as what they are, never kept as parameters.
+const RESERVED_TOKEN_FIELDS: [&str; 6] = [
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token_type",
+    "expires_in",
+    "scope",
+];
+
+fn check_token_parameters(v: &mut Violations, field: &impl Fn(&str) -> String, names: &[String]) {
+    validate::list_len(
+        v,
+        &field("token_parameters"),
+        names.len(),
+        MAX_TOKEN_PARAMETERS,
+    );
+    for (i, name) in names.iter().enumerate().take(MAX_TOKEN_PARAMETERS) {
+        let name_field = field(&format!("token_parameters[{i}]"));
+        if !is_parameter_name(name) {
+            v.add(
+                name_field,
+                format!(
+                    "a word of letters, digits and `_`, not starting with a digit, of at \
+                     most {MAX_TOKEN_PARAMETER_NAME_CHARS} characters"
+                ),
+            );
+        } else if RESERVED_TOKEN_FIELDS.contains(&name.as_str()) {
+            v.add(
+                name_field,
+                "the tokens themselves are never kept as parameters",
+            );
+        } else if names[..i].contains(name) {
+            v.add(name_field, "named twice");
+        }
+    }
+}
+
 fn check_counts(v: &mut Violations, field: &impl Fn(&str) -> String, provider: &Provider) {
     v.check(
         provider.max_tokens_per_user >= 0,
@@ -195,7 +254,7 @@ fn check_counts(v: &mut Violations, field: &impl Fn(&str) -> String, provider: &
     }
 }
 
-fn check_limit(v: &mut Violations, field: &str, limit: &ApiLimit) {
+pub(crate) fn check_limit(v: &mut Violations, field: &str, limit: &ApiLimit) {
     v.check(
         limit.requests_per_period >= 0,
         &format!("{field}.requests_per_period"),
@@ -215,11 +274,39 @@ fn check_limit(v: &mut Violations, field: &str, limit: &ApiLimit) {
     if period_ms == Some(0) && limit.requests_per_period > 0 {
         v.add(period, "required when requests_per_period is set");
     }
+    v.check(
+        limit.additional_rates.len() <= MAX_ADDITIONAL_RATES,
+        &format!("{field}.additional_rates"),
+        format!("at most {MAX_ADDITIONAL_RATES} rates"),
+    );
+    for (i, rate) in limit.additional_rates.iter().enumerate() {
+        let rate_field = format!("{field}.additional_rates[{i}]");
+        v.check(
+            rate.requests > 0,
+            &format!("{rate_field}.requests"),
+            "must be positive",
+        );
+        let period = format!("{rate_field}.period");
+        match &rate.period {
+            None => v.add(period, "required"),
+            Some(d) => {
+                validate::duration(v, &period, d, Duration::from_millis(1), MAX_LIMIT_PERIOD);
+            }
+        }
+    }
 }
+
+/// Further rates a limit may hold beside its first.
+pub const MAX_ADDITIONAL_RATES: usize = 4;
 
 /// The period in milliseconds, 0 when absent or out of range (checked before).
 fn period_ms(limit: &ApiLimit) -> i64 {
-    match &limit.period {
+    duration_ms(limit.period.as_ref())
+}
+
+/// A checked duration in milliseconds, 0 when absent or out of range (checked before).
+fn duration_ms(period: Option<&prost_types::Duration>) -> i64 {
+    match period {
         Some(d) if d.seconds >= 0 && (0..1_000_000_000).contains(&d.nanos) => {
             let period = Duration::new(d.seconds as u64, d.nanos as u32).min(MAX_LIMIT_PERIOD);
             period.as_millis() as i64
@@ -235,6 +322,14 @@ pub fn limit(limit: Option<&ApiLimit>) -> Limit {
             requests_per_period: l.requests_per_period,
             period_ms: period_ms(l),
             max_concurrent: l.max_concurrent,
+            additional_rates: l
+                .additional_rates
+                .iter()
+                .map(|rate| Rate {
+                    requests: rate.requests,
+                    period_ms: duration_ms(rate.period.as_ref()),
+                })
+                .collect(),
         })
         .unwrap_or_default()
 }

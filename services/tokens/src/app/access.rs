@@ -7,6 +7,7 @@
 //! where the tasks of every replica queue, re-reads the token, and only if it still needs it
 //! calls the provider and stores the result (see docs/tokens.md).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use trellis_platform::error::StoreResultExt;
@@ -43,6 +44,8 @@ pub struct Access {
     pub expire_time: Option<DateTime<Utc>>,
     pub refreshed: bool,
     pub generation: i64,
+    /// The token's parameters (`instance_url`, …), for `{token.NAME}` in a request.
+    pub parameters: BTreeMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -142,6 +145,7 @@ impl AccessTokens {
             expire_time: stored.secrets.expire_time,
             refreshed,
             generation: stored.secrets.generation,
+            parameters: stored.token.parameters(),
         })
     }
 }

@@ -69,6 +69,9 @@ impl App {
         copy.username = source.username.clone();
         copy.api_key_placement = source.api_key_placement;
         copy.api_key_name = source.api_key_name.clone();
+        // The flow and the limit too; the limit counts under the source's id (limit_key).
+        copy.flow = source.flow.clone();
+        copy.api_limit = source.api_limit.clone();
         copy.secret = self.seal_credential(copy.id, &secret);
         copy.request_fingerprint = asked.request_fingerprint.clone();
         if existed {

@@ -9,35 +9,48 @@ use trellis_platform::etag;
 use uuid::Uuid;
 
 use super::App;
-use crate::domain::credentials::{Login, Placement, SentSecrets, check_login};
+use crate::domain::credentials::{
+    ClientCredentialsFlow, Login, LoginFlow, Placement, SentSecrets, SigningScheme, check_login,
+};
 use crate::domain::{check_bound, columns, open, seal};
 use crate::secret::Secret;
 use crate::store::credentials::{self as store, CredentialRow};
+use crate::store::providers::Limit;
 
 /// A credential as its account creates it.
 #[derive(Debug)]
 pub struct NewCredential<'a> {
     pub account_id: Uuid,
     pub login: Login<'a>,
+    pub limit: Option<Limit>,
     pub secret: Secret,
 }
 
-/// The fields an update sets (none: unchanged).
+/// The fields an update sets (none: unchanged; `Some(None)` clears a flow or the limit).
 #[derive(Debug, Default)]
 pub struct CredentialChange {
     pub display_name: Option<String>,
     pub username: Option<String>,
     pub api_key_placement: Option<Placement>,
     pub api_key_name: Option<String>,
+    pub login: Option<Option<LoginFlow>>,
+    pub client_credentials: Option<Option<ClientCredentialsFlow>>,
+    pub signing: Option<Option<SigningScheme>>,
+    pub limit: Option<Option<Limit>>,
     pub secrets: Option<SentSecrets>,
 }
 
 impl CredentialChange {
-    /// More than a rename: how or where the secret is sent, or the secret itself.
+    /// More than a rename: how or where the secret is sent, the secret itself, or the
+    /// limit (a copy's is its master's).
     fn changes_the_login(&self) -> bool {
         self.username.is_some()
             || self.api_key_placement.is_some()
             || self.api_key_name.is_some()
+            || self.login.is_some()
+            || self.client_credentials.is_some()
+            || self.signing.is_some()
+            || self.limit.is_some()
             || self.secrets.is_some()
     }
 }
@@ -51,14 +64,19 @@ pub struct Use<'a> {
     pub request_fingerprint: &'a str,
 }
 
-pub fn login(row: &CredentialRow) -> Login<'_> {
-    Login {
-        display_name: &row.display_name,
-        kind: row.kind,
-        username: &row.username,
-        api_key_placement: row.api_key_placement,
-        api_key_name: &row.api_key_name,
-    }
+/// Checks the non-secret fields of `row` as a whole.
+pub fn check_row(row: &CredentialRow) -> ApiResult<()> {
+    check_login(
+        Login {
+            display_name: &row.display_name,
+            kind: row.kind,
+            username: &row.username,
+            api_key_placement: row.api_key_placement,
+            api_key_name: &row.api_key_name,
+            flows: &row.flows(),
+        },
+        "credential.",
+    )
 }
 
 impl App {
@@ -85,7 +103,7 @@ impl App {
         check_login(new.login, "credential.")?;
         let id = Uuid::now_v7();
         let now = Utc::now();
-        Ok(CredentialRow {
+        let mut row = CredentialRow {
             id,
             account_id: new.account_id,
             display_name: new.login.display_name.to_owned(),
@@ -100,7 +118,12 @@ impl App {
             create_time: now,
             update_time: now,
             request_fingerprint: String::new(),
-        })
+            flow: None,
+            api_limit: None,
+        };
+        row.set_flows(new.login.flows);
+        row.set_limit(new.limit.as_ref());
+        Ok(row)
     }
 
     /// Credential `id` of `account`; NOT_FOUND when it is not there, in that account.
@@ -153,7 +176,21 @@ impl App {
         if let Some(placement) = change.api_key_placement {
             row.api_key_placement = placement;
         }
-        check_login(login(&row), "credential.")?;
+        let mut flows = row.flows();
+        if let Some(login) = &change.login {
+            flows.login.clone_from(login);
+        }
+        if let Some(flow) = &change.client_credentials {
+            flows.client_credentials.clone_from(flow);
+        }
+        if let Some(signing) = &change.signing {
+            flows.signing.clone_from(signing);
+        }
+        row.set_flows(&flows);
+        if let Some(limit) = &change.limit {
+            row.set_limit(limit.as_ref());
+        }
+        check_row(&row)?;
         if let Some(secret) = change.secrets.as_ref().and_then(|s| s.for_kind(row.kind)) {
             row.secret = self.seal_credential(id, &secret);
         }

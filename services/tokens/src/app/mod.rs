@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod grants;
 pub mod holding;
 pub mod providers;
+pub mod providers_catalogue;
 mod refresh;
 pub mod tokens;
 

@@ -17,7 +17,7 @@
 //! secrets are still the ones the provider refused is marked NEEDS_REAUTHORIZATION, and
 //! that mark is itself conditional on the generation. See docs/tokens.md.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use diesel_async::AsyncPgConnection;
@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use super::access::{Access, AccessTokens, usable};
 use crate::domain::access::{expire_time, needs_reauthorization};
+use crate::domain::providers::refreshed_parameters;
 use crate::domain::{TokenState, client_secret, columns, open, seal, token_subject};
 use crate::peers::oauth::{IssuedToken, ProviderError};
 use crate::store::tokens::{self as token_store};
@@ -218,7 +219,12 @@ impl AccessTokens {
             Err(error) => return Err(provider_failure(token_id, error)),
         };
 
-        self.store_issued(conn, token_id, generation, issued).await
+        let kept = stored.token.parameters();
+        let parameters =
+            refreshed_parameters(&kept, &issued.parameters, &provider.token_parameters);
+        let changed = parameters != kept;
+        self.store_issued(conn, token_id, generation, issued, (parameters, changed))
+            .await
     }
 
     /// Stores what the provider issued for the refresh of `generation`, unless the token was
@@ -229,6 +235,7 @@ impl AccessTokens {
         token_id: Uuid,
         generation: i64,
         issued: IssuedToken,
+        (parameters, changed): (BTreeMap<String, String>, bool),
     ) -> ApiResult<Locked> {
         let id = token_id.to_string();
         let expire_time = expire_time(issued.expires_in);
@@ -246,7 +253,8 @@ impl AccessTokens {
             token_type: &issued.token_type,
             expire_time,
         };
-        if !token_store::store_refresh(conn, token_id, generation, refreshed).await? {
+        let written = changed.then_some(&parameters);
+        if !token_store::store_refresh(conn, token_id, generation, refreshed, written).await? {
             return Ok(Locked::Done(self.reread(conn, token_id).await?));
         }
         tracing::info!(token_id = %token_id, generation = generation + 1, "access token refreshed");
@@ -256,6 +264,7 @@ impl AccessTokens {
             expire_time,
             refreshed: true,
             generation: generation + 1,
+            parameters,
         }))
     }
 

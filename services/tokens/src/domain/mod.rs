@@ -9,6 +9,8 @@ pub mod caps;
 pub mod credentials;
 pub mod holding;
 pub mod limits;
+pub mod providers;
+pub mod providers_catalogue;
 pub mod usage;
 
 use trellis_platform::error::ApiError;

@@ -5,6 +5,7 @@
 //! and following would send the client secret elsewhere) and gives up after the configured
 //! provider timeout, so a hanging provider cannot hold a token's refresh lock for long.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -28,11 +29,21 @@ mod answer;
 use answer::{Grant, issued, provider_text};
 pub use answer::{MAX_PROVIDER_SCOPES, MAX_PROVIDER_TEXT_CHARS};
 
-/// The OpenID Connect `id_token` a token response may carry besides the standard fields.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// What a token response carries besides the standard fields: the OpenID Connect
+/// `id_token`, and the rest, of which the provider's `token_parameters` are kept.
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct IdTokenField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The fields may hold secrets of the provider's (an `id_token`): never printed.
+impl std::fmt::Debug for IdTokenField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdTokenField(***)")
+    }
 }
 
 impl ExtraTokenFields for IdTokenField {}
@@ -63,6 +74,8 @@ pub struct IssuedToken {
     /// The granted scopes, when the provider says; never read from a refresh's answer
     /// (a refresh does not store them).
     pub scopes: Option<Vec<String>>,
+    /// The provider's `token_parameters` the answer held (`instance_url`, …).
+    pub parameters: BTreeMap<String, String>,
     id_token: Option<Secret>,
 }
 
@@ -163,7 +176,7 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        issued(response, Grant::Code)
+        issued(response, Grant::Code, &provider.token_parameters)
     }
 
     /// Exchanges a refresh token for a new access token (and, with rotating providers, a new
@@ -182,7 +195,7 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(token_error)?;
-        issued(response, Grant::Refresh)
+        issued(response, Grant::Refresh, &provider.token_parameters)
     }
 
     /// Revokes a token at the provider's revocation endpoint (RFC 7009): the refresh token
@@ -241,19 +254,30 @@ impl OAuthClient {
     }
 
     /// Who authorized the token: the provider's userinfo endpoint when it has one, else the
-    /// `sub` claim of the OpenID `id_token` received from the token endpoint over TLS.
+    /// `sub` claim of the OpenID `id_token` received from the token endpoint over TLS, else
+    /// the first of the provider's token parameters the answer held (HubSpot's `hub_id`,
+    /// Stripe's `stripe_user_id`).
     pub async fn external_user(
         &self,
         provider: &ProviderRow,
         token: &IssuedToken,
     ) -> Result<ExternalUser, ProviderError> {
         let claims: serde_json::Value = if provider.userinfo_url.is_empty() {
-            let id_token = token.id_token.as_ref().ok_or_else(|| {
-                ProviderError::Malformed(
-                    "the provider has no userinfo_url and returned no id_token".into(),
-                )
-            })?;
-            id_token_claims(id_token)?
+            match &token.id_token {
+                Some(id_token) => id_token_claims(id_token)?,
+                None => {
+                    let id = provider
+                        .token_parameters
+                        .iter()
+                        .find_map(|name| token.parameters.get(name))
+                        .ok_or_else(|| {
+                            ProviderError::Malformed(
+                                "the provider has no userinfo_url and returned no id_token".into(),
+                            )
+                        })?;
+                    serde_json::json!({ "sub": id })
+                }
+            }
         } else {
             let response = self
                 .http

@@ -6,7 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use trellis_platform::error::StoreError;
 use uuid::Uuid;
 
-use crate::domain::credentials::{LoginKind, Placement};
+use crate::domain::credentials::{Flows, LoginKind, Placement};
+use crate::store::providers::Limit;
 use crate::store::schema::credentials;
 
 trellis_platform::text_column!(LoginKind);
@@ -22,7 +23,8 @@ pub struct CredentialRow {
     pub username: String,
     pub api_key_placement: Placement,
     pub api_key_name: String,
-    /// Sealed password or API key, bound to `credentials.secret` and the id.
+    /// The one secret of its kind (password, API key, client secret or signing key), sealed,
+    /// bound to `credentials.secret` and the id.
     pub secret: Vec<u8>,
     pub scoped_data_source_id: Option<Uuid>,
     pub source_credential_id: Option<Uuid>,
@@ -31,11 +33,49 @@ pub struct CredentialRow {
     pub update_time: DateTime<Utc>,
     /// For a copy, the data source's fingerprint it was made for (I14); empty otherwise.
     pub request_fingerprint: String,
+    /// The kind's non-secret configuration ([`Flows`] as JSON); NULL for BASIC and API_KEY.
+    pub flow: Option<serde_json::Value>,
+    /// The API's limit for requests made with the credential ([`Limit`] as JSON), NULL for
+    /// none.
+    pub api_limit: Option<serde_json::Value>,
 }
 
 impl CredentialRow {
     pub fn etag(&self) -> String {
         self.version.to_string()
+    }
+
+    /// The stored flows; none when the column is NULL (or, which only a damaged row does,
+    /// does not parse).
+    pub fn flows(&self) -> Flows {
+        self.flow
+            .clone()
+            .and_then(|json| serde_json::from_value(json).ok())
+            .unwrap_or_default()
+    }
+
+    pub fn set_flows(&mut self, flows: &Flows) {
+        self.flow = (!flows.is_empty()).then(|| serde_json::to_value(flows).unwrap_or_default());
+    }
+
+    /// The stored limit, if the credential has one.
+    pub fn limit(&self) -> Option<Limit> {
+        self.api_limit
+            .clone()
+            .and_then(|json| serde_json::from_value(json).ok())
+    }
+
+    /// Stores `limit`; one that limits nothing is none.
+    pub fn set_limit(&mut self, limit: Option<&Limit>) {
+        self.api_limit = limit
+            .filter(|limit| **limit != Limit::default())
+            .map(|limit| serde_json::to_value(limit).unwrap_or_default());
+    }
+
+    /// The credential whose limit this one counts under: the one a copy was made from,
+    /// else itself, so every copy of a partner's key shares one limit (F5).
+    pub fn limit_key(&self) -> Uuid {
+        self.source_credential_id.unwrap_or(self.id)
     }
 }
 
@@ -116,6 +156,8 @@ pub async fn update(
             credentials::api_key_name.eq(&row.api_key_name),
             credentials::secret.eq(&row.secret),
             credentials::request_fingerprint.eq(&row.request_fingerprint),
+            credentials::flow.eq(&row.flow),
+            credentials::api_limit.eq(&row.api_limit),
             credentials::version.eq(credentials::version + 1),
             credentials::update_time.eq(diesel::dsl::now),
         ))

@@ -31,10 +31,17 @@ pub struct ProviderRow {
     pub version: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// The catalogue entry it comes from; empty for a custom provider.
+    pub catalogue_key: String,
+    /// The account whose family alone sees it; None for the operators' providers.
+    pub owner_account_id: Option<Uuid>,
+    /// Fields of the token endpoint's answer kept with each token.
+    pub token_parameters: Vec<String>,
 }
 
-/// An API limit (F5); zero means no limit in that dimension.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// An API limit (F5); zero means no limit in that dimension. Stored as JSON (providers'
+/// `limits`, credentials' `limit`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limit {
     #[serde(default)]
     pub requests_per_period: i32,
@@ -42,10 +49,20 @@ pub struct Limit {
     pub period_ms: i64,
     #[serde(default)]
     pub max_concurrent: i32,
+    /// Further rates that hold as well (a daily quota beside a per-second rate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_rates: Vec<Rate>,
+}
+
+/// One further rate of a [`Limit`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rate {
+    pub requests: i32,
+    pub period_ms: i64,
 }
 
 /// The `limits` column.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     #[serde(default)]
     pub token: Limit,
@@ -98,9 +115,40 @@ pub async fn get_for_update(
         .await?)
 }
 
-/// Providers by (name, id), after the given key.
+/// The operators' provider of catalogue entry `key`, if it is loaded.
+pub async fn of_catalogue(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+) -> Result<Option<ProviderRow>, StoreError> {
+    Ok(providers::table
+        .filter(providers::catalogue_key.eq(key))
+        .filter(providers::owner_account_id.is_null())
+        .select(ProviderRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// The same, its row locked until the transaction ends.
+pub async fn of_catalogue_for_update(
+    conn: &mut AsyncPgConnection,
+    key: &str,
+) -> Result<Option<ProviderRow>, StoreError> {
+    Ok(providers::table
+        .filter(providers::catalogue_key.eq(key))
+        .filter(providers::owner_account_id.is_null())
+        .select(ProviderRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+/// Providers by (name, id), after the given key: every one, or with `visible_to`, those
+/// of the operators and those these accounts own.
 pub async fn list(
     conn: &mut AsyncPgConnection,
+    visible_to: Option<&[Uuid]>,
     after: Option<(String, Uuid)>,
     limit: i64,
 ) -> Result<Vec<ProviderRow>, StoreError> {
@@ -109,6 +157,13 @@ pub async fn list(
         .order((providers::name, providers::id))
         .limit(limit)
         .into_boxed();
+    if let Some(owners) = visible_to {
+        query = query.filter(
+            providers::owner_account_id
+                .is_null()
+                .or(providers::owner_account_id.eq_any(owners.to_vec())),
+        );
+    }
     if let Some((name, id)) = after {
         query = query.filter(
             providers::name
@@ -138,6 +193,7 @@ pub async fn update(
             providers::max_tokens_per_user.eq(row.max_tokens_per_user),
             providers::warn_tokens_per_user.eq(row.warn_tokens_per_user),
             providers::limits.eq(&row.limits),
+            providers::token_parameters.eq(&row.token_parameters),
             providers::version.eq(providers::version + 1),
             providers::update_time.eq(diesel::dsl::now),
         ))

@@ -18,6 +18,9 @@ diesel::table! {
         version -> Int8,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        catalogue_key -> Text,
+        owner_account_id -> Nullable<Uuid>,
+        token_parameters -> Array<Text>,
     }
 }
 
@@ -36,6 +39,7 @@ diesel::table! {
         version -> Int8,
         create_time -> Timestamptz,
         update_time -> Timestamptz,
+        parameters -> Jsonb,
     }
 }
 
@@ -103,6 +107,8 @@ diesel::table! {
         create_time -> Timestamptz,
         update_time -> Timestamptz,
         request_fingerprint -> Text,
+        flow -> Nullable<Jsonb>,
+        api_limit -> Nullable<Jsonb>,
     }
 }
 

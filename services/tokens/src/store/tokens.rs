@@ -1,5 +1,7 @@
 //! Tokens (connected accounts) and their secrets.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -27,6 +29,20 @@ pub struct TokenRow {
     pub version: i64,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
+    /// The provider's token parameters as the token endpoint last answered them: a JSON
+    /// object of strings (not secret).
+    pub parameters: serde_json::Value,
+}
+
+impl TokenRow {
+    pub fn parameters(&self) -> BTreeMap<String, String> {
+        serde_json::from_value(self.parameters.clone()).unwrap_or_default()
+    }
+}
+
+/// Token parameters as stored.
+pub fn parameters_value(parameters: &BTreeMap<String, String>) -> serde_json::Value {
+    serde_json::to_value(parameters).unwrap_or_else(|_| serde_json::json!({}))
 }
 
 /// A token's secrets; the byte fields are sealed envelopes bound to
@@ -160,6 +176,8 @@ pub struct Reauthorization<'a> {
     pub scopes: &'a [String],
     /// Its `refresh_token` None: the provider gave none, and the old one goes.
     pub secrets: NewSecrets<'a>,
+    /// The new authorization's token parameters, replacing the old ones.
+    pub parameters: &'a BTreeMap<String, String>,
 }
 
 pub async fn reauthorize(
@@ -172,6 +190,7 @@ pub async fn reauthorize(
             tokens::external_user_id.eq(change.external_user_id),
             tokens::external_user_name.eq(change.external_user_name),
             tokens::scopes.eq(change.scopes),
+            tokens::parameters.eq(parameters_value(change.parameters)),
             tokens::status.eq(TokenState::Active),
             tokens::status_message.eq(""),
             tokens::authorize_time.eq(diesel::dsl::now),
@@ -214,8 +233,42 @@ struct RefreshChange<'a> {
 
 /// Stores a refresh made from `generation`; false when the token changed since (a
 /// re-authorization won), and nothing is written. A `refresh_token` None keeps the stored
-/// one (a provider that does not rotate).
+/// one (a provider that does not rotate). With `parameters` (the token parameters changed),
+/// they are written too, in one transaction that locks the token's rows first, in the
+/// order a re-authorization locks them, and checks the generation under that lock.
 pub async fn store_refresh(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    generation: i64,
+    refreshed: NewSecrets<'_>,
+    parameters: Option<&BTreeMap<String, String>>,
+) -> Result<bool, StoreError> {
+    let Some(parameters) = parameters else {
+        return store_refreshed_secrets(conn, id, generation, refreshed).await;
+    };
+    conn.transaction::<_, StoreError, _>(async |conn| {
+        let current: Option<i64> = joined()
+            .filter(tokens::id.eq(id))
+            .select(token_secrets::generation)
+            .for_update()
+            .first(conn)
+            .await
+            .optional()?;
+        if current != Some(generation)
+            || !store_refreshed_secrets(conn, id, generation, refreshed).await?
+        {
+            return Ok(false);
+        }
+        diesel::update(tokens::table.find(id))
+            .set(tokens::parameters.eq(parameters_value(parameters)))
+            .execute(conn)
+            .await?;
+        Ok(true)
+    })
+    .await
+}
+
+async fn store_refreshed_secrets(
     conn: &mut AsyncPgConnection,
     id: Uuid,
     generation: i64,

@@ -37,6 +37,7 @@ async fn providers_are_checked_field_by_field_and_kept_while_tokens_use_them() {
                     requests_per_period: 3,
                     period: None,
                     max_concurrent: -1,
+                    additional_rates: Vec::new(),
                 }),
                 ..Default::default()
             }),

@@ -260,6 +260,7 @@ pub async fn create_provider(
                             nanos: 0,
                         }),
                         max_concurrent: 2,
+                        additional_rates: Vec::new(),
                     }),
                     rate_limit_key_limit: Some(ApiLimit {
                         requests_per_period: 50000,
@@ -268,6 +269,7 @@ pub async fn create_provider(
                             nanos: 0,
                         }),
                         max_concurrent: 10,
+                        additional_rates: Vec::new(),
                     }),
                     ..provider_at(oauth, "Test Analytics")
                 }),

@@ -25,6 +25,7 @@ pub fn basic(password: &str) -> CreateCredentialRequest {
         secret: Some(CredentialSecret {
             password: password.into(),
             api_key: String::new(),
+            ..Default::default()
         }),
     }
 }
@@ -42,6 +43,7 @@ pub fn api_key(key: &str) -> CreateCredentialRequest {
         secret: Some(CredentialSecret {
             password: String::new(),
             api_key: key.into(),
+            ..Default::default()
         }),
     }
 }
@@ -116,6 +118,7 @@ async fn credentials_are_checked_updated_and_deleted() {
             secret: Some(CredentialSecret {
                 password: String::new(),
                 api_key: "sk_live_456".into(),
+                ..Default::default()
             }),
         },
         &editor,

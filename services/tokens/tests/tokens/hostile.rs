@@ -107,6 +107,7 @@ async fn spoiled_providers(client: &mut Client, oauth: &OAuthServer, service: &s
                     nanos: 999_999_999,
                 }),
                 max_concurrent: 1,
+                additional_rates: Vec::new(),
             });
         }),
         ("provider.rate_limit_key_limit.period", |p| {
@@ -117,6 +118,7 @@ async fn spoiled_providers(client: &mut Client, oauth: &OAuthServer, service: &s
                     nanos: 0,
                 }),
                 max_concurrent: 1,
+                additional_rates: Vec::new(),
             });
         }),
     ];

@@ -218,6 +218,7 @@ async fn keys_rotate_without_losing_secrets() {
             secret: Some(CredentialSecret {
                 password: "after-rotation".into(),
                 api_key: String::new(),
+                ..Default::default()
             }),
         },
         &tokens::editor(account),

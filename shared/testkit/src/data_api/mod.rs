@@ -4,16 +4,29 @@
 //! It serves JSON and CSV per path, can require a bearer token, basic auth or an API key
 //! (header or query parameter), and enforces limits like a real API: N requests at once and
 //! R per second (a sliding one-second window), per credential and overall, answering 429
-//! with Retry-After past them. Tests make it slow, fail the next requests of a path, or hold
+//! with Retry-After past them, and further sliding windows of any length ([`Window`]: 12 per
+//! 5 s, say). Tests make it slow, fail the next requests of a path, or hold
 //! them open until released (to kill a worker mid-request), and read what it saw: every
 //! request with its arrival time, the most requests in flight at once (overall, per path,
 //! per credential), the most requests in any one-second window, and the 429s it answered.
+//! Each request is kept whole (URL, headers, body) so tests check what the API received.
+//!
+//! Paginated answers are a sequence of replies keyed by a query parameter's value
+//! ([`DataApi::set_pages`]). Besides plain credentials it checks signed requests, recomputing
+//! the HMAC itself ([`SignatureCheck`]), and serves a login endpoint and a client-credentials
+//! token endpoint whose tokens it accepts until a test expires them (`issuer`).
 //!
 //! The endpoint itself (authentication, limits, knobs, counting) is in `serve`.
 
+mod issuer;
+mod reply;
 mod serve;
+mod signature;
 
+pub use issuer::{ClientCredentialsEndpoint, LoginEndpoint};
+pub use reply::Reply;
 pub use serve::max_in_window;
+pub use signature::SignatureCheck;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -22,78 +35,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-/// What a path answers.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub content_type: String,
-    pub body: Bytes,
-    pub headers: Vec<(String, String)>,
-    /// Send the body in chunks without a Content-Length.
-    pub chunked: bool,
-}
-
-impl Reply {
-    pub fn json(value: serde_json::Value) -> Self {
-        Self {
-            status: 200,
-            content_type: "application/json".into(),
-            body: Bytes::from(value.to_string()),
-            headers: Vec::new(),
-            chunked: false,
-        }
-    }
-
-    pub fn csv(text: &str) -> Self {
-        Self {
-            status: 200,
-            content_type: "text/csv".into(),
-            body: Bytes::from(text.to_owned()),
-            headers: Vec::new(),
-            chunked: false,
-        }
-    }
-
-    /// A body of `len` bytes (a JSON string, so that it parses when small enough).
-    pub fn large(len: usize) -> Self {
-        let mut body = vec![b'x'; len.max(2)];
-        body[0] = b'"';
-        *body.last_mut().expect("two bytes at least") = b'"';
-        Self {
-            status: 200,
-            content_type: "application/json".into(),
-            body: Bytes::from(body),
-            headers: Vec::new(),
-            chunked: false,
-        }
-    }
-
-    /// An error status with a short text body.
-    pub fn status(status: u16) -> Self {
-        Self {
-            status,
-            content_type: "text/plain".into(),
-            body: Bytes::from(format!("status {status}")),
-            headers: Vec::new(),
-            chunked: false,
-        }
-    }
-
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    pub fn chunked(mut self) -> Self {
-        self.chunked = true;
-        self
-    }
-}
 
 /// What a request must present.
 #[derive(Clone, Default)]
@@ -116,6 +60,19 @@ pub enum Auth {
         name: String,
         key: String,
     },
+    /// An API key in the body: a field of a JSON object body, or a form field.
+    ApiKeyBody {
+        name: String,
+        key: String,
+    },
+    /// A signature the server recomputes from the request; 401 when it differs.
+    Signed(SignatureCheck),
+    /// A token the login or client-credentials endpoint issued and that is not expired,
+    /// in `header` after `prefix` (`Authorization`, `Bearer `).
+    Issued {
+        header: String,
+        prefix: String,
+    },
 }
 
 impl fmt::Debug for Auth {
@@ -127,6 +84,9 @@ impl fmt::Debug for Auth {
             Auth::Basic { .. } => "Basic",
             Auth::ApiKeyHeader { .. } => "ApiKeyHeader",
             Auth::ApiKeyQuery { .. } => "ApiKeyQuery",
+            Auth::ApiKeyBody { .. } => "ApiKeyBody",
+            Auth::Signed(_) => "Signed",
+            Auth::Issued { .. } => "Issued",
         })
     }
 }
@@ -140,12 +100,28 @@ pub struct Limits {
     pub per_second: Option<usize>,
 }
 
+/// A further sliding window of a limit, beside [`Limits::per_second`]: at most `count`
+/// requests accepted in any `window` (e.g. 12 per 5 s), overall or per credential; past it
+/// a request is answered 429 with Retry-After.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    pub count: usize,
+    pub window: Duration,
+    pub per_credential: bool,
+}
+
 /// One request the server received.
 #[derive(Debug, Clone)]
 pub struct Arrival {
     pub method: String,
     pub path: String,
     pub query: String,
+    /// The full URL as received (`http://host:port/path?query`).
+    pub url: String,
+    /// Every header, names in lower case, in the order received.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text (lossy).
+    pub body: String,
     pub at: Instant,
     /// The bearer token, basic user or API key presented, if any.
     pub credential: Option<String>,
@@ -153,9 +129,17 @@ pub struct Arrival {
     pub status: u16,
 }
 
+/// Replies keyed by the value of a query parameter (a missing parameter is `""`).
+#[derive(Default)]
+struct Pages {
+    parameter: String,
+    replies: HashMap<String, Reply>,
+}
+
 #[derive(Default)]
 struct Route {
     reply: Option<Reply>,
+    pages: Option<Pages>,
     delay: Duration,
     fail_next: VecDeque<Reply>,
     hold_next: usize,
@@ -185,6 +169,9 @@ struct Stats {
     accepted_per_credential: HashMap<String, VecDeque<Instant>>,
     rejected_429: usize,
     held_now: usize,
+    /// Arrival times of accepted requests per further window (and credential, if per
+    /// credential).
+    windows: HashMap<(Window, Option<String>), VecDeque<Instant>>,
 }
 
 struct Inner {
@@ -192,8 +179,10 @@ struct Inner {
     auth: Mutex<Auth>,
     overall_limits: Mutex<Limits>,
     credential_limits: Mutex<Limits>,
+    windows: Mutex<Vec<Window>>,
     stats: Mutex<Stats>,
     release: watch::Sender<u64>,
+    issuer: Mutex<issuer::Issuer>,
 }
 
 /// A running data API; stops when dropped.
@@ -219,8 +208,10 @@ impl DataApi {
             auth: Mutex::new(Auth::None),
             overall_limits: Mutex::new(Limits::default()),
             credential_limits: Mutex::new(Limits::default()),
+            windows: Mutex::new(Vec::new()),
             stats: Mutex::new(Stats::default()),
             release: watch::channel(0).0,
+            issuer: Mutex::new(issuer::Issuer::default()),
         });
         let app = Router::new()
             .fallback(serve::handle)
@@ -261,6 +252,21 @@ impl DataApi {
 
     pub fn set_csv(&self, path: &str, text: &str) {
         self.set(path, Reply::csv(text));
+    }
+
+    /// Serves a page at `path` per value of the query parameter `parameter` (`""` for a
+    /// request without it); another value is answered by the path's plain reply, if any,
+    /// else 404.
+    pub fn set_pages(&self, path: &str, parameter: &str, pages: Vec<(&str, Reply)>) {
+        self.route(path, |route| {
+            route.pages = Some(Pages {
+                parameter: parameter.to_owned(),
+                replies: pages
+                    .into_iter()
+                    .map(|(value, reply)| (value.to_owned(), reply))
+                    .collect(),
+            });
+        });
     }
 
     /// Every request to `path` waits `delay` before it is answered.
@@ -307,6 +313,11 @@ impl DataApi {
         *self.inner.credential_limits.lock().expect("limits") = limits;
     }
 
+    /// A further window every request must fit in, beside the limits' per-second one.
+    pub fn limit_window(&self, window: Window) {
+        self.inner.windows.lock().expect("windows").push(window);
+    }
+
     /// Every request received so far, in arrival order.
     pub fn arrivals(&self) -> Vec<Arrival> {
         self.inner.stats.lock().expect("stats").arrivals.clone()
@@ -327,6 +338,14 @@ impl DataApi {
             .iter()
             .filter(|a| a.path == path)
             .count()
+    }
+
+    /// Requests received for `path`, in arrival order.
+    pub fn arrivals_for(&self, path: &str) -> Vec<Arrival> {
+        self.arrivals()
+            .into_iter()
+            .filter(|a| a.path == path)
+            .collect()
     }
 
     /// The paths requested, in arrival order.

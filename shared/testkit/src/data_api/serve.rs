@@ -1,6 +1,6 @@
-//! How the data API answers one request: the credential it presents, the limits it meets
-//! (429 with Retry-After past them), the knobs a test set (delay, failures, holds), and the
-//! counters it leaves.
+//! How the data API answers one request: the token endpoints first, then the credential
+//! it presents, the limits it meets (429 with Retry-After past them), the knobs a test set
+//! (delay, failures, holds, pages), and the counters it leaves.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -14,10 +14,25 @@ use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use super::{Arrival, Auth, Inner, Reply};
+use super::{Arrival, Auth, Inner, Reply, Window};
+
+/// The field `name` of a JSON object body (a string), or of a form body.
+fn body_field(headers: &HeaderMap, body: &[u8], name: &str) -> Option<String> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if json || body.first() == Some(&b'{') {
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        return value.get(name)?.as_str().map(str::to_owned);
+    }
+    url::form_urlencoded::parse(body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
 
 /// The credential a request presents, as the limits and the log key it.
-fn credential(headers: &HeaderMap, uri: &Uri, auth: &Auth) -> Option<String> {
+fn credential(headers: &HeaderMap, uri: &Uri, body: &[u8], auth: &Auth) -> Option<String> {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -35,6 +50,13 @@ fn credential(headers: &HeaderMap, uri: &Uri, auth: &Auth) -> Option<String> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         Auth::ApiKeyQuery { name, .. } => query_param(uri, name),
+        Auth::Issued { header, prefix } => headers
+            .get(header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix(prefix.as_str()))
+            .map(str::to_owned),
+        Auth::Signed(check) => check.key_id_of(headers, uri),
+        Auth::ApiKeyBody { name, .. } => body_field(headers, body, name),
         _ => None,
     }
 }
@@ -45,7 +67,14 @@ fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-fn authorized(auth: &Auth, headers: &HeaderMap, uri: &Uri) -> bool {
+fn authorized(
+    auth: &Auth,
+    inner: &Inner,
+    method: &Method,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
+) -> bool {
     let authorization = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -66,6 +95,15 @@ fn authorized(auth: &Auth, headers: &HeaderMap, uri: &Uri) -> bool {
             .get(name.as_str())
             .is_some_and(|v| v.as_bytes() == key.as_bytes()),
         Auth::ApiKeyQuery { name, key } => query_param(uri, name).as_deref() == Some(key.as_str()),
+        Auth::Signed(check) => check.verify(method, uri, headers, body),
+        Auth::ApiKeyBody { name, key } => {
+            body_field(headers, body, name).as_deref() == Some(key.as_str())
+        }
+        Auth::Issued { header, prefix } => headers
+            .get(header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix(prefix.as_str()))
+            .is_some_and(|token| inner.issuer.lock().expect("issuer").is_valid(token)),
     }
 }
 
@@ -114,9 +152,19 @@ fn rate_wait(
     limit: Option<usize>,
     now: Instant,
 ) -> Option<Duration> {
+    window_wait(accepted, limit, now, Duration::from_secs(1))
+}
+
+/// As [`rate_wait`], for a sliding window of any length.
+fn window_wait(
+    accepted: &mut VecDeque<Instant>,
+    limit: Option<usize>,
+    now: Instant,
+    window: Duration,
+) -> Option<Duration> {
     while accepted
         .front()
-        .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        .is_some_and(|t| now.duration_since(*t) >= window)
     {
         accepted.pop_front();
     }
@@ -125,7 +173,7 @@ fn rate_wait(
         return None;
     }
     let oldest = accepted[accepted.len() - limit];
-    Some(Duration::from_secs(1).saturating_sub(now.duration_since(oldest)))
+    Some(window.saturating_sub(now.duration_since(oldest)))
 }
 
 fn too_many(wait: Duration) -> Response {
@@ -144,7 +192,7 @@ fn plain(status: StatusCode, text: &str) -> Response {
     response
 }
 
-fn build(reply: Reply) -> Response {
+pub(super) fn build(reply: Reply) -> Response {
     let body = if reply.chunked {
         let chunks: Vec<Result<Bytes, Infallible>> = reply
             .body
@@ -177,17 +225,32 @@ pub(super) async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let at = Instant::now();
     let path = uri.path().to_owned();
     let auth = inner.auth.lock().expect("auth").clone();
-    let credential = credential(&headers, &uri, &auth);
+    let credential = credential(&headers, &uri, &body, &auth);
     let index = {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let target = uri.path_and_query().map_or("/", |p| p.as_str());
         let mut stats = inner.stats.lock().expect("stats");
         stats.arrivals.push(Arrival {
             method: method.to_string(),
             path: path.clone(),
             query: uri.query().unwrap_or_default().to_owned(),
+            url: format!("http://{host}{target}"),
+            headers: headers
+                .iter()
+                .map(|(name, value)| {
+                    let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                    (name.as_str().to_owned(), value)
+                })
+                .collect(),
+            body: String::from_utf8_lossy(&body).into_owned(),
             at,
             credential: credential.clone(),
             status: 0,
@@ -199,7 +262,17 @@ pub(super) async fn handle(
         response
     };
 
-    if !authorized(&auth, &headers, &uri) {
+    // The token endpoints answer before any credential is asked for.
+    let issued = inner
+        .issuer
+        .lock()
+        .expect("issuer")
+        .answer(&path, &headers, &body);
+    if let Some(response) = issued {
+        return finish(response);
+    }
+
+    if !authorized(&auth, &inner, &method, &headers, &uri, &body) {
         return finish(plain(StatusCode::UNAUTHORIZED, "unauthorized"));
     }
 
@@ -207,8 +280,15 @@ pub(super) async fn handle(
     let _in_flight = {
         let overall = *inner.overall_limits.lock().expect("limits");
         let per_credential = *inner.credential_limits.lock().expect("limits");
+        let windows = inner.windows.lock().expect("windows").clone();
         let mut stats = inner.stats.lock().expect("stats");
         let stats = &mut *stats;
+        // The further windows that hold for this request, by the key they count under.
+        let windows: Vec<(Window, Option<String>)> = windows
+            .into_iter()
+            .filter(|w| !w.per_credential || credential.is_some())
+            .map(|w| (w, credential.clone().filter(|_| w.per_credential)))
+            .collect();
         let mut wait = rate_wait(&mut stats.accepted, overall.per_second, at);
         if overall
             .max_concurrent
@@ -232,12 +312,21 @@ pub(super) async fn handle(
                 wait = Some(wait.unwrap_or(Duration::from_secs(1)));
             }
         }
+        for key in &windows {
+            let accepted = stats.windows.entry(key.clone()).or_default();
+            if let Some(more) = window_wait(accepted, Some(key.0.count), at, key.0.window) {
+                wait = Some(wait.map_or(more, |w| w.max(more)));
+            }
+        }
         if let Some(wait) = wait {
             stats.rejected_429 += 1;
             stats.arrivals[index].status = 429;
             return too_many(wait);
         }
         stats.accepted.push_back(at);
+        for key in windows {
+            stats.windows.entry(key).or_default().push_back(at);
+        }
         stats.overall.enter();
         stats.per_path.entry(path.clone()).or_default().enter();
         if let Some(credential) = &credential {
@@ -267,7 +356,15 @@ pub(super) async fn handle(
                 if hold {
                     route.hold_next -= 1;
                 }
-                let reply = route.fail_next.pop_front().or_else(|| route.reply.clone());
+                let page = route.pages.as_ref().and_then(|pages| {
+                    let value = query_param(&uri, &pages.parameter).unwrap_or_default();
+                    pages.replies.get(&value).cloned()
+                });
+                let reply = route
+                    .fail_next
+                    .pop_front()
+                    .or(page)
+                    .or_else(|| route.reply.clone());
                 (reply, route.delay, hold)
             }
             None => (None, Duration::ZERO, false),

@@ -297,6 +297,7 @@ fn issue(state: &mut ServerState, grant: u64, refresh: Option<String>) -> Respon
     if let Some(refresh) = refresh {
         body["refresh_token"] = json!(refresh);
     }
+    with_extra_fields(&mut body, &state.extra_token_fields);
     if state.config.issue_id_token {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let claims = URL_SAFE_NO_PAD.encode(json!({"sub": user.0, "email": user.1}).to_string());
@@ -308,6 +309,19 @@ fn issue(state: &mut ServerState, grant: u64, refresh: Option<String>) -> Respon
         axum::Json(body),
     )
         .into_response()
+}
+
+/// The provider's own fields of a token answer ([`super::OAuthServer::set_extra_token_fields`]);
+/// the standard ones stay as issued.
+fn with_extra_fields(
+    body: &mut serde_json::Value,
+    extra: &serde_json::Map<String, serde_json::Value>,
+) {
+    if let serde_json::Value::Object(fields) = body {
+        for (name, value) in extra {
+            fields.entry(name.clone()).or_insert_with(|| value.clone());
+        }
+    }
 }
 
 fn drop_grant(state: &mut ServerState, grant: u64) {

@@ -125,6 +125,8 @@ struct ServerState {
     counters: Counters,
     used_refresh: Vec<String>,
     resource_body: serde_json::Value,
+    /// Fields every token answer carries besides the standard ones.
+    extra_token_fields: serde_json::Map<String, serde_json::Value>,
 }
 
 type Shared = Arc<Mutex<ServerState>>;
@@ -191,6 +193,7 @@ impl OAuthServer {
             counters: Counters::default(),
             used_refresh: Vec::new(),
             resource_body: json!({"rows": [[1, 2], [3, 4]]}),
+            extra_token_fields: serde_json::Map::new(),
         }));
         let router = Router::new()
             .route("/authorize", get(endpoints::authorize))
@@ -269,6 +272,16 @@ impl OAuthServer {
     /// The lifetime of access tokens issued from now on (zero: born expired).
     pub fn set_access_token_ttl(&self, ttl: Duration) {
         self.lock().config.access_token_ttl = ttl;
+    }
+
+    /// Fields that every token answer from now on carries besides the standard ones, as a
+    /// provider's own (Salesforce's `instance_url`): `fields` is a JSON object, and a field
+    /// it names again replaces the one set before.
+    pub fn set_extra_token_fields(&self, fields: serde_json::Value) {
+        let serde_json::Value::Object(fields) = fields else {
+            panic!("extra token fields are a JSON object");
+        };
+        self.lock().extra_token_fields.extend(fields);
     }
 
     /// What `/resource` answers to a valid token.

@@ -306,6 +306,9 @@ fn source_update(
         refresh_interval: master.refresh_interval,
         rate_limit_key: master.rate_limit_key.clone(),
         etag: instance.etag.clone(),
+        pagination: master.pagination.clone(),
+        date_range: master.date_range.clone(),
+        rate_limit_key_limit: master.rate_limit_key_limit.clone(),
     }
 }
 

@@ -77,7 +77,7 @@ pub async fn credential(tokens_client: &Tokens, account: Uuid, password: &str) -
                 }),
                 secret: Some(tok::CredentialSecret {
                     password: password.into(),
-                    api_key: String::new(),
+                    ..Default::default()
                 }),
             },
             &admin(account),

@@ -1,8 +1,19 @@
 use std::collections::BTreeMap;
 
-use trellis_platform::error::ApiError;
+use chrono::{TimeZone, Utc};
+use chrono_tz::Tz;
+use trellis_platform::error::{ApiError, Violations};
 
 use super::*;
+use crate::domain::dates::DateValues;
+
+/// Dates on 2026-12-02 in UTC, without a range.
+fn dates() -> DateValues {
+    DateValues::at(
+        Utc.with_ymd_and_hms(2026, 12, 2, 12, 0, 0).unwrap(),
+        Tz::UTC,
+    )
+}
 
 pub(crate) fn sample() -> DataSourceDefinition {
     DataSourceDefinition {
@@ -18,6 +29,9 @@ pub(crate) fn sample() -> DataSourceDefinition {
         auth: Auth::Credential(Uuid::nil()),
         refresh_interval_seconds: 3600,
         rate_limit_key: "ga:{props.profile}".into(),
+        pagination: None,
+        date_range: None,
+        rate_limit_key_limit: None,
     }
 }
 
@@ -189,7 +203,7 @@ fn resolution_substitutes_encodes_and_reports_missing_names() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let resolved = definition.resolve(&values).unwrap();
+    let resolved = definition.resolve(&values, &dates()).unwrap();
     assert_eq!(
         resolved.url,
         "https://api.example.com/v1/sales?company=4%207"
@@ -203,11 +217,14 @@ fn resolution_substitutes_encodes_and_reports_missing_names() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let other = definition.resolve(&other_company).unwrap();
+    let other = definition.resolve(&other_company, &dates()).unwrap();
     assert_ne!(resolved.instance_key, other.instance_key);
     assert_eq!(
         other.instance_key,
-        definition.resolve(&other_company).unwrap().instance_key
+        definition
+            .resolve(&other_company, &dates())
+            .unwrap()
+            .instance_key
     );
 
     let broken: BTreeMap<String, String> = [("region", "a\nb")]
@@ -215,7 +232,7 @@ fn resolution_substitutes_encodes_and_reports_missing_names() {
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
     assert!(matches!(
-        definition.resolve(&broken),
+        definition.resolve(&broken, &dates()),
         Err(ApiError::FailedPrecondition(_))
     ));
 }
@@ -234,7 +251,7 @@ fn a_url_value_of_dots_cannot_climb_out_of_the_path() {
         ])
     };
     for dots in [".", "..", "..."] {
-        match definition.resolve(&values(dots)) {
+        match definition.resolve(&values(dots), &dates()) {
             Err(ApiError::FailedPrecondition(found)) => {
                 assert_eq!(found[0].subject, "props.companyID", "{dots}");
             }
@@ -242,7 +259,7 @@ fn a_url_value_of_dots_cannot_climb_out_of_the_path() {
         }
     }
     let resolved = definition
-        .resolve(&values("a.b"))
+        .resolve(&values("a.b"), &dates())
         .expect("dots inside a value");
     assert_eq!(resolved.url, "https://api.example.com/clients/a.b/report");
 }

@@ -2,6 +2,8 @@
 //! a re-authorized token's id), counted against the provider's limit (T2), and the caller's
 //! tokens that the provider invalidated for it named with their uses (T3).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use trellis_platform::error::ApiResult;
@@ -100,6 +102,7 @@ impl App {
     fn sealed_secrets(&self, token_id: Uuid, issued: IssuedToken) -> Sealed {
         let id = token_id.to_string();
         Sealed {
+            parameters: issued.parameters.clone(),
             token_type: issued.token_type.clone(),
             access: seal(
                 &self.keyring,
@@ -116,8 +119,9 @@ impl App {
     }
 }
 
-/// A token's secrets sealed to its row.
+/// A token's secrets sealed to its row, with its parameters (not secret).
 struct Sealed {
+    parameters: BTreeMap<String, String>,
     token_type: String,
     access: Vec<u8>,
     refresh: Option<Vec<u8>>,
@@ -140,6 +144,7 @@ async fn reauthorize(
         external_user_id: &user.id,
         external_user_name: &user.name,
         scopes: granted,
+        parameters: &secrets.parameters,
         secrets: token_store::NewSecrets {
             access_token: secrets.access,
             refresh_token: secrets.refresh,
@@ -176,6 +181,7 @@ async fn insert_token(
         version: 1,
         create_time: now,
         update_time: now,
+        parameters: token_store::parameters_value(&secrets.parameters),
     };
     let secrets = SecretsRow {
         token_id,

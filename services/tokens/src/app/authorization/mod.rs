@@ -96,6 +96,7 @@ impl App {
         let provider = providers::get(conn, provider_id)
             .await
             .about("provider", provider_id)?;
+        self.check_authorizable(&provider, input.account_id).await?;
         let start = OAuthClient::authorization_url(&provider, &redirect_uri).map_err(|error| {
             ApiError::precondition(
                 "PROVIDER_CONFIGURATION",

@@ -13,6 +13,7 @@ use oauth2::TokenResponse;
 use oauth2::basic::BasicTokenType;
 
 use super::{IssuedToken, ProviderError, ProviderTokenResponse};
+use crate::domain::providers::pick_parameters;
 use crate::secret::Secret;
 
 /// The most scopes a code exchange's answer may grant, and the longest text of an answer
@@ -42,9 +43,11 @@ pub(super) fn provider_text(what: &str, value: String) -> Result<String, Provide
     }
 }
 
+/// What the provider answered; `parameters` names the fields kept besides the tokens.
 pub(super) fn issued(
     response: ProviderTokenResponse,
     grant: Grant,
+    parameters: &[String],
 ) -> Result<IssuedToken, ProviderError> {
     if response.access_token().secret().is_empty() {
         return Err(ProviderError::Malformed(
@@ -86,6 +89,7 @@ pub(super) fn issued(
         token_type,
         expires_in: response.expires_in(),
         scopes,
+        parameters: pick_parameters(&response.extra_fields().rest, parameters),
         id_token: response.extra_fields().id_token.clone().map(Secret::new),
     })
 }
@@ -145,7 +149,7 @@ mod tests {
     #[test]
     fn a_refresh_answer_with_hostile_texts_keeps_its_rotated_refresh_token() {
         for (what, body) in hostile_answers() {
-            let issued = issued(answer(body), Grant::Refresh)
+            let issued = issued(answer(body), Grant::Refresh, &[])
                 .unwrap_or_else(|e| panic!("{what}: refused ({e})"));
             assert_eq!(issued.access_token.expose(), "access-2", "{what}");
             assert_eq!(
@@ -161,7 +165,7 @@ mod tests {
     #[test]
     fn a_code_exchange_answer_with_hostile_texts_is_not_understood() {
         for (what, body) in hostile_answers() {
-            let refused = issued(answer(body), Grant::Code);
+            let refused = issued(answer(body), Grant::Code, &[]);
             assert!(
                 matches!(refused, Err(ProviderError::Malformed(_))),
                 "{what}: {refused:?}"
@@ -174,10 +178,36 @@ mod tests {
         let issued = issued(
             answer(json!({"access_token": "a", "token_type": "DPoP"})),
             Grant::Refresh,
+            &[],
         )
         .expect("taken");
         assert_eq!(issued.token_type, "dpop", "as the oauth2 crate reads it");
         assert!(issued.refresh_token.is_none());
+    }
+
+    #[test]
+    fn the_named_fields_of_an_answer_are_kept() {
+        let issued = issued(
+            answer(json!({
+                "access_token": "a",
+                "token_type": "Bearer",
+                "instance_url": "https://eu1.my.salesforce.com",
+                "id_token": "x.e30.",
+                "other": "not named",
+            })),
+            Grant::Code,
+            &["instance_url".to_owned(), "id_token".to_owned()],
+        )
+        .expect("taken");
+        assert_eq!(
+            issued.parameters.get("instance_url").map(String::as_str),
+            Some("https://eu1.my.salesforce.com")
+        );
+        assert!(!issued.parameters.contains_key("other"));
+        assert!(
+            !issued.parameters.contains_key("id_token"),
+            "the id_token is read as such, never kept as a parameter"
+        );
     }
 
     #[test]
@@ -190,6 +220,7 @@ mod tests {
                     "token_type": "Bearer",
                 })),
                 grant,
+                &[],
             );
             assert!(
                 matches!(refused, Err(ProviderError::Malformed(_))),
