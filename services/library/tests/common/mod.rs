@@ -16,7 +16,7 @@ use diesel_async::RunQueryDsl;
 use tonic::{Code, Status};
 use tonic_types::StatusExt;
 use trellis_library::{Clock, SystemClock};
-use trellis_platform::auth::Role;
+use trellis_platform::auth::{Identity, Role};
 use trellis_platform::client::{TracedChannel, authorized};
 use trellis_platform::config::ServiceKind;
 use trellis_proto::library::v1 as pb;
@@ -110,6 +110,33 @@ impl Library {
     /// A channel to the library, for the test kit's helpers.
     pub fn channel(&self) -> TracedChannel {
         self.service.server.channel()
+    }
+
+    /// What an import does first (CloneAssets): copies the data source `id` of `source` into
+    /// `destination`. Returns the copy's id.
+    pub async fn import_data_source(&self, source: Uuid, destination: Uuid, id: &str) -> String {
+        self.client()
+            .clone_assets(with(
+                &tokens::service_as(Identity::Imports),
+                pb::CloneAssetsRequest {
+                    request_id: format!("import-{destination}-{id}"),
+                    source_account_id: source.to_string(),
+                    destination_account_id: destination.to_string(),
+                    assets: vec![pb::AssetRef {
+                        kind: pb::AssetKind::DataSource as i32,
+                        id: id.to_owned(),
+                    }],
+                    reuse_ids: std::collections::HashMap::new(),
+                },
+            ))
+            .await
+            .expect("CloneAssets")
+            .into_inner()
+            .mappings
+            .into_iter()
+            .find(|m| m.source_id == id)
+            .expect("a mapping")
+            .destination_id
     }
 
     /// Makes `user` a member of `account` with `role`, as an operator does.

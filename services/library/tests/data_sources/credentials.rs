@@ -86,7 +86,9 @@ async fn a_data_source_names_only_a_token_or_credential_its_account_holds_for_it
     let master = library
         .data_source(&tokens::editor(family.partner), master)
         .await;
-    let instance = import(&library, family.partner, family.client_a, &master.id).await;
+    let instance = library
+        .import_data_source(family.partner, family.client_a, &master.id)
+        .await;
     let copy = library
         .copy_credential(
             partner_credential,
@@ -167,7 +169,9 @@ async fn a_data_source_names_only_a_token_or_credential_its_account_holds_for_it
     let master = library
         .data_source(&tokens::editor(family.partner), master)
         .await;
-    let instance = import(&library, family.partner, family.client_b, &master.id).await;
+    let instance = library
+        .import_data_source(family.partner, family.client_b, &master.id)
+        .await;
     library
         .grant(
             partner_token,

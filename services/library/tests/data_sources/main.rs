@@ -10,8 +10,6 @@ mod resolution;
 mod validation;
 mod versions;
 
-use std::collections::HashMap;
-
 use common::registry::start_with_tokens;
 use common::{
     Library, auth_credential, auth_token, failure, json_source, klip_of, mask, start,
@@ -51,34 +49,6 @@ async fn update_source(
         .update_data_source(with(token, update(change, paths)))
         .await?;
     Ok(response.into_inner().data_source.expect("a data source"))
-}
-
-/// What an import does first (CloneAssets): copies the data source `id` of `source` into
-/// `destination`, naming what the master names. Returns the instance's id.
-async fn import(library: &common::Library, source: Uuid, destination: Uuid, id: &str) -> String {
-    library
-        .client()
-        .clone_assets(with(
-            &tokens::service_as(Identity::Imports),
-            pb::CloneAssetsRequest {
-                request_id: format!("import-{destination}-{id}"),
-                source_account_id: source.to_string(),
-                destination_account_id: destination.to_string(),
-                assets: vec![pb::AssetRef {
-                    kind: pb::AssetKind::DataSource as i32,
-                    id: id.to_owned(),
-                }],
-                reuse_ids: HashMap::new(),
-            },
-        ))
-        .await
-        .expect("CloneAssets")
-        .into_inner()
-        .mappings
-        .into_iter()
-        .find(|m| m.source_id == id)
-        .expect("a mapping")
-        .destination_id
 }
 
 /// The precondition types of a FAILED_PRECONDITION.

@@ -150,7 +150,9 @@ async fn a_service_finds_every_data_source_using_a_token_across_accounts() {
         .await;
     let mut expected = vec![master.id.clone()];
     for client_account in [family.client_a, family.client_b] {
-        let instance = import(&library, family.partner, client_account, &master.id).await;
+        let instance = library
+            .import_data_source(family.partner, client_account, &master.id)
+            .await;
         library
             .grant(
                 token_id,

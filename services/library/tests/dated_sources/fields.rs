@@ -106,7 +106,9 @@ async fn an_imported_copy_keeps_pages_range_and_limit_and_a_push_carries_them() 
     let master = create(&library, &tokens::admin(family.partner), dated_source(None))
         .await
         .unwrap();
-    let copy_id = import(&library, family.partner, family.client_a, &master.id).await;
+    let copy_id = library
+        .import_data_source(family.partner, family.client_a, &master.id)
+        .await;
     let copy = library
         .get_data_source(&tokens::admin(family.client_a), &copy_id)
         .await;

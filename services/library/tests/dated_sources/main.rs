@@ -185,31 +185,3 @@ async fn account_in(
     library.enroll(id).await;
     id
 }
-
-/// What an import does first (CloneAssets): copies the data source `id` of `source` into
-/// `destination`. Returns the copy's id.
-async fn import(library: &Library, source: Uuid, destination: Uuid, id: &str) -> String {
-    library
-        .client()
-        .clone_assets(with(
-            &tokens::service_as(Identity::Imports),
-            pb::CloneAssetsRequest {
-                request_id: format!("import-{destination}-{id}"),
-                source_account_id: source.to_string(),
-                destination_account_id: destination.to_string(),
-                assets: vec![pb::AssetRef {
-                    kind: pb::AssetKind::DataSource as i32,
-                    id: id.to_owned(),
-                }],
-                reuse_ids: HashMap::new(),
-            },
-        ))
-        .await
-        .expect("CloneAssets")
-        .into_inner()
-        .mappings
-        .into_iter()
-        .find(|m| m.source_id == id)
-        .expect("a mapping")
-        .destination_id
-}
