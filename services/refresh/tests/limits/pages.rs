@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::common::jobs::{instance, refresh_to_the_end, state};
 use crate::common::*;
-use crate::setup::{most_in, seconds};
+use crate::setup::most_in;
 
 /// Five pages by offset, two records each but the last: answers their bytes together.
 fn five_pages(world: &World, path: &str) -> i64 {
@@ -38,44 +38,22 @@ fn five_pages(world: &World, path: &str) -> i64 {
 }
 
 async fn paginated_source(world: &World, account: Uuid, path: &str) -> Uuid {
-    let created = world
-        .library_client()
-        .create_data_source(call(
-            library::CreateDataSourceRequest {
-                request_id: String::new(),
-                data_source: Some(library::DataSource {
-                    account_id: account.to_string(),
-                    name: "paged".into(),
-                    request: Some(library::HttpRequestTemplate {
-                        method: library::HttpMethod::Get as i32,
-                        url: world.api.url(path),
-                        headers: vec![],
-                        body: String::new(),
-                    }),
-                    format: library::DataFormat::Json as i32,
-                    refresh_interval: seconds(3600),
-                    pagination: Some(library::Pagination {
-                        style: Some(library::pagination::Style::Offset(
-                            library::OffsetPagination {
-                                parameter: "offset".into(),
-                                limit_parameter: "limit".into(),
-                                page_size: 2,
-                            },
-                        )),
-                        items_path: String::new(),
-                        max_pages: 10,
-                    }),
-                    ..Default::default()
-                }),
-            },
-            &trellis_testkit::tokens::admin(account),
-        ))
+    world
+        .create_data_source(library::DataSource {
+            pagination: Some(library::Pagination {
+                style: Some(library::pagination::Style::Offset(
+                    library::OffsetPagination {
+                        parameter: "offset".into(),
+                        limit_parameter: "limit".into(),
+                        page_size: 2,
+                    },
+                )),
+                items_path: String::new(),
+                max_pages: 10,
+            }),
+            ..source_of(account, &world.api.url(path), Duration::from_secs(3600))
+        })
         .await
-        .expect("CreateDataSource")
-        .into_inner()
-        .data_source
-        .expect("a data source");
-    Uuid::parse_str(&created.id).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
