@@ -10,6 +10,18 @@ use super::{Services, call};
 
 impl Services {
     pub async fn api_key_in_query(&self, account: Uuid, name: &str, key: &str) -> String {
+        self.api_key_credential(account, name, key, None).await
+    }
+
+    /// An API key of `account` sent as the query parameter `name`, with the API's `limit`
+    /// if any. Returns the credential's id.
+    pub async fn api_key_credential(
+        &self,
+        account: Uuid,
+        name: &str,
+        key: &str,
+        limit: Option<tokens_pb::ApiLimit>,
+    ) -> String {
         self.tokens_client()
             .create_credential(call(
                 tokens_pb::CreateCredentialRequest {
@@ -20,10 +32,10 @@ impl Services {
                         kind: tokens_pb::CredentialKind::ApiKey as i32,
                         api_key_placement: tokens_pb::ApiKeyPlacement::QueryParameter as i32,
                         api_key_name: name.into(),
+                        limit,
                         ..Default::default()
                     }),
                     secret: Some(tokens_pb::CredentialSecret {
-                        password: String::new(),
                         api_key: key.into(),
                         ..Default::default()
                     }),

@@ -74,32 +74,8 @@ impl Services {
         key: &str,
         limit: tokens_pb::ApiLimit,
     ) -> String {
-        self.tokens_client()
-            .create_credential(call(
-                tokens_pb::CreateCredentialRequest {
-                    request_id: String::new(),
-                    credential: Some(tokens_pb::Credential {
-                        account_id: account.to_string(),
-                        display_name: "Limited API key".into(),
-                        kind: tokens_pb::CredentialKind::ApiKey as i32,
-                        api_key_placement: tokens_pb::ApiKeyPlacement::QueryParameter as i32,
-                        api_key_name: name.into(),
-                        limit: Some(limit),
-                        ..Default::default()
-                    }),
-                    secret: Some(tokens_pb::CredentialSecret {
-                        api_key: key.into(),
-                        ..Default::default()
-                    }),
-                },
-                &tokens::admin(account),
-            ))
+        self.api_key_credential(account, name, key, Some(limit))
             .await
-            .expect("CreateCredential")
-            .into_inner()
-            .credential
-            .expect("a credential")
-            .id
     }
 
     /// What an import does for a data source using a credential: a copy of `master`'s
